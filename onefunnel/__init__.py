@@ -1,0 +1,3 @@
+"""onefunnel: one funnel for marketing and sales."""
+
+__version__ = "0.1.0"
