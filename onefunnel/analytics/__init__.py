@@ -1,0 +1,1 @@
+"""Report queries: one implementation per report, run set-based on the configured database."""

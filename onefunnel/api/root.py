@@ -1,0 +1,71 @@
+"""The API object, its error format, and the small endpoints every deployment has."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI, Schema
+from ninja.errors import ValidationError
+
+from onefunnel.analytics.status import funnel_status
+from onefunnel.domain.deals import DealError
+from onefunnel.domain.handoffs import HandoffError
+from onefunnel.domain.stages import IllegalTransitionError
+from onefunnel.services.errors import NotFoundError
+
+api = NinjaAPI(title="onefunnel", version="1", urls_namespace="api")
+
+
+def _loc(loc: Any) -> list[str | int]:
+    return (
+        [part for part in loc if part not in ("body", "payload")]
+        if isinstance(loc, (list, tuple))
+        else [str(loc)]
+    )
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = [{"loc": _loc(e.get("loc", ())), "msg": e.get("msg", "invalid")} for e in exc.errors]
+    return api.create_response(request, {"detail": "invalid input", "errors": errors}, status=422)
+
+
+@api.exception_handler(NotFoundError)
+def _not_found(request: HttpRequest, exc: NotFoundError) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc), "errors": []}, status=404)
+
+
+def _rule_error(request: HttpRequest, exc: ValueError | type[ValueError]) -> HttpResponse:
+    message = str(exc)
+    field, _, msg = message.partition(": ")
+    errors = [{"loc": [field], "msg": msg}] if msg else []
+    return api.create_response(request, {"detail": message, "errors": errors}, status=409)
+
+
+for _error in (IllegalTransitionError, DealError, HandoffError):
+    api.add_exception_handler(_error, _rule_error)
+
+
+class Health(Schema):
+    status: str
+
+
+@api.get("/health", response=Health, tags=["system"])
+def health(request: HttpRequest) -> dict[str, str]:
+    """Liveness: answers while the process runs."""
+    return {"status": "ok"}
+
+
+class StatusOut(Schema):
+    contacts: int
+    accounts: int
+    touchpoints: int
+    deals: int
+    stages: dict[str, int]
+
+
+@api.get("/status", response=StatusOut, tags=["funnel"])
+def status(request: HttpRequest) -> dict[str, Any]:
+    """Counts of the shared record and of contacts per state (all nine, summing to contacts)."""
+    return funnel_status().as_dict()

@@ -1,0 +1,20 @@
+"""Django app configuration for onefunnel."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class OnefunnelConfig(AppConfig):
+    """The single Django app; its models live in the ``onefunnel.models`` package."""
+
+    name = "onefunnel"
+    label = "onefunnel"
+    verbose_name = "onefunnel"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from onefunnel.models.teams import ensure_team_groups
+
+        post_migrate.connect(ensure_team_groups, sender=self)

@@ -1,0 +1,160 @@
+"""The commands of the core: init, demo, serve, status, contact."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from onefunnel.cli import app, migrate, setup_django, translate_errors
+from onefunnel.cli.output import OutputFormat, console, emit_object, emit_rows, err_console, fail
+
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", "-f", help="table, json or csv", case_sensitive=False)
+]
+
+
+@app.command()
+@translate_errors
+def init(
+    admin_username: Annotated[
+        str | None, typer.Option(envvar="ONEFUNNEL_ADMIN_USERNAME", help="Create this superuser")
+    ] = None,
+    admin_email: Annotated[str, typer.Option(envvar="ONEFUNNEL_ADMIN_EMAIL")] = "",
+    admin_password: Annotated[
+        str | None,
+        typer.Option(envvar="ONEFUNNEL_ADMIN_PASSWORD", help="Password (prefer the env variable)"),
+    ] = None,
+) -> None:
+    """Create or upgrade the database schema; optionally create an admin user."""
+    setup_django()
+    migrate()
+    from onefunnel.services.users import ensure_admin
+
+    if admin_username:
+        if not admin_password:
+            fail("admin_password: required with --admin-username (or ONEFUNNEL_ADMIN_PASSWORD)")
+        created = ensure_admin(admin_username, admin_email, admin_password)
+        console.print(f"admin user {admin_username!r} {'created' if created else 'updated'}")
+    from django.db import connection
+
+    console.print(f"database ready: {connection.vendor} {connection.settings_dict['NAME']}")
+
+
+@app.command()
+@translate_errors
+def demo(
+    seed: Annotated[int, typer.Option(help="Same seed, same company")] = 42,
+    size: Annotated[str, typer.Option(help="small, medium or large")] = "small",
+    reset: Annotated[bool, typer.Option(help="Empty the database first")] = False,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Generate a realistic demo company (12 months of campaigns, touches, handoffs, deals)."""
+    setup_django()
+    migrate()
+    from onefunnel.services.demo import DemoSize, generate_demo
+    from onefunnel.services.users import ensure_demo_admin
+
+    try:
+        demo_size = DemoSize(size.lower())
+    except ValueError:
+        fail(f"size: unknown size {size!r} (small, medium or large)")
+    with Progress(
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=fmt is not OutputFormat.table,
+        disable=not err_console.is_terminal and fmt is not OutputFormat.table,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        summary = generate_demo(seed=seed, size=demo_size, reset=reset, progress=progress)
+    login = ensure_demo_admin()
+    payload = summary.as_dict() | {"admin_login": login}
+    if fmt is OutputFormat.table and getattr(summary, "already_loaded", False):
+        console.print("demo data already loaded (use --reset to generate it again)")
+    emit_object(payload, fmt, title="demo company")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Serve the dashboard, admin and API with uvicorn."""
+    setup_django()
+    migrate()
+    import uvicorn
+
+    from onefunnel.services.users import ensure_demo_admin
+
+    login = ensure_demo_admin()
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"onefunnel at http://{shown}:{port}/   admin: http://{shown}:{port}/admin/")
+    if login:
+        console.print(f"admin login: {login}")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onefunnel.settings")
+    uvicorn.run(
+        "onefunnel.asgi:application", host=host, port=port, workers=workers, log_level="info"
+    )
+
+
+@app.command()
+@translate_errors
+def status(fmt: FormatOption = OutputFormat.table) -> None:
+    """Counts of the shared record and of contacts per stage."""
+    setup_django()
+    migrate()
+    from onefunnel.analytics.status import funnel_status
+
+    result = funnel_status()
+    if fmt is OutputFormat.json:
+        emit_object(result.as_dict(), fmt)
+        return
+    totals = {k: v for k, v in result.as_dict().items() if k != "stages"}
+    emit_rows(
+        [{"stage": s, "contacts": n} for s, n in result.stages.items()],
+        fmt,
+        title="contacts per stage",
+    )
+    if fmt is OutputFormat.table:
+        console.print(", ".join(f"{k}: {v:,}" for k, v in totals.items()))
+
+
+@app.command()
+@translate_errors
+def contact(
+    email: Annotated[str, typer.Argument(help="The contact's email address")],
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """One person: profile, stage, score, touches and stage history in time order."""
+    setup_django()
+    migrate()
+    from onefunnel.services.profiles import contact_profile
+
+    profile = contact_profile(email)
+    if fmt is OutputFormat.json:
+        emit_object(profile.as_dict(), fmt)
+        return
+    emit_object(profile.summary(), fmt, title=f"contact {profile.email}")
+    emit_rows([h.as_dict() for h in profile.stage_history], fmt, title="stage history")
+    emit_rows(
+        [t.as_dict() for t in profile.touches], fmt, title=f"touches ({len(profile.touches)})"
+    )

@@ -1,0 +1,157 @@
+"""Touchpoints: the kinds of interaction, the channels they come through, and how a touch moves
+a contact along the funnel.
+
+The default rules (DESIGN.md §2): any touch makes a subject aware; a *known* contact who engages
+(opens content, clicks an email, attends an event) is considering; a hand-raise (demo request,
+contact-sales, pricing form) is intent. Touches never make a customer: only a won deal does.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from onefunnel.domain.stages import PRE_CUSTOMER_STAGES, Stage, Team, funnel_position
+
+
+class Channel(StrEnum):
+    """Where a touch came from; campaigns run on exactly one channel."""
+
+    PAID_SEARCH = "paid_search"
+    PAID_SOCIAL = "paid_social"
+    SOCIAL = "social"
+    EMAIL = "email"
+    DISPLAY = "display"
+    ORGANIC_SEARCH = "organic_search"
+    REFERRAL = "referral"
+    DIRECT = "direct"
+    EVENTS = "events"
+    WEBINAR = "webinar"
+    CONTENT = "content"
+    PARTNER = "partner"
+    SALES_OUTREACH = "sales_outreach"
+    OTHER = "other"
+
+
+class TouchKind(StrEnum):
+    """What happened in a touch. The first group is one-to-many marketing, the second one-to-one."""
+
+    PAGE_VIEW = "page_view"
+    HIGH_INTENT_PAGE = "high_intent_page"
+    AD_CLICK = "ad_click"
+    EMAIL_OPEN = "email_open"
+    EMAIL_CLICK = "email_click"
+    CONTENT_DOWNLOAD = "content_download"
+    WEBINAR = "webinar"
+    EVENT = "event"
+    SOCIAL_ENGAGEMENT = "social_engagement"
+    FORM_SUBMIT = "form_submit"
+    HAND_RAISE = "hand_raise"
+    CUSTOM = "custom"
+    CALL = "call"
+    MEETING = "meeting"
+    DEMO = "demo"
+    SALES_EMAIL = "sales_email"
+
+
+ONE_TO_ONE_KINDS = frozenset(
+    {TouchKind.CALL, TouchKind.MEETING, TouchKind.DEMO, TouchKind.SALES_EMAIL}
+)
+_ENGAGEMENT_KINDS = frozenset(
+    {
+        TouchKind.HIGH_INTENT_PAGE,
+        TouchKind.EMAIL_CLICK,
+        TouchKind.CONTENT_DOWNLOAD,
+        TouchKind.WEBINAR,
+        TouchKind.EVENT,
+        TouchKind.FORM_SUBMIT,
+        TouchKind.CALL,
+        TouchKind.MEETING,
+        TouchKind.DEMO,
+    }
+)
+
+
+def default_team(kind: TouchKind) -> Team:
+    """The team a touch belongs to when the source does not say: sales for one-to-one kinds."""
+    return Team.SALES if kind in ONE_TO_ONE_KINDS else Team.MARKETING
+
+
+def stage_implied_by(kind: TouchKind, *, known: bool) -> Stage:
+    """The funnel stage a single touch of this kind is evidence of.
+
+    Anonymous visitors can only be aware: engagement counts once we know who engaged.
+    """
+    if kind is TouchKind.HAND_RAISE:
+        return Stage.INTENT
+    if known and kind in _ENGAGEMENT_KINDS:
+        return Stage.CONSIDERATION
+    return Stage.AWARENESS
+
+
+def advance_for_touch(current: Stage | None, implied: Stage) -> Stage | None:
+    """The stage a touch moves a subject to, or None when it does not move it.
+
+    Touches only ever move forward within the pre-customer stages. A nurtured contact moves
+    only on a hand-raise (re-engagement produces a new handoff); disqualified, churned and
+    customer states are not moved by touches at all.
+    """
+    if implied not in PRE_CUSTOMER_STAGES:
+        return None
+    if current is None:
+        return implied
+    if current is Stage.NURTURE:
+        return implied if implied is Stage.INTENT else None
+    if current in PRE_CUSTOMER_STAGES:
+        return implied if funnel_position(implied) > funnel_position(current) else None
+    return None
+
+
+_MEDIUM_CHANNELS: dict[str, Channel] = {
+    "cpc": Channel.PAID_SEARCH,
+    "ppc": Channel.PAID_SEARCH,
+    "paidsearch": Channel.PAID_SEARCH,
+    "paid_search": Channel.PAID_SEARCH,
+    "paid-search": Channel.PAID_SEARCH,
+    "sem": Channel.PAID_SEARCH,
+    "paid_social": Channel.PAID_SOCIAL,
+    "paid-social": Channel.PAID_SOCIAL,
+    "paidsocial": Channel.PAID_SOCIAL,
+    "cpm": Channel.DISPLAY,
+    "display": Channel.DISPLAY,
+    "banner": Channel.DISPLAY,
+    "email": Channel.EMAIL,
+    "e-mail": Channel.EMAIL,
+    "newsletter": Channel.EMAIL,
+    "social": Channel.SOCIAL,
+    "social-network": Channel.SOCIAL,
+    "organic": Channel.ORGANIC_SEARCH,
+    "referral": Channel.REFERRAL,
+    "affiliate": Channel.PARTNER,
+    "partner": Channel.PARTNER,
+    "event": Channel.EVENTS,
+    "events": Channel.EVENTS,
+    "webinar": Channel.WEBINAR,
+    "content": Channel.CONTENT,
+}
+_SOCIAL_SOURCES = frozenset(
+    {"facebook", "instagram", "linkedin", "twitter", "x", "tiktok", "reddit", "youtube"}
+)
+
+
+def channel_for_utm(source: str, medium: str) -> Channel:
+    """The default channel for UTM source/medium values (case-insensitive).
+
+    The medium decides when it is a known one; a paid medium on a social source is paid social;
+    a social source alone is (organic) social; no UTM at all is direct.
+    """
+    src, med = source.strip().lower(), medium.strip().lower()
+    channel = _MEDIUM_CHANNELS.get(med)
+    if channel is Channel.PAID_SEARCH and src in _SOCIAL_SOURCES:
+        return Channel.PAID_SOCIAL
+    if channel is not None:
+        return channel
+    if src in _SOCIAL_SOURCES:
+        return Channel.SOCIAL
+    if not src and not med:
+        return Channel.DIRECT
+    return Channel.OTHER

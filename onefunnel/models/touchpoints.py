@@ -1,0 +1,53 @@
+"""Touchpoints: every interaction with a person, marketing one-to-many or sales one-to-one."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from onefunnel.domain.stages import Team
+from onefunnel.domain.touches import Channel, TouchKind
+from onefunnel.models.campaigns import Campaign
+from onefunnel.models.choices import USER_MODEL, enum_field
+from onefunnel.models.crm import Account, Contact
+
+
+class Touchpoint(models.Model):
+    """One interaction. ``message_id`` is the source's id: unique, so retries never duplicate."""
+
+    message_id = models.CharField(max_length=200, unique=True)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="touchpoints"
+    )
+    anonymous_id = models.CharField(max_length=200, blank=True)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="touchpoints"
+    )
+    kind = enum_field(TouchKind)
+    team = enum_field(Team)
+    channel = enum_field(Channel)
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="touchpoints"
+    )
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="touchpoints"
+    )
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["occurred_at"]),
+            models.Index(fields=["contact", "occurred_at"]),
+            models.Index(fields=["campaign", "occurred_at"]),
+            models.Index(fields=["channel", "occurred_at"]),
+            models.Index(fields=["anonymous_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} via {self.channel} at {self.occurred_at:%Y-%m-%d %H:%M}"

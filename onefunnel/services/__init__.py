@@ -1,0 +1,1 @@
+"""Use cases: one function per command, one transaction each."""

@@ -1,0 +1,140 @@
+"""Django settings for onefunnel.
+
+Embedded by default: with no configuration the database is a SQLite file (WAL mode) in the
+current directory, or in ``ONEFUNNEL_HOME`` when set. ``DATABASE_URL=postgresql://…`` switches to
+PostgreSQL (psycopg 3). Secrets never live in the repository: ``ONEFUNNEL_SECRET_KEY`` wins,
+otherwise a key is generated once into ``$ONEFUNNEL_HOME/.onefunnel-secret``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+import django_stubs_ext
+
+# Lets admin and queryset classes be subscripted at run time, as their type hints need.
+django_stubs_ext.monkeypatch()
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+HOME = Path(os.environ.get("ONEFUNNEL_HOME") or Path.cwd()).resolve()
+
+
+def _secret_key() -> str:
+    if key := os.environ.get("ONEFUNNEL_SECRET_KEY"):
+        return key
+    path = HOME / ".onefunnel-secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(50)
+    try:
+        HOME.mkdir(parents=True, exist_ok=True)
+        path.write_text(key)
+        path.chmod(0o600)
+    except OSError:
+        pass  # a read-only home still runs, with a per-process key (sessions will not survive)
+    return key
+
+
+def _database() -> dict[str, Any]:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
+        if config["ENGINE"].endswith("postgresql"):
+            config.setdefault("TEST", {})["NAME"] = os.environ.get("ONEFUNNEL_TEST_DB")
+        return config
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": HOME / "onefunnel.sqlite3",
+        "OPTIONS": {
+            # WAL lets the dashboard read while ingestion writes; IMMEDIATE takes the write lock
+            # at BEGIN so concurrent writers wait (busy timeout) instead of failing mid-transaction.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+    }
+
+
+SECRET_KEY = _secret_key()
+DEBUG = os.environ.get("ONEFUNNEL_DEBUG", "").lower() in {"1", "true", "yes"}
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get(
+        "ONEFUNNEL_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver"
+    ).split(",")
+    if h.strip()
+]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("ONEFUNNEL_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "onefunnel.apps.OnefunnelConfig",
+]
+MIGRATION_MODULES = {"onefunnel": "onefunnel.models.migrations"}
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "onefunnel.urls"
+ASGI_APPLICATION = "onefunnel.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = HOME / "static"
+# Serve admin and app assets straight from the installed packages: the embedded default must
+# work without a collectstatic step.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+ONEFUNNEL_CURRENCY = os.environ.get("ONEFUNNEL_CURRENCY", "USD")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("ONEFUNNEL_LOG_LEVEL", "WARNING")},
+}
