@@ -1,0 +1,1 @@
+"""The dashboard: views, templates and static assets (thin; reports come from analytics)."""

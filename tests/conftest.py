@@ -1,0 +1,32 @@
+"""Shared test fixtures: what runs against the configured database (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from itertools import count
+
+import pytest
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def make_contact(db: None) -> Callable[..., object]:
+    """Create contacts (and their account) with sensible defaults."""
+    from onefunnel.models import Account, Contact
+
+    numbers = count(1)
+
+    def make(email: str | None = None, *, account: object | None = None, **fields: object) -> Contact:
+        n = next(numbers)
+        if account is None:
+            account = Account.objects.create(name=f"Acme {n}", domain=f"acme{n}.example", created_at=T0)
+        return Contact.objects.create(
+            email=email if email is not None else f"person{n}@acme.example",
+            account=account,
+            created_at=T0,
+            **fields,
+        )
+
+    return make

@@ -1,0 +1,112 @@
+"""The CLI as a user runs it: init, demo, status, contact, serve — and its errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import ONEFUNNEL, Install
+
+pytestmark = pytest.mark.slow
+
+NINE_STATES = [
+    "awareness", "consideration", "intent", "conversion", "retain", "grow",
+    "nurture", "disqualified", "churned",
+]  # fmt: skip
+
+
+def test_init_demo_status_match_the_database(install: Install) -> None:
+    install.run("init", "--admin-username", "ada", "--admin-password", "correct-horse-9")
+    assert install.query("SELECT is_superuser FROM auth_user WHERE username = 'ada'") == [(True,)]
+    install.run("demo", "--size", "small", "--seed", "7")
+    status = json.loads(install.run("status", "--format", "json").stdout)
+
+    assert status["contacts"] == install.query("SELECT COUNT(*) FROM onefunnel_contact")[0][0]
+    assert status["accounts"] == install.query("SELECT COUNT(*) FROM onefunnel_account")[0][0]
+    assert status["touchpoints"] == install.query("SELECT COUNT(*) FROM onefunnel_touchpoint")[0][0]
+    assert status["deals"] == install.query("SELECT COUNT(*) FROM onefunnel_deal")[0][0]
+    per_stage = dict(install.query("SELECT stage, COUNT(*) FROM onefunnel_contact GROUP BY stage"))
+    assert list(status["stages"])[:9] == NINE_STATES
+    for state in NINE_STATES:
+        assert status["stages"][state] == per_stage.get(state, 0)
+    assert sum(status["stages"].values()) == status["contacts"]
+    assert status["contacts"] > 500
+    assert status["touchpoints"] > 10_000
+
+    table = install.run("status").stdout
+    assert "intent" in table
+    assert f"{status['contacts']:,}" in table
+
+
+def test_contact_profile_lists_history_in_time_order(install: Install) -> None:
+    install.run("demo", "--size", "small")
+    (email,) = install.query(
+        "SELECT c.email FROM onefunnel_contact c WHERE c.stage = 'conversion' AND c.email IS NOT NULL "
+        "ORDER BY c.id LIMIT 1"
+    )[0]
+    profile = json.loads(install.run("contact", email, "--format", "json").stdout)
+    assert profile["email"] == email
+    assert profile["stage"] == "conversion"
+    history = profile["stage_history"]
+    assert history[-1]["to_stage"] == "conversion"
+    assert [h["at"] for h in history] == sorted(h["at"] for h in history)
+    touches = [t["occurred_at"] for t in profile["touches"]]
+    assert touches == sorted(touches)
+    assert touches
+
+
+def test_bad_input_gives_one_line_and_a_non_zero_exit(install: Install) -> None:
+    missing = install.run("contact", "nobody@nowhere.example", check=False)
+    assert missing.returncode == 1
+    assert "no contact with email 'nobody@nowhere.example'" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    bad_size = install.run("demo", "--size", "huge", check=False)
+    assert bad_size.returncode != 0
+    assert "size" in bad_size.stderr
+    assert "Traceback" not in bad_size.stderr
+    no_password = install.run("init", "--admin-username", "ada", check=False)
+    assert no_password.returncode == 1
+    assert "admin_password" in no_password.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_answers_the_admin_login(install: Install) -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [ONEFUNNEL, "serve", "--port", str(port)],
+        cwd=install.home,
+        env=install.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        response = None
+        while time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/admin/login/", timeout=2)
+                break
+            except httpx.TransportError:
+                if server.poll() is not None:
+                    break
+                time.sleep(0.2)
+        assert response is not None, "server did not answer"
+        assert response.status_code == 200
+        assert "csrfmiddlewaretoken" in response.text
+        assert httpx.get(f"http://127.0.0.1:{port}/api/health").json() == {"status": "ok"}
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=20)
+    assert f"http://127.0.0.1:{port}/" in output
+    assert "admin login: admin / " in output
