@@ -18,10 +18,14 @@ def make_contact(db: None) -> Callable[..., object]:
 
     numbers = count(1)
 
-    def make(email: str | None = None, *, account: object | None = None, **fields: object) -> Contact:
+    def make(
+        email: str | None = None, *, account: object | None = None, **fields: object
+    ) -> Contact:
         n = next(numbers)
         if account is None:
-            account = Account.objects.create(name=f"Acme {n}", domain=f"acme{n}.example", created_at=T0)
+            account = Account.objects.create(
+                name=f"Acme {n}", domain=f"acme{n}.example", created_at=T0
+            )
         return Contact.objects.create(
             email=email if email is not None else f"person{n}@acme.example",
             account=account,

@@ -25,7 +25,9 @@ class Install:
     env: dict[str, str]
     engine: str
 
-    def run(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         """Run the CLI as a user would; output captured as text."""
         result = subprocess.run(
             [ONEFUNNEL, *args],
@@ -37,7 +39,9 @@ class Install:
             check=False,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"onefunnel {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"onefunnel {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
@@ -58,7 +62,9 @@ def _engines() -> list[str]:
 @pytest.fixture(params=_engines())
 def install(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Install]:
     """A fresh installation: SQLite in a temp dir, or a fresh PostgreSQL database when available."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+    }
     env["ONEFUNNEL_HOME"] = str(tmp_path)
     if request.param == "sqlite":
         yield Install(tmp_path, env, "sqlite")
@@ -75,4 +81,6 @@ def install(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Install]
         yield Install(tmp_path, env, "postgresql")
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

@@ -35,11 +35,15 @@ def _touch(n: int, contact: Contact | None, kind: TouchKind, **kw: Any) -> Touch
 
 def _history(contact: Contact) -> list[tuple[str | None, str, str]]:
     return list(
-        StageChange.objects.filter(contact=contact).order_by("id").values_list("from_stage", "to_stage", "cause")
+        StageChange.objects.filter(contact=contact)
+        .order_by("id")
+        .values_list("from_stage", "to_stage", "cause")
     )
 
 
-def test_touches_advance_the_stage_and_record_their_cause(make_contact: Callable[..., Contact]) -> None:
+def test_touches_advance_the_stage_and_record_their_cause(
+    make_contact: Callable[..., Contact],
+) -> None:
     contact = make_contact()
     first = record_touch(_touch(1, contact, TouchKind.PAGE_VIEW))
     record_touch(_touch(2, contact, TouchKind.PAGE_VIEW))
@@ -72,7 +76,9 @@ def test_a_replayed_message_id_is_stored_once(make_contact: Callable[..., Contac
     assert StageChange.objects.count() == 1
 
 
-def test_unknown_utm_campaign_creates_an_unplanned_campaign(make_contact: Callable[..., Contact]) -> None:
+def test_unknown_utm_campaign_creates_an_unplanned_campaign(
+    make_contact: Callable[..., Contact],
+) -> None:
     contact = make_contact()
     utm = Utm(source="google", medium="cpc", campaign="spring-search")
     record_touch(_touch(1, contact, TouchKind.AD_CLICK, utm=utm))
@@ -109,7 +115,9 @@ def test_a_failed_touch_leaves_nothing_behind(
         (TouchInput("m", TouchKind.PAGE_VIEW, T0, contact_id=999_999), NotFoundError, "contact_id"),
     ],
 )
-def test_bad_touches_are_refused_by_field(touch: TouchInput, error: type[Exception], message: str) -> None:
+def test_bad_touches_are_refused_by_field(
+    touch: TouchInput, error: type[Exception], message: str
+) -> None:
     with pytest.raises(error, match=message):
         record_touch(touch)
     assert Touchpoint.objects.count() == 0
@@ -133,7 +141,9 @@ def test_winning_a_deal_makes_the_account_and_its_contacts_customers(
     assert {m.subject for m in closed.moves} == {"account", "contact"}
 
 
-def test_losing_new_business_recycles_the_lead_to_nurture(make_contact: Callable[..., Contact]) -> None:
+def test_losing_new_business_recycles_the_lead_to_nurture(
+    make_contact: Callable[..., Contact],
+) -> None:
     lead = make_contact()
     record_touch(_touch(1, lead, TouchKind.HAND_RAISE))
     deal_id = open_deal(account_id=lead.account_id, name="Acme", amount=Decimal("5000"))
@@ -184,7 +194,9 @@ def test_a_failure_midway_through_closing_rolls_back_every_move(
     assert Deal.objects.get(pk=deal_id).status == "open"
 
 
-def test_illegal_manual_change_is_refused_and_not_recorded(make_contact: Callable[..., Contact]) -> None:
+def test_illegal_manual_change_is_refused_and_not_recorded(
+    make_contact: Callable[..., Contact],
+) -> None:
     lead = make_contact()
     change_stage(lead, Stage.CONSIDERATION, cause=Cause.USER)
     with pytest.raises(IllegalTransitionError, match="backward"):
@@ -215,5 +227,7 @@ def test_late_touches_never_record_a_change_before_the_last_one(
     lead = make_contact()
     record_touch(_touch(10, lead, TouchKind.PAGE_VIEW))
     record_touch(_touch(1, lead, TouchKind.HAND_RAISE))  # arrives late, happened earlier
-    times = list(StageChange.objects.filter(contact=lead).order_by("id").values_list("at", flat=True))
+    times = list(
+        StageChange.objects.filter(contact=lead).order_by("id").values_list("at", flat=True)
+    )
     assert times == [T0 + timedelta(hours=10), T0 + timedelta(hours=10)]

@@ -38,7 +38,10 @@ NB, RN, UP, XS = DealKind.NEW_BUSINESS, DealKind.RENEWAL, DealKind.UPSELL, DealK
     ],
 )
 def test_stage_after_deal(
-    kind: DealKind, won: bool, current: Stage | None, expected: tuple[Stage, StageReason | None] | None
+    kind: DealKind,
+    won: bool,
+    current: Stage | None,
+    expected: tuple[Stage, StageReason | None] | None,
 ) -> None:
     outcome = stage_after_deal(kind, won=won, current=current)
     assert outcome == expected
