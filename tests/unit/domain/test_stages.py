@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -24,20 +25,20 @@ from onefunnel.domain.stages import (
     is_legal,
 )
 
-A, C, I, V, R, G = "awareness", "consideration", "intent", "conversion", "retain", "grow"
+A, C, IN, V, R, G = "awareness", "consideration", "intent", "conversion", "retain", "grow"
 N, D, X = "nurture", "disqualified", "churned"
 
 # Written out by hand from DESIGN.md §2, not derived from the code under test: for each current
 # state (None = new subject), the targets an automatic cause may move to.
 LEGAL: dict[str | None, set[str]] = {
-    None: {A, C, I, V, R, G, D},
-    A: {C, I, V, R, G, N, D},
-    C: {I, V, R, G, N, D},
-    I: {V, R, G, N, D},
+    None: {A, C, IN, V, R, G, D},
+    A: {C, IN, V, R, G, N, D},
+    C: {IN, V, R, G, N, D},
+    IN: {V, R, G, N, D},
     V: {R, G, X},
     R: {G, X},
     G: {X},
-    N: {C, I, V, R, G, D},
+    N: {C, IN, V, R, G, D},
     D: set(),
     X: {V, R, G},
 }
@@ -73,7 +74,7 @@ def test_a_reason_is_refused_where_it_means_nothing() -> None:
         check_transition(Stage.INTENT, Stage.CONVERSION, reason=StageReason.BAD_FIT)
 
 
-@pytest.mark.parametrize("target", [A, C, I])
+@pytest.mark.parametrize("target", [A, C, IN])
 def test_a_user_may_requalify_a_disqualified_contact(target: str) -> None:
     check_transition(Stage.DISQUALIFIED, Stage(target), cause=Cause.USER)
     assert not is_legal(Stage.DISQUALIFIED, Stage(target), cause=Cause.TOUCH)
@@ -158,5 +159,5 @@ def test_any_sequence_of_legal_events_replays_to_the_cached_stage(
         history.append(StageChange(at, cached, target, cause, reason))
         cached = target
         assert current_stage(history) is cached
-    assert all(a.at <= b.at for a, b in zip(history, history[1:], strict=False))
-    assert all(a.to_stage != b.to_stage for a, b in zip(history, history[1:], strict=False))
+    assert all(a.at <= b.at for a, b in pairwise(history))
+    assert all(a.to_stage != b.to_stage for a, b in pairwise(history))
