@@ -103,7 +103,7 @@ ASGI_APPLICATION = "onefunnel.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [PACKAGE_DIR / "web" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -123,8 +123,11 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+LOGIN_URL = "admin:login"
 STATIC_URL = "static/"
-STATIC_ROOT = HOME / "static"
+# Only needed for `collectstatic` behind another web server; WhiteNoise serves from the package.
+STATIC_ROOT = os.environ.get("ONEFUNNEL_STATIC_ROOT") or None
+STATICFILES_DIRS = [PACKAGE_DIR / "web" / "static"]
 # Serve admin and app assets straight from the installed packages: the embedded default must
 # work without a collectstatic step.
 WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,13 @@
+"""Dashboard routes."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from onefunnel.web import views
+
+app_name = "web"
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("panels/status", views.status_panel, name="status-panel"),
+]
