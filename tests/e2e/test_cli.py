@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import time
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import ONEFUNNEL, Install
+from tests.e2e.servers import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -74,14 +73,8 @@ def test_bad_input_gives_one_line_and_a_non_zero_exit(install: Install) -> None:
     assert "admin_password" in no_password.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_answers_the_admin_login(install: Install) -> None:
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [ONEFUNNEL, "serve", "--port", str(port)],
         cwd=install.home,
@@ -90,23 +83,14 @@ def test_serve_answers_the_admin_login(install: Install) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        response = None
-        while time.monotonic() < deadline:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/admin/login/", timeout=2)
-                break
-            except httpx.TransportError:
-                if server.poll() is not None:
-                    break
-                time.sleep(0.2)
-        assert response is not None, "server did not answer"
+        wait_for(lambda: httpx.get(f"{base}/api/health", timeout=2).status_code == 200, server)
+        response = httpx.get(f"{base}/admin/login/")
         assert response.status_code == 200
         assert "csrfmiddlewaretoken" in response.text
-        assert httpx.get(f"http://127.0.0.1:{port}/api/health").json() == {"status": "ok"}
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=20)
-    assert f"http://127.0.0.1:{port}/" in output
+    assert f"{base}/" in output
     assert "admin login: admin / " in output
