@@ -188,13 +188,11 @@ def _as_text(value: Scalar) -> str:
 def _as_number(value: Scalar) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        number = float(value)
-    else:
-        try:
-            number = float(value.strip().replace(",", ""))
-        except ValueError:
-            return None
+    text = value.strip().replace(",", "") if isinstance(value, str) else value
+    try:
+        number = float(text)
+    except (TypeError, ValueError):
+        return None
     return number if math.isfinite(number) else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import numpy as np
@@ -148,6 +149,15 @@ def test_explanation_ranks_the_features_that_moved_the_prediction(
 def test_a_typical_lead_has_no_contributions(logistic: PredictiveModel) -> None:
     typical = logistic.typical_lead()
     assert all(c.log_odds == pytest.approx(0) for c in logistic.explain(typical, top=10))
+
+
+def test_fitted_model_survives_pickling(
+    logistic: PredictiveModel, data: tuple[dict[str, Any], npt.NDArray[np.int_]]
+) -> None:
+    table, _ = data
+    restored = pickle.loads(pickle.dumps(logistic))
+    assert np.array_equal(restored.predict_proba(table), logistic.predict_proba(table))
+    assert restored.report == logistic.report
 
 
 def test_training_is_deterministic(data: tuple[dict[str, Any], npt.NDArray[np.int_]]) -> None:

@@ -75,6 +75,7 @@ def rule(operator: str, value: Any, attribute: str = "x") -> FitRule:
         ("gte", 100, True, False),  # booleans are not numbers
         ("lt", 10, 9.5, True),
         ("lte", 10, 11, False),
+        ("lte", 10, Decimal("9.5"), True),  # numbers from the ORM may arrive as Decimal
         ("between", [50, 999], 50, True),
         ("between", [50, 999], 999, True),
         ("between", [50, 999], "1,000", False),
