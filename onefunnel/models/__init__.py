@@ -5,8 +5,18 @@ from onefunnel.models.crm import Account, Contact, ContactAlias
 from onefunnel.models.deals import Deal, PipelineStage
 from onefunnel.models.handoffs import Handoff
 from onefunnel.models.keys import ApiKey
+from onefunnel.models.routing import (
+    HandoffEvent,
+    HandoffRouting,
+    RepProfile,
+    RoutingConfig,
+    RoutingRotation,
+    TeamCalendar,
+)
+from onefunnel.models.scoring import ContactScore, PredictiveModelRun, ScoringConfig
 from onefunnel.models.stages import AppendOnlyError, StageChange
 from onefunnel.models.touchpoints import Touchpoint
+from onefunnel.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
@@ -15,10 +25,21 @@ __all__ = [
     "Campaign",
     "Contact",
     "ContactAlias",
+    "ContactScore",
     "Deal",
     "Handoff",
+    "HandoffEvent",
+    "HandoffRouting",
     "PipelineStage",
+    "PredictiveModelRun",
+    "RepProfile",
+    "RoutingConfig",
+    "RoutingRotation",
+    "ScoringConfig",
     "Spend",
     "StageChange",
+    "TeamCalendar",
     "Touchpoint",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
