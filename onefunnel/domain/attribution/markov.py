@@ -48,6 +48,7 @@ from onefunnel.domain.attribution.journeys import (
 )
 
 MAX_ORDER = 4
+DENSE_COUNT_CELLS = 1 << 22  # count transitions densely up to this many state pairs
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,55 +113,78 @@ def _build_chain(journeys: GroupedJourneys, order: int) -> _Chain | None:
     weight = journeys.conversions + journeys.nulls
     if not (weight > 0).any() or journeys.total_conversions <= 0:
         return None
-    # Paths nobody followed carry no transitions; dropping them keeps every state's out-count > 0.
-    touch_kept = (weight > 0)[journeys.path_of_touch]
-    path_kept = np.flatnonzero(weight > 0)
-    channels = journeys.touch_channels[touch_kept]
-    position = journeys.position[touch_kept]
-    lengths = journeys.lengths[path_kept]
-    path_weight = weight[path_kept]
-    touch_weight = np.repeat(path_weight, lengths)
-
-    state, state_channels = _states(channels, position, order, len(journeys.channels))
-    n_states = len(state_channels)
-    node = state + 1  # node 0 is `start`
+    kept: slice | IntArray
+    if (weight > 0).all():
+        channels, lengths, kept = journeys.touch_channels, journeys.lengths, slice(None)
+    else:
+        # Paths nobody followed carry no transitions; dropping them keeps every out-count > 0.
+        kept_paths = np.flatnonzero(weight > 0)
+        channels = journeys.touch_channels[(weight > 0)[journeys.path_of_touch]]
+        lengths, kept = journeys.lengths[kept_paths], kept_paths
+    path_weight = weight[kept]
     ends = np.cumsum(lengths) - 1
     starts = ends - lengths + 1
-    internal = np.ones(len(node), dtype=bool)
-    internal[ends] = False  # the last touch of a path moves to an absorbing state instead
-    source = np.concatenate([np.zeros(len(path_kept), dtype=np.int64), node[internal]])
-    target = np.concatenate([node[starts], node[1:][internal[:-1]]])
-    count = np.concatenate([path_weight, touch_weight[internal]])
 
-    size = n_states + 1
-    transitions = sp.csr_matrix((count, (source, target)), shape=(size, size))
-    into_conversion = weighted_count(node[ends], journeys.conversions[path_kept], size)
-    into_null = weighted_count(node[ends], journeys.nulls[path_kept], size)
+    state, state_channels = _states(channels, starts, lengths, order, len(journeys.channels))
+    size = len(state_channels) + 1
+    node = state + 1  # node 0 is `start`
+    transitions = _transitions(node, starts, ends, lengths, path_weight, size)
+    into_conversion = weighted_count(node[ends], journeys.conversions[kept], size)
+    into_null = weighted_count(node[ends], journeys.nulls[kept], size)
     out = np.asarray(transitions.sum(axis=1)).ravel() + into_conversion + into_null
     value = journeys.values if journeys.values is not None else journeys.conversions
-    into_value = weighted_count(node[ends], value[path_kept], size)
+    into_value = weighted_count(node[ends], value[kept], size)
     system = sp.csc_matrix(sp.diags(out) - transitions)
     return _Chain(system, np.column_stack([into_conversion, into_value]), state_channels)
 
 
+def _transitions(
+    node: IntArray,
+    starts: IntArray,
+    ends: IntArray,
+    lengths: IntArray,
+    path_weight: FloatArray,
+    size: int,
+) -> sp.csr_matrix:
+    """Weighted counts of start → first touch and of touch → next touch within a path."""
+    touch_weight = np.repeat(path_weight, lengths)
+    if size * size <= DENSE_COUNT_CELLS:
+        # Small state space (order 1): count every consecutive pair of nodes in one bincount,
+        # parking the pairs that straddle two paths in an extra bin that is then dropped.
+        pair = node[:-1] * size + node[1:]
+        pair[ends[:-1]] = size * size
+        dense = weighted_count(pair, touch_weight[:-1], size * size + 1)[:-1]
+        dense[:size] += weighted_count(node[starts], path_weight, size)  # row 0 is start
+        return sp.csr_matrix(dense.reshape(size, size))
+    moves_on = np.ones(len(node), dtype=bool)
+    moves_on[ends] = False
+    moves_on = moves_on[:-1]
+    source = np.concatenate([np.zeros(len(starts), dtype=np.int64), node[:-1][moves_on]])
+    target = np.concatenate([node[starts], node[1:][moves_on]])
+    count = np.concatenate([path_weight, touch_weight[:-1][moves_on]])
+    return sp.csr_matrix((count, (source, target)), shape=(size, size))
+
+
 def _states(
-    channels: IntArray, position: IntArray, order: int, n_channels: int
+    channels: IntArray, starts: IntArray, lengths: IntArray, order: int, n_channels: int
 ) -> tuple[IntArray, IntArray]:
     """Dense state id per touch, and each state's channels (most recent first, -1 padded)."""
+    if order == 1:
+        # The state is the channel; renumber the channels that occur so every state has exits.
+        occurs = np.zeros(n_channels, dtype=bool)
+        occurs[channels] = True
+        renumber = np.cumsum(occurs) - 1
+        return renumber[channels], np.flatnonzero(occurs).reshape(-1, 1)
+    position = np.arange(len(channels), dtype=np.int64) - np.repeat(starts, lengths)
     history = np.full((len(channels), order), -1, dtype=np.int64)
     for lag in range(order):
-        reachable = position >= lag
-        shifted = np.roll(channels, lag)
-        history[:, lag] = np.where(reachable, shifted, -1)
-    if order == 1:
-        codes, state = np.unique(history[:, 0], return_inverse=True)
-        return state.astype(np.int64), codes.reshape(-1, 1)
+        history[:, lag] = np.where(position >= lag, np.roll(channels, lag), -1)
     if (n_channels + 1) ** order < 2**62:
         # Pack the k-tuple into one integer (base n+1 digits) so np.unique sorts scalars.
         key = np.zeros(len(channels), dtype=np.int64)
         for lag in range(order):
             key = key * (n_channels + 1) + (history[:, lag] + 1)
-        codes, first, state = np.unique(key, return_index=True, return_inverse=True)
-        return state.astype(np.int64), history[first]
+        _, first, state = np.unique(key, return_index=True, return_inverse=True)
+        return state.reshape(-1).astype(np.int64), history[first]
     rows, state = np.unique(history, axis=0, return_inverse=True)
     return state.reshape(-1).astype(np.int64), rows

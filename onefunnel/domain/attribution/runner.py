@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from onefunnel.domain.attribution import heuristics
@@ -55,14 +56,13 @@ def credit_vectors(
         case AttributionModel.last_non_direct:
             return heuristics.last_non_direct_touch(journeys, direct_channel)
         case AttributionModel.linear:
-            return heuristics.credit_touches(journeys, heuristics.linear_weights(journeys))
+            return heuristics.credit_by_rule(journeys, heuristics.linear_rule)
         case AttributionModel.time_decay:
-            weights = heuristics.time_decay_weights(journeys, half_life)
-            return heuristics.credit_touches(journeys, weights)
+            return heuristics.time_decay(journeys, half_life)
         case AttributionModel.position:
-            return heuristics.credit_touches(journeys, heuristics.position_weights(journeys))
+            return heuristics.credit_by_rule(journeys, heuristics.position_rule)
         case AttributionModel.w_shaped:
-            return heuristics.credit_touches(journeys, heuristics.w_shaped_weights(journeys))
+            return heuristics.credit_by_rule(journeys, heuristics.w_shaped_rule)
         case AttributionModel.markov:
             return markov_credit(journeys, order)
         case AttributionModel.shapley:
@@ -84,8 +84,8 @@ def run_models(
     """
     if not 1 <= order <= 4:
         raise AttributionInputError(f"order must be between 1 and 4, got {order}")
-    if not half_life > 0:
-        raise AttributionInputError(f"half-life must be positive, got {half_life}")
+    if not (half_life > 0 and math.isfinite(half_life)):
+        raise AttributionInputError(f"half-life must be a positive number, got {half_life}")
     rows: list[ChannelCredit] = []
     for model in parse_models(models):
         credit = credit_vectors(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
 
-from onefunnel.domain.attribution import GroupedJourneys, run_models
+from onefunnel.domain.attribution import GroupedJourneys, heuristics, run_models
+from tests.unit.domain.attribution.conftest import grouped_journeys
 
 # One journey of each interesting length, each converting once, so every credit below can be
 # checked with pencil and paper:  A                 (1 touch)
@@ -108,3 +111,46 @@ def test_credits_weight_paths_by_conversions_and_value() -> None:
     )
     rows = {r.channel: (r.conversions, r.value) for r in run_models(journeys, "linear")}
     assert rows == {"A": (1.5, 150.0), "B": (2.5, 157.0)}
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        heuristics.linear_rule,
+        heuristics.position_rule,
+        heuristics.w_shaped_rule,
+        heuristics.touch_decay_rule(2.5),
+    ],
+)
+@settings(max_examples=30, deadline=None)
+@given(journeys=grouped_journeys(max_length=9))
+def test_profile_shortcut_equals_per_touch_weights(
+    rule: heuristics.Rule, journeys: GroupedJourneys
+) -> None:
+    length = journeys.lengths[journeys.path_of_touch]
+    per_touch = heuristics.credit_touches(journeys, rule(length, journeys.position))
+    shortcut = heuristics.credit_by_rule(journeys, rule)
+    np.testing.assert_allclose(shortcut.conversions, per_touch.conversions, atol=1e-9)
+    assert shortcut.value is not None
+    assert per_touch.value is not None
+    np.testing.assert_allclose(shortcut.value, per_touch.value, atol=1e-6)
+
+
+def test_long_paths_fall_back_to_per_touch_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(heuristics, "PROFILE_CELLS", 0)
+    assert credits("position", PATHS) == {
+        "A": 1 + 0.5 + 0.4 + 0.8,
+        "B": 0.5 + 0.2 + 0.2 / 3,
+        "C": 0.4 + 0.2 / 3,
+        "D": 0.2 / 3,
+    }
+    assert heuristics._profile(GroupedJourneys.from_paths([["A"]], [1])) is None
+
+
+@pytest.mark.parametrize("half_life", [1e-3, 0.5, 3.0, 1e6])
+def test_touch_decay_weights_sum_to_one_per_path(half_life: float) -> None:
+    length = np.repeat(np.arange(1, 40), np.arange(1, 40))
+    position = np.concatenate([np.arange(n) for n in range(1, 40)])
+    weights = heuristics.touch_decay_rule(half_life)(length, position)
+    sums = np.bincount(length - 1, weights=weights)
+    np.testing.assert_allclose(sums, 1.0, rtol=1e-12)

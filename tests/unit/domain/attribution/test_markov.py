@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 
 from onefunnel.domain.attribution import GroupedJourneys, markov_removal_effects, run_models
+from onefunnel.domain.attribution import markov as markov_module
 from tests.unit.domain.attribution.conftest import grouped_journeys
 
 
@@ -171,3 +172,21 @@ def test_order_outside_one_to_four_is_rejected() -> None:
     journeys = GroupedJourneys.from_paths([["a"]], [1])
     with pytest.raises(ValueError, match="order"):
         markov_removal_effects(journeys, order=5)
+
+
+@pytest.mark.parametrize("order", [1, 3])
+def test_sparse_transition_counting_equals_dense(
+    order: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journeys = GroupedJourneys.from_paths(
+        [p.split(" > ") for p, _, _ in PATHS],
+        [c for _, c, _ in PATHS],
+        nulls=[n for _, _, n in PATHS],
+        values=[10.0 * c for _, c, _ in PATHS],
+    )
+    dense = markov_removal_effects(journeys, order)
+    monkeypatch.setattr(markov_module, "DENSE_COUNT_CELLS", 0)
+    sparse = markov_removal_effects(journeys, order)
+
+    np.testing.assert_allclose(sparse.conversions, dense.conversions, atol=1e-12)
+    assert sparse.conversion_probability == pytest.approx(dense.conversion_probability)
