@@ -16,7 +16,7 @@ What it does, in one run on the same data:
    `channelattribution` compiles C++ (and needs matplotlib to import) and
    `marketing-attribution-models` brings its own pins (Polars, pandas).
 3. Runs each tool in its own subprocess, one task at a time, and reads that process's wall time and
-   peak RSS from os.wait4. Inside, each worker reports its load time (reading the file into the
+   peak RSS from os.wait4 (each process's data segment is capped at --memory-cap-gb, 16 GB). Inside, each worker reports its load time (reading the file into the
    tool's native input) and its model time (the model call itself; ChannelAttribution and
    marketing-attribution-models split path strings inside that call, onefunnel while loading, so
    the end-to-end column is the fairer one and the table shows both ratios).
@@ -35,6 +35,7 @@ import argparse
 import importlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -281,8 +282,16 @@ def ensure_reference_venv() -> str | None:
     return None if check.returncode == 0 else check.stderr.strip().splitlines()[-1]
 
 
-def run_job(task: str, tool: str, job: str, python: Path | str, file: Path) -> Outcome:
-    """Run one worker in a fresh process; wall time and peak RSS come from wait4."""
+def run_job(
+    task: str, tool: str, job: str, python: Path | str, file: Path, cap_gb: float
+) -> Outcome:
+    """Run one worker in a fresh process; wall time and peak RSS come from wait4. Its data
+    segment is capped (RLIMIT_DATA) so a hungry tool fails alone instead of starving the machine."""
+    cap = int(cap_gb * 1024**3)
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+
     stdout = OUT / f"{job}.out"
     stderr = OUT / f"{job}.err"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -294,6 +303,7 @@ def run_job(task: str, tool: str, job: str, python: Path | str, file: Path) -> O
             stderr=err,
             env=env,
             cwd=ROOT,
+            preexec_fn=limit,
         )
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
@@ -327,7 +337,7 @@ def report(outcomes: list[Outcome], file: Path, rows: int) -> None:
         f"\nattribution benchmark: {rows:,} grouped paths, {len(CHANNELS)} channels ({file.name})"
     )
     print("load = read the file into the tool's input; model = the model call; wall = process")
-    header = f"{'task':<11}{'tool':<34}{'load s':>8}{'model s':>9}{'wall s':>9}{'peak MB':>9}"
+    header = f"{'task':<11}{'tool':<42}{'load s':>8}{'model s':>9}{'wall s':>9}{'peak MB':>9}"
     print(header + "  ratio model / e2e (reference ÷ onefunnel)")
     print("-" * (len(header) + 42))
     ours = {o.task: o for o in outcomes if o.tool == "onefunnel"}
@@ -339,7 +349,7 @@ def report(outcomes: list[Outcome], file: Path, rows: int) -> None:
             base_e2e = (base.load_s or 0) + base.model_s
             ratio = f"  {o.model_s / base.model_s:7.1f}× / {e2e / base_e2e:5.1f}×"
         line = (
-            f"{o.task:<11}{o.tool:<34}{_fmt(o.load_s):>8}{_fmt(o.model_s):>9}"
+            f"{o.task:<11}{o.tool:<42}{_fmt(o.load_s):>8}{_fmt(o.model_s):>9}"
             f"{_fmt(o.wall_s):>9}{_fmt(o.peak_mb, 0):>9}{ratio}"
         )
         print(line + (f"  FAILED: {o.error}" if o.error else ""))
@@ -371,6 +381,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--tasks", default="markov,heuristics,shapley")
     parser.add_argument("--mam-markov-min-gb", type=float, default=18.0)
+    parser.add_argument("--memory-cap-gb", type=float, default=16.0)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -408,7 +419,7 @@ def main() -> None:
                 continue
             python = sys.executable if job.startswith("ours") else reference_python
             print(f"running {job} …", flush=True)
-            outcome = run_job(task, label, job, python, file)
+            outcome = run_job(task, label, job, python, file, args.memory_cap_gb)
             if job == "mam_markov" and outcome.credits:
                 sys.path.insert(0, str(ROOT))
                 outcome.ours_removal_effects = _ours_removal_effects(file)
