@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from onefunnel.domain.intent import handoff_trigger
 from onefunnel.domain.stages import Cause, Stage, StageReason, check_transition
 from onefunnel.models import Account, Contact, StageChange
 
@@ -90,6 +91,12 @@ def apply_stage_change(
     )
     subject.stage = to_stage.value
     subject.save(update_fields=["stage", "updated_at"])
+    trigger = handoff_trigger(to_stage, cause) if isinstance(subject, Contact) else None
+    if trigger is not None:
+        # Entering intent opens a handoff, whatever moved the contact: one rule, one place.
+        from onefunnel.services.handoffs import open_handoff
+
+        open_handoff(subject, trigger, at=effective)  # type: ignore[arg-type]
     return StageMove.of(change)
 
 

@@ -21,6 +21,7 @@ from onefunnel.domain.touches import (
 )
 from onefunnel.models import Campaign, Contact, ContactAlias, Touchpoint
 from onefunnel.services.errors import InputError, NotFoundError
+from onefunnel.services.handoffs import after_touch
 from onefunnel.services.stages import StageMove, apply_stage_change, lock
 
 
@@ -167,4 +168,6 @@ def _record(touch: TouchInput) -> TouchRecorded:
                 cause_id=str(touchpoint.pk),
                 at=touch.occurred_at,
             )
+    if contact is not None:
+        after_touch(contact, touchpoint)  # first response to a handoff; score (may open one)
     return TouchRecorded(touchpoint.pk, created=True, stage_move=move)

@@ -1,0 +1,149 @@
+"""What a lead cost and what it is expected to be worth, stored on its handoff.
+
+**Cost** — even split: every campaign that touched the lead shares its spend equally among all
+the leads (contacts) it touched within the campaign's dates; the lead's cost is its share
+summed over its campaigns. Only what is known at the handoff counts (spend and touches up to
+then). Two set-based queries, whatever the lead's history. When the analytics attribution
+report exists (``onefunnel/analytics/``), its per-lead credit plugs in here instead of the even
+split; the stored figure keeps its meaning (spend attributed to this lead's touches).
+
+**Expected value** — conversion probability × the average won new-business deal of the lead's
+segment (its account's employee band; all segments when the band has no won deal). The
+probability is the predictive model's when one is switched on; otherwise the historical rate at
+which earlier handed-off contacts of the same score band (width 10) reached conversion,
+smoothed toward the overall rate so that a band with few leads does not read as 0 % or 100 %.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Avg, Case, CharField, Count, F, Q, Sum, Value, When
+from django.db.models.functions import TruncDate
+
+from onefunnel.domain.deals import DealKind, DealStatus
+from onefunnel.domain.intent import (
+    EMPLOYEE_BANDS,
+    UNKNOWN_BAND,
+    employee_band,
+    even_split_cost,
+    expected_value,
+    score_band,
+    smoothed_rate,
+)
+from onefunnel.domain.stages import Stage
+from onefunnel.models import Contact, Deal, Handoff, Spend, Touchpoint
+
+
+def lead_cost(contact_id: int, at: datetime) -> Decimal:
+    """The contact's even-split share of the spend of every campaign that touched it by ``at``."""
+    campaigns = list(
+        Touchpoint.objects.filter(
+            contact_id=contact_id, campaign__isnull=False, occurred_at__lte=at
+        )
+        .values_list("campaign_id", flat=True)
+        .distinct()
+    )
+    if not campaigns:
+        return Decimal("0.00")
+    spend = dict(
+        Spend.objects.filter(campaign_id__in=campaigns, day__lte=at.date())
+        .values("campaign_id")
+        .annotate(total=Sum("amount"))
+        .values_list("campaign_id", "total")
+    )
+    day = TruncDate("occurred_at")
+    in_period = (Q(campaign__start_date__isnull=True) | Q(day__gte=F("campaign__start_date"))) & (
+        Q(campaign__end_date__isnull=True) | Q(day__lte=F("campaign__end_date"))
+    )
+    leads = dict(
+        Touchpoint.objects.filter(
+            campaign_id__in=campaigns, contact__isnull=False, occurred_at__lte=at
+        )
+        .annotate(day=day)
+        .filter(in_period)
+        .values("campaign_id")
+        .annotate(n=Count("contact_id", distinct=True))
+        .values_list("campaign_id", "n")
+    )
+    return even_split_cost(
+        [str(c) for c in campaigns],
+        {str(k): Decimal(v or 0) for k, v in spend.items()},
+        {str(k): int(v) for k, v in leads.items()},
+    )
+
+
+def _band_case() -> Case:
+    whens = [
+        When(
+            Q(account__employee_count__gte=low)
+            & (Q() if high is None else Q(account__employee_count__lte=high)),
+            then=Value(label),
+        )
+        for label, low, high in EMPLOYEE_BANDS
+    ]
+    return Case(*whens, default=Value(UNKNOWN_BAND), output_field=CharField())
+
+
+def average_deal(band: str) -> Decimal:
+    """The average won new-business deal of a segment, or of all segments when it has none."""
+    won = Deal.objects.filter(kind=DealKind.NEW_BUSINESS, status=DealStatus.WON)
+    by_band = dict(
+        won.annotate(band=_band_case())
+        .values("band")
+        .annotate(avg=Avg("amount"))
+        .values_list("band", "avg")
+    )
+    value = by_band.get(band)
+    if value is None:
+        value = won.aggregate(avg=Avg("amount"))["avg"]
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
+def historical_rate(score: Decimal | float | None, at: datetime) -> float:
+    """How often contacts handed off before ``at`` with a score in the same band converted."""
+    earlier = Handoff.objects.filter(created_at__lt=at)
+    converted = Q(contact__stage_changes__to_stage=Stage.CONVERSION)
+
+    def counts(handoffs: object) -> tuple[int, int]:
+        result = handoffs.aggregate(  # type: ignore[attr-defined]
+            total=Count("contact_id", distinct=True),
+            won=Count("contact_id", distinct=True, filter=converted),
+        )
+        return int(result["won"]), int(result["total"])
+
+    won_all, total_all = counts(earlier)
+    prior = won_all / total_all if total_all else 0.0
+    if score is None:
+        return prior
+    band = score_band(float(score))
+    won, total = counts(earlier.filter(score__gte=band * 10, score__lt=(band + 1) * 10))
+    return smoothed_rate(won, total, prior)
+
+
+@dataclass(frozen=True, slots=True)
+class LeadValue:
+    """A lead's expected value and how it was found."""
+
+    probability: float
+    average_deal: Decimal
+    band: str
+    expected_value: Decimal
+    source: str
+
+
+def lead_value(contact: Contact, score: Decimal | None, at: datetime) -> LeadValue:
+    """Expected value of a contact handed off at ``at`` with ``score``."""
+    employees = contact.account.employee_count if contact.account_id and contact.account else None
+    band = employee_band(employees)
+    from onefunnel.services.predictive_scoring import probability_for
+
+    predicted = probability_for(contact.pk, at)
+    if predicted is not None:
+        probability, source = predicted, "predictive model"
+    else:
+        probability, source = historical_rate(score, at), "historical rate of the score band"
+    deal = average_deal(band)
+    return LeadValue(probability, deal, band, expected_value(probability, deal), source)

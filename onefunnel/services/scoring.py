@@ -1,0 +1,504 @@
+"""Lead scores: the scoring model in force, the O(1) update when a touch arrives, the full
+rescore, and a score's explanation.
+
+Each contact's ``ContactScore`` row holds the domain's ``ScoreState`` (fit points and the raw
+engagement sum at a reference time), so a new touch costs one read, one decay and one write,
+however many touches the contact has. ``Contact.score`` caches the total. The full engagement
+explanation ("+7.5 high intent page 2 days ago") is computed on read from the contact's touches,
+so it is always exact; the stored row keeps the fit lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from django.db import connection, transaction
+from django.utils import timezone
+
+from onefunnel.domain.intent import employee_band, stage_after_threshold
+from onefunnel.domain.scoring import (
+    Profile,
+    RuleError,
+    ScoreState,
+    ScoringModel,
+    Touch,
+    TouchColumns,
+    add_touch,
+    crosses_threshold,
+    default_scoring_model,
+    fit_lines,
+    parse_scoring_model,
+    score_contact,
+    score_many,
+    score_state,
+)
+from onefunnel.domain.stages import Cause, Stage
+from onefunnel.models import Account, Contact, ContactScore, ScoringConfig, Touchpoint
+from onefunnel.services.errors import InputError, NotFoundError
+from onefunnel.services.stages import StageMove, apply_stage_change, lock
+
+_PERSONAL = frozenset(
+    {"gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "aol.com", "icloud.com"}
+)
+
+
+class InvalidConfigError(InputError):
+    """A configuration that cannot be used; ``errors`` lists (field, message) for each problem."""
+
+    def __init__(self, errors: Iterable[tuple[str, str]]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("; ".join(f"{loc}: {msg}" for loc, msg in self.errors))
+
+
+# ---------------------------------------------------------------------------------------------
+# The scoring model in force
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigVersion:
+    """A stored configuration version (scoring or routing) as services return it."""
+
+    version: int
+    config: dict[str, Any]
+    note: str
+    created_at: datetime | None
+
+
+_cache_lock = threading.Lock()
+_cached: tuple[int, ScoringModel] | None = None
+
+
+def active_model() -> ScoringModel:
+    """The newest stored scoring model, or the built-in default when none is stored."""
+    global _cached
+    row = ScoringConfig.objects.order_by("-version").values_list("version", "config").first()
+    if row is None:
+        return default_scoring_model()
+    version, config = row
+    with _cache_lock:
+        if _cached is not None and _cached[0] == version:
+            return _cached[1]
+    model = dataclasses.replace(parse_scoring_model(config), version=version)
+    with _cache_lock:
+        _cached = (version, model)
+    return model
+
+
+def scoring_config() -> ConfigVersion:
+    """The scoring configuration in force (the default one when nothing is stored)."""
+    row = ScoringConfig.objects.order_by("-version").first()
+    if row is None:
+        model = default_scoring_model()
+        return ConfigVersion(model.version, model.to_dict(), "built-in default", None)
+    return ConfigVersion(row.version, dict(row.config), row.note, row.created_at)
+
+
+def save_scoring_config(
+    data: object, *, note: str = "", actor_id: int | None = None, now: datetime | None = None
+) -> ConfigVersion:
+    """Store a new version of the scoring model, or refuse it naming every bad field and
+    storing nothing. Scores computed with older versions are brought up to date by a rescore
+    (or, contact by contact, by their next touch)."""
+    try:
+        model = parse_scoring_model(data)
+    except RuleError as exc:
+        raise InvalidConfigError((e.loc, e.msg) for e in exc.errors) from None
+    with transaction.atomic():
+        latest = ScoringConfig.objects.select_for_update().order_by("-version").first()
+        # The built-in default is version 1, so stored versions start above it: a score
+        # computed with the default is never mistaken for one of a stored model.
+        version = max(latest.version if latest else 0, default_scoring_model().version) + 1
+        stored = dataclasses.replace(model, version=version).to_dict()
+        row = ScoringConfig.objects.create(
+            version=version,
+            config=stored,
+            note=note[:200],
+            created_at=now or timezone.now(),
+            created_by_id=actor_id,
+        )
+    return ConfigVersion(row.version, stored, row.note, row.created_at)
+
+
+# ---------------------------------------------------------------------------------------------
+# Profiles: what the fit rules see
+
+
+def _scalars(data: object) -> dict[str, Any]:
+    if not isinstance(data, Mapping):
+        return {}
+    return {str(k): v for k, v in data.items() if isinstance(v, str | int | float | bool)}
+
+
+def build_profile(
+    *,
+    email: str | None,
+    title: str,
+    country: str,
+    properties: object,
+    industry: str | None,
+    employees: int | None,
+    account_country: str | None,
+    region: str | None,
+    account_properties: object,
+) -> dict[str, Any]:
+    """A contact's attributes as the fit rules name them: the account's and the contact's own
+    properties, then the standard fields (industry, employees, employee_band, country, region,
+    job_title, email_domain, personal_email)."""
+    domain = email.rsplit("@", 1)[1].lower() if email and "@" in email else None
+    profile: dict[str, Any] = {**_scalars(account_properties), **_scalars(properties)}
+    profile.update(
+        industry=industry or None,
+        employees=employees,
+        employee_band=employee_band(employees) if employees is not None else None,
+        country=country or account_country or None,
+        region=region or None,
+        job_title=title or None,
+        email_domain=domain,
+        personal_email=None if domain is None else domain in _PERSONAL,
+    )
+    return profile
+
+
+PROFILE_FIELDS = (
+    "email",
+    "title",
+    "country",
+    "properties",
+    "account__industry",
+    "account__employee_count",
+    "account__country",
+    "account__region",
+    "account__properties",
+)
+
+
+def profile_from_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    email, title, country, props, industry, employees, a_country, region, a_props = row
+    return build_profile(
+        email=email,
+        title=title,
+        country=country,
+        properties=props,
+        industry=industry,
+        employees=employees,
+        account_country=a_country,
+        region=region,
+        account_properties=a_props,
+    )
+
+
+def contact_profile_attributes(contact: Contact) -> dict[str, Any]:
+    """The fit attributes of one contact (reads its account)."""
+    account = (
+        Account.objects.filter(pk=contact.account_id)
+        .values_list("industry", "employee_count", "country", "region", "properties")
+        .first()
+        if contact.account_id
+        else None
+    )
+    industry, employees, a_country, region, a_props = account or (None, None, None, None, {})
+    return build_profile(
+        email=contact.email,
+        title=contact.title,
+        country=contact.country,
+        properties=contact.properties,
+        industry=industry,
+        employees=employees,
+        account_country=a_country,
+        region=region,
+        account_properties=a_props,
+    )
+
+
+def _touches_of(contact_id: int, *, exclude: int | None = None) -> list[Touch]:
+    rows = Touchpoint.objects.filter(contact_id=contact_id)
+    if exclude is not None:
+        rows = rows.exclude(pk=exclude)
+    return [Touch(kind, at) for kind, at in rows.values_list("kind", "occurred_at")]
+
+
+def _lines(model: ScoringModel, profile: Profile) -> list[dict[str, Any]]:
+    return [
+        {"points": float(line.points), "reason": line.reason} for line in fit_lines(profile, model)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The O(1) update on a touch
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreUpdate:
+    """What a touch did to a score: before and after (at the touch's time), and the move to
+    intent when it crossed the MQL threshold."""
+
+    contact_id: int
+    before: Decimal
+    after: Decimal
+    crossed: bool
+    stage_move: StageMove | None
+
+
+def score_on_touch(contact: Contact, touchpoint: Touchpoint) -> ScoreUpdate:
+    """Update a contact's score for a touch just stored, in the caller's transaction (the
+    contact row is locked by the caller).
+
+    O(1) in the contact's touches when its stored state is current: decay the stored sum to the
+    touch's time and add the touch. A contact without a state (or with one from an older model)
+    is scored once from all of its touches. Fit is re-evaluated each time, since profiles change.
+    When the score crosses the MQL threshold, the contact moves to intent (cause: rule), which
+    opens a handoff.
+    """
+    model = active_model()
+    profile = contact_profile_attributes(contact)
+    fit = sum((line.points for line in fit_lines(profile, model)), Decimal(0))
+    touch = Touch(touchpoint.kind, touchpoint.occurred_at)
+    row = ContactScore.objects.filter(contact_id=contact.pk).first()
+    if row is not None and row.model_version == model.version:
+        base = ScoreState(row.fit, row.engagement_value, row.as_of, row.model_version)
+    else:
+        base = score_state(
+            profile, _touches_of(contact.pk, exclude=touchpoint.pk), model, touch.occurred_at
+        )
+    state = dataclasses.replace(add_touch(base, touch, model, touch.occurred_at), fit=fit)
+    before = base.total_at(state.as_of, model)
+    after = state.total_at(state.as_of, model)
+    values = {
+        "fit": state.fit,
+        "engagement_value": state.engagement_value,
+        "as_of": state.as_of,
+        "total": after,
+        "model_version": model.version,
+        "explanation": _lines(model, profile),
+    }
+    if row is None:
+        ContactScore.objects.create(contact_id=contact.pk, **values)
+    else:
+        ContactScore.objects.filter(contact_id=contact.pk).update(**values)
+    Contact.objects.filter(pk=contact.pk).update(score=float(after))
+    contact.score = float(after)
+    crossed = crosses_threshold(before, after, model)
+    move = None
+    if crossed:
+        target = stage_after_threshold(Stage(contact.stage) if contact.stage else None)
+        if target is not None:
+            move = apply_stage_change(
+                contact, target, cause=Cause.RULE, cause_id=str(touchpoint.pk), at=touch.occurred_at
+            )
+    return ScoreUpdate(contact.pk, before, after, crossed, move)
+
+
+# ---------------------------------------------------------------------------------------------
+# Full rescore
+
+
+@dataclass(frozen=True, slots=True)
+class RescoreSummary:
+    """What a full rescore did."""
+
+    contacts: int
+    touches: int
+    model_version: int
+    mql_threshold: Decimal
+    at_or_above_threshold: int
+    promoted: int
+    as_of: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain form for output."""
+        return dataclasses.asdict(self)
+
+
+def _epoch_seconds(column: str) -> str:
+    """SQL for a timestamp column as float seconds since the Unix epoch: the one place where
+    the two engines differ for the rescore's bulk read."""
+    if connection.vendor == "sqlite":
+        return f"(julianday({column}) - 2440587.5) * 86400.0"
+    return f"EXTRACT(EPOCH FROM {column})::float8"
+
+
+def _touch_columns(positions: dict[int, int]) -> tuple[TouchColumns, int]:
+    table = Touchpoint._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT contact_id, kind, {_epoch_seconds('occurred_at')} FROM {table} "
+            "WHERE contact_id IS NOT NULL"
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        empty = np.array([], dtype="datetime64[us]")
+        return TouchColumns(np.array([], dtype=np.int64), np.array([], dtype=str), empty), 0
+    ids, kinds, seconds = zip(*rows, strict=True)
+    index = np.fromiter((positions[i] for i in ids), dtype=np.int64, count=len(ids))
+    micros = np.rint(np.asarray(seconds, dtype=np.float64) * 1e6).astype(np.int64)
+    return TouchColumns(index, np.asarray(kinds), micros.astype("datetime64[us]")), len(rows)
+
+
+def rescore_all(
+    *,
+    now: datetime | None = None,
+    promote: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> RescoreSummary:
+    """Score every contact from all of its touches with the model in force, in one pass
+    (vectorised), and store each contact's state, total and fit explanation.
+
+    With ``promote``, contacts at or above the MQL threshold who are still in awareness,
+    consideration or nurture move to intent (cause: rule), each opening a handoff; without it
+    the rescore changes scores only. Runs in one transaction: all scores or none.
+    """
+    moment = now or timezone.now()
+    model = active_model()
+    report = progress or (lambda _phase, _done, _total: None)
+    rows = list(Contact.objects.order_by("pk").values_list("pk", *PROFILE_FIELDS))
+    ids = [row[0] for row in rows]
+    profiles = [profile_from_row(row[1:]) for row in rows]
+    report("reading", 1, 3)
+    touches, n_touches = _touch_columns({pk: i for i, pk in enumerate(ids)})
+    batch = score_many(profiles, touches, model, moment)
+    report("scoring", 2, 3)
+    totals = [batch.total_of(i) for i in range(len(ids))]
+    from onefunnel.services.predictive_scoring import predict_contacts
+
+    predicted = predict_contacts(ids, moment)
+    with transaction.atomic():
+        ContactScore.objects.all().delete()
+        ContactScore.objects.bulk_create(
+            (
+                ContactScore(
+                    contact_id=pk,
+                    fit=Decimal(round(float(batch.fit[i]) * 10)).scaleb(-1),
+                    engagement_value=float(batch.engagement_value[i]),
+                    as_of=moment,
+                    total=totals[i],
+                    model_version=model.version,
+                    explanation=_lines(model, profiles[i]),
+                    probability=None if predicted is None else float(predicted[i]),
+                )
+                for i, pk in enumerate(ids)
+            ),
+            batch_size=2000,
+        )
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {Contact._meta.db_table} SET score = %s WHERE id = %s",
+                [(float(total), pk) for total, pk in zip(totals, ids, strict=True)],
+            )
+        promoted = _promote(ids, totals, model, moment) if promote else 0
+    report("storing", 3, 3)
+    above = sum(1 for total in totals if total >= model.mql_threshold)
+    return RescoreSummary(
+        len(ids), n_touches, model.version, model.mql_threshold, above, promoted, moment
+    )
+
+
+def _promote(ids: list[int], totals: list[Decimal], model: ScoringModel, at: datetime) -> int:
+    ready = [pk for pk, total in zip(ids, totals, strict=True) if total >= model.mql_threshold]
+    promoted = 0
+    candidates = Contact.objects.filter(
+        pk__in=ready, stage__in=[None, Stage.AWARENESS, Stage.CONSIDERATION, Stage.NURTURE]
+    ).values_list("pk", flat=True)
+    for pk in list(candidates):
+        contact = lock(Contact, pk)
+        target = stage_after_threshold(Stage(contact.stage) if contact.stage else None)
+        if target is not None:
+            apply_stage_change(contact, target, cause=Cause.RULE, cause_id="rescore", at=at)
+            promoted += 1
+    return promoted
+
+
+# ---------------------------------------------------------------------------------------------
+# Explanation
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreLineView:
+    """One line of an explanation."""
+
+    points: Decimal
+    reason: str
+    when: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreExplanation:
+    """A contact's score now, line by line (the lines sum exactly to the total), with the
+    predictive probability and its top features when a predictive model is switched on."""
+
+    contact_id: int
+    email: str | None
+    fit: Decimal
+    engagement: Decimal
+    total: Decimal
+    mql_threshold: Decimal
+    model_version: int
+    lines: tuple[ScoreLineView, ...]
+    probability: float | None = None
+    top_features: tuple[tuple[str, str, float], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain form for output."""
+        return dataclasses.asdict(self)
+
+
+def explain_score(
+    *, contact_id: int | None = None, email: str | None = None, now: datetime | None = None
+) -> ScoreExplanation:
+    """Explain a contact's score at ``now`` from its profile and every touch."""
+    contacts = Contact.objects.all()
+    if contact_id is not None:
+        contact = contacts.filter(pk=contact_id).first()
+        missing = f"contact_id: no contact #{contact_id}"
+    else:
+        contact = contacts.filter(email__iexact=(email or "").strip()).first()
+        missing = f"email: no contact with email {email!r}"
+    if contact is None:
+        raise NotFoundError(missing)
+    model = active_model()
+    profile = contact_profile_attributes(contact)
+    score = score_contact(profile, _touches_of(contact.pk), model, now or timezone.now())
+    probability: float | None = None
+    features: tuple[tuple[str, str, float], ...] = ()
+    from onefunnel.services.predictive_scoring import explain_prediction
+
+    prediction = explain_prediction(contact.pk, now=now)
+    if prediction is not None:
+        probability, features = prediction
+    return ScoreExplanation(
+        contact_id=contact.pk,
+        email=contact.email,
+        fit=score.fit,
+        engagement=score.engagement,
+        total=score.total,
+        mql_threshold=model.mql_threshold,
+        model_version=model.version,
+        lines=tuple(
+            ScoreLineView(line.points, line.reason, line.when) for line in score.explanation
+        ),
+        probability=probability,
+        top_features=features,
+    )
+
+
+def score_snapshot(contact: Contact, at: datetime) -> tuple[Decimal, list[dict[str, Any]]]:
+    """The contact's score at ``at`` with its explanation lines, for a handoff's record."""
+    model = active_model()
+    profile = contact_profile_attributes(contact)
+    touches = [t for t in _touches_of(contact.pk) if t.occurred_at <= at]
+    score = score_contact(profile, touches, model, at)
+    lines = [
+        {
+            "points": float(line.points),
+            "reason": line.reason,
+            "when": line.when.isoformat() if line.when else None,
+        }
+        for line in score.explanation
+    ]
+    return score.total, lines
