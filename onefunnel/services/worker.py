@@ -1,0 +1,46 @@
+"""The background worker's one pass: handle breached SLAs, then send due webhooks.
+
+Each pass is idempotent and reads its state from the database, so the worker can be stopped,
+restarted or run by cron (``onefunnel worker --once``) without losing or repeating anything;
+queue reads evaluate breaches too, so a stopped worker only delays webhooks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+from django.utils import timezone
+
+from onefunnel.services.handoffs import evaluate_breaches
+from onefunnel.models import WebhookDelivery
+from onefunnel.services.webhooks import deliver_due
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPass:
+    """What one pass did."""
+
+    at: datetime
+    breaches: int
+    reassigned: int
+    delivered: int
+    retrying: int
+    failed: int
+
+
+def run_once(*, now: datetime | None = None, client: httpx.Client | None = None) -> WorkerPass:
+    """Evaluate every overdue handoff, then attempt every due webhook delivery."""
+    moment = now or timezone.now()
+    breaches = evaluate_breaches(now=moment)
+    results = deliver_due(now=moment, client=client)
+    statuses = [r.status for r in results]
+    return WorkerPass(
+        at=moment,
+        breaches=len(breaches),
+        reassigned=sum(1 for b in breaches if b.reassigned_to is not None),
+        delivered=statuses.count(WebhookDelivery.DELIVERED),
+        retrying=statuses.count(WebhookDelivery.PENDING),
+        failed=statuses.count(WebhookDelivery.FAILED),
+    )
