@@ -1,0 +1,99 @@
+"""The reports, by name: each a query-runner whose docstring explains its algorithm.
+
+`run_report(name, engine, period, by=…)` runs one on any engine (engines.py) and returns a
+`Table`; the CLI (`onefunnel report NAME`) and the API (`/api/reports/NAME`) call only this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from onefunnel.analytics.engines import Engine
+from onefunnel.analytics.period import Period
+from onefunnel.analytics.reports import attribution, funnel, scorecard, spend
+from onefunnel.analytics.reports.attribution import DEFAULT_LOOKBACK_DAYS, AttributionQuery
+from onefunnel.analytics.reports.funnel import FunnelQuery
+from onefunnel.analytics.reports.scorecard import ScorecardQuery
+from onefunnel.analytics.reports.spend import SpendQuery
+from onefunnel.analytics.table import Table
+from onefunnel.domain.attribution import DEFAULT_HALF_LIFE
+
+
+class ReportName(StrEnum):
+    """The reports there are."""
+
+    funnel = "funnel"
+    attribution = "attribution"
+    spend = "spend"
+    scorecard = "scorecard"
+
+
+# What each report can be grouped by (the first is the default where grouping is required).
+DIMENSIONS: dict[ReportName, tuple[str, ...]] = {
+    ReportName.funnel: funnel.DIMENSIONS,
+    ReportName.attribution: attribution.DIMENSIONS,
+    ReportName.spend: spend.DIMENSIONS,
+    ReportName.scorecard: scorecard.DIMENSIONS,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOptions:
+    """Options beyond the period and grouping; each report reads the ones it knows."""
+
+    model: str | None = None
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    half_life_days: float = DEFAULT_HALF_LIFE
+    markov_order: int = 1
+
+
+def run_report(
+    name: ReportName | str,
+    engine: Engine,
+    period: Period,
+    *,
+    by: str | None = None,
+    options: ReportOptions = ReportOptions(),
+) -> Table:
+    """Run one report by name. Bad options raise InputError naming the option."""
+    from onefunnel.services.errors import InputError
+
+    try:
+        report = ReportName(name)
+    except ValueError:
+        known = ", ".join(r.value for r in ReportName)
+        raise InputError(f"name: unknown report {name!r} (one of: {known})") from None
+    match report:
+        case ReportName.funnel:
+            return FunnelQuery(period, by).run(engine)
+        case ReportName.scorecard:
+            return ScorecardQuery(period, by).run(engine)
+        case ReportName.spend:
+            return SpendQuery(
+                period,
+                by or "campaign",
+                model=options.model or "linear",
+                lookback_days=options.lookback_days,
+            ).run(engine)
+        case ReportName.attribution:
+            return AttributionQuery(
+                period,
+                by or "channel",
+                models=options.model or "linear",
+                lookback_days=options.lookback_days,
+                half_life_days=options.half_life_days,
+                markov_order=options.markov_order,
+            ).run(engine)
+
+
+__all__ = [
+    "DIMENSIONS",
+    "AttributionQuery",
+    "FunnelQuery",
+    "ReportName",
+    "ReportOptions",
+    "ScorecardQuery",
+    "SpendQuery",
+    "run_report",
+]

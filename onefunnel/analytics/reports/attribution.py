@@ -1,0 +1,191 @@
+"""The attribution report: credit for conversions and revenue, by channel or campaign."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from onefunnel.analytics.dimensions import NONE_LABEL, choose
+from onefunnel.analytics.engines import PATH_SEPARATOR, Engine
+from onefunnel.analytics.period import Period
+from onefunnel.analytics.table import Table, Value
+from onefunnel.domain.attribution import (
+    DEFAULT_HALF_LIFE,
+    AttributionInputError,
+    GroupedJourneys,
+    parse_models,
+    run_models,
+)
+from onefunnel.services.errors import InputError
+
+DEFAULT_LOOKBACK_DAYS = 90
+DEFAULT_MODEL = "linear"
+# by → the label of a touch (touch `t`, its campaign `c`); the label last-non-direct skips.
+_LABELS: dict[str, tuple[str, str]] = {
+    "channel": ("t.channel", "direct"),
+    "campaign": (f"COALESCE(c.utm_campaign, '{NONE_LABEL}')", NONE_LABEL),
+}
+DIMENSIONS = tuple(_LABELS)
+COLUMNS = ("model", "conversions", "revenue")
+
+
+@dataclass(frozen=True, slots=True)
+class Journeys:
+    """The journeys one query gathered, as the domain models read them."""
+
+    grouped: GroupedJourneys | None
+    converting: int
+    non_converting: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionQuery:
+    """Credit each account's first won new-business deal to the touches that led to it.
+
+    The intuition: a B2B purchase is made by an account, after many touches by several of its
+    people. So a *journey* is an account's touches, in time order, within ``lookback_days``
+    before its conversion — the close of its first won new-business deal, whose amount is the
+    revenue to credit. Accounts that did not convert by the period's end contribute
+    *non-converting* journeys (their touches within the lookback window before the period's
+    end): the Markov model needs to know which paths did not lead anywhere.
+
+    One query gathers every journey as a row — the path of touch labels, joined in time order
+    (``PATH_AGG`` over a window, see engines.py), the touches' ages in seconds, whether it
+    converted and its revenue — and the pure models in ``onefunnel.domain.attribution`` split
+    the credit. Every model's credits add up to the conversions (and revenue) of the journeys
+    that have at least one touch in their window; a conversion with no touch there is
+    counted in neither.
+
+    Conversions count when the deal closed in the period.
+    """
+
+    period: Period
+    by: str | None = "channel"
+    models: str = DEFAULT_MODEL
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    half_life_days: float = DEFAULT_HALF_LIFE
+    markov_order: int = 1
+
+    def __post_init__(self) -> None:
+        if self.lookback_days < 1:
+            raise InputError("lookback_days: must be at least 1")
+        if not self.half_life_days > 0:
+            raise InputError("half_life: must be positive")
+        if not 1 <= self.markov_order <= 4:
+            raise InputError("order: the Markov order is between 1 and 4")
+        try:
+            parse_models(self.models)
+        except AttributionInputError as exc:
+            raise InputError(f"model: {exc}") from None
+
+    @property
+    def dimension(self) -> str:
+        """The label touches are credited to: channel (default) or campaign."""
+        return choose(self.by, _LABELS, "attribution") or "channel"
+
+    def sql(self) -> str:
+        """The report's one query, in portable SQL (see engines.py)."""
+        label, _direct = _LABELS[self.dimension]
+        window = (
+            "PARTITION BY tj.account_id ORDER BY tj.occurred_at, tj.touch_id "
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
+        )
+        return f"""
+WITH wins AS (
+  SELECT d.account_id, d.closed_at, CAST(d.amount AS DOUBLE PRECISION) AS amount,
+         ROW_NUMBER() OVER (PARTITION BY d.account_id ORDER BY d.closed_at, d.id) AS rn
+  FROM onefunnel_deal AS d
+  WHERE d.kind = 'new_business' AND d.status = 'won' AND d.closed_at IS NOT NULL
+),
+first_win AS (
+  SELECT w.account_id, w.closed_at, w.amount FROM wins AS w WHERE w.rn = 1
+),
+journeys AS (
+  SELECT fw.account_id, EPOCH_SECONDS(fw.closed_at) AS end_s, 1 AS converted,
+         fw.amount AS revenue
+  FROM first_win AS fw
+  WHERE fw.closed_at >= :period_start AND fw.closed_at < :period_end
+  UNION ALL
+  SELECT a.id AS account_id, :end_s AS end_s, 0 AS converted,
+         CAST(0 AS DOUBLE PRECISION) AS revenue
+  FROM onefunnel_account AS a
+  LEFT JOIN first_win AS fw ON fw.account_id = a.id AND fw.closed_at < :period_end
+  WHERE fw.account_id IS NULL
+),
+journey_touches AS (
+  SELECT j.account_id, j.converted, j.revenue, t.occurred_at, t.id AS touch_id,
+         {label} AS label, j.end_s - EPOCH_SECONDS(t.occurred_at) AS age_s
+  FROM journeys AS j
+  JOIN onefunnel_touchpoint AS t ON t.account_id = j.account_id
+  LEFT JOIN onefunnel_campaign AS c ON c.id = t.campaign_id
+  WHERE EPOCH_SECONDS(t.occurred_at) <= j.end_s
+    AND EPOCH_SECONDS(t.occurred_at) >= j.end_s - :lookback_s
+),
+paths AS (
+  SELECT tj.account_id, tj.converted, tj.revenue,
+         PATH_AGG(tj.label) OVER ({window}) AS path,
+         PATH_AGG(CAST(tj.age_s AS TEXT)) OVER ({window}) AS ages,
+         ROW_NUMBER() OVER (PARTITION BY tj.account_id ORDER BY tj.occurred_at, tj.touch_id) AS rn
+  FROM journey_touches AS tj
+)
+SELECT p.account_id, p.path, p.ages, p.converted, p.revenue
+FROM paths AS p
+WHERE p.rn = 1
+ORDER BY p.account_id
+"""
+
+    def journeys(self, engine: Engine) -> Journeys:
+        """Run the query and hand back the journeys, ready for the models."""
+        params = {**self.period.params(), "lookback_s": self.lookback_days * 86400}
+        rows = engine.run(self.sql(), params).rows
+        if not rows:
+            return Journeys(None, 0, 0)
+        paths = [str(row[1]).split(PATH_SEPARATOR) for row in rows]
+        ages = [[int(a) / 86400 for a in str(row[2]).split(PATH_SEPARATOR)] for row in rows]
+        converted = np.array([_number(row[3]) for row in rows], dtype=np.float64)
+        revenue = np.array([_number(row[4]) for row in rows], dtype=np.float64)
+        grouped = GroupedJourneys.from_paths(
+            paths,
+            conversions=converted.tolist(),
+            nulls=(1.0 - converted).tolist(),
+            values=(revenue * converted).tolist(),
+            touch_ages_days=ages,
+        )
+        n_converting = int(converted.sum())
+        return Journeys(grouped, n_converting, len(rows) - n_converting)
+
+    def credits(self, engine: Engine) -> dict[str, dict[str, tuple[float, float]]]:
+        """model → label → (conversions, revenue) credited."""
+        journeys = self.journeys(engine)
+        out: dict[str, dict[str, tuple[float, float]]] = {
+            m.value: {} for m in parse_models(self.models)
+        }
+        if journeys.grouped is None or journeys.converting == 0:
+            return out
+        _label, direct = _LABELS[self.dimension]
+        for credit in run_models(
+            journeys.grouped,
+            self.models,
+            order=self.markov_order,
+            half_life=self.half_life_days,
+            direct_channel=direct,
+        ):
+            out[credit.model.value][credit.channel] = (credit.conversions, credit.value or 0.0)
+        return out
+
+    def run(self, engine: Engine) -> Table:
+        """One row per model and label, the most credited revenue first within a model."""
+        rows = []
+        for model, by_label in self.credits(engine).items():
+            ranked = sorted(by_label.items(), key=lambda item: (-item[1][1], -item[1][0], item[0]))
+            rows += [(model, label, conv, rev) for label, (conv, rev) in ranked]
+        return Table.of(("model", self.dimension, "conversions", "revenue"), rows)
+
+
+def _number(value: Value) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, (int, float)):
+        return float(value)
+    raise TypeError(f"expected a number in the journeys query, got {value!r}")

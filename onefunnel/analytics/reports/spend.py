@@ -1,0 +1,194 @@
+"""The spend report: what each campaign or channel cost, what it brought, and what it returned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from onefunnel.analytics.dimensions import FIRST_TOUCH_CTE, NONE_LABEL, choose
+from onefunnel.analytics.engines import Engine
+from onefunnel.analytics.period import Period
+from onefunnel.analytics.reports.attribution import DEFAULT_LOOKBACK_DAYS, AttributionQuery
+from onefunnel.analytics.sql import days_between, ratio_sql
+from onefunnel.analytics.table import Table, Value
+from onefunnel.domain.attribution import AttributionInputError, parse_models
+from onefunnel.services.errors import InputError
+
+# Average month length in days (365.25 / 12), for tenure in months.
+DAYS_PER_MONTH = 30.4375
+# by → (the group of a spend row's campaign `c`, the group of a contact's first touch `ft`)
+_DIMENSIONS: dict[str, tuple[str, str]] = {
+    "campaign": ("c.utm_campaign", f"COALESCE(ft.campaign, '{NONE_LABEL}')"),
+    "channel": ("c.channel", f"COALESCE(ft.channel, '{NONE_LABEL}')"),
+}
+DIMENSIONS = tuple(_DIMENSIONS)
+SQL_COLUMNS = (
+    "spend",
+    "leads",
+    "mqls",
+    "accepted",
+    "deals",
+    "customers",
+    "revenue",
+    "cost_per_lead",
+    "cost_per_mql",
+    "cost_per_accepted",
+    "cac",
+    "ltv",
+    "ltv_to_cac",
+    "payback_months",
+)
+COLUMNS = (*SQL_COLUMNS, "attributed_revenue", "roas", "roi")
+
+
+@dataclass(frozen=True, slots=True)
+class SpendQuery:
+    """Spend against results, per campaign (default) or channel.
+
+    The intuition: put what was paid beside what it bought, stage by stage. A lead, an MQL, an
+    accepted lead and a customer belong to the campaign (or channel) of the contact's *first*
+    touch — the one that brought them in — so each unit of result is counted once:
+
+    * **spend**: spend entries dated in the period;
+    * **leads**: contacts created in the period;
+    * **mqls / accepted**: distinct contacts handed off in the period / whose handoff was
+      accepted;
+    * **deals**: new-business deals created in the period;
+    * **customers / revenue**: accounts whose *first* won new-business deal closed in the
+      period, credited through the deal's contact, and that deal's amount;
+    * **cost_per_lead / _mql / _accepted**, **cac** (cost per customer): spend ÷ each;
+    * **ltv**: revenue to date (every won deal up to the period's end, renewals and expansions
+      included) per customer; **ltv_to_cac** = ltv / cac; **payback_months**: months of that
+      revenue it takes to earn the cac back (cac ÷ revenue per customer-month since conversion);
+      empty when there are no customers;
+    * **attributed_revenue** (from the attribution report under the chosen model, same
+      period and grouping), **roas** = attributed_revenue / spend, **roi** = (attributed_revenue
+      − spend) / spend — empty when nothing was spent.
+
+    Money is summed as double on every engine.
+    """
+
+    period: Period
+    by: str | None = "campaign"
+    model: str = "linear"
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
+
+    def __post_init__(self) -> None:
+        try:
+            models = parse_models(self.model)
+        except AttributionInputError as exc:
+            raise InputError(f"model: {exc}") from None
+        if len(models) != 1:
+            raise InputError("model: the spend report uses one attribution model")
+
+    @property
+    def dimension(self) -> str:
+        """The grouping: campaign (default) or channel."""
+        return choose(self.by, _DIMENSIONS, "spend") or "campaign"
+
+    def sql(self) -> str:
+        """The report's one query, in portable SQL (see engines.py)."""
+        spend_dim, source_dim = _DIMENSIONS[self.dimension]
+        in_period = ">= :period_start AND {0} < :period_end"
+
+        def within(column: str) -> str:
+            return f"{column} {in_period.format(column)}"
+
+        return f"""
+WITH {FIRST_TOUCH_CTE},
+spent AS (
+  SELECT {spend_dim} AS dim, SUM(CAST(sp.amount AS DOUBLE PRECISION)) AS spend
+  FROM onefunnel_spend AS sp
+  JOIN onefunnel_campaign AS c ON c.id = sp.campaign_id
+  WHERE sp.day >= :first_day AND sp.day < :end_day
+  GROUP BY {spend_dim}
+),
+leads AS (
+  SELECT {source_dim} AS dim, COUNT(*) AS leads
+  FROM onefunnel_contact AS ct
+  LEFT JOIN first_touch AS ft ON ft.contact_id = ct.id
+  WHERE {within("ct.created_at")}
+  GROUP BY {source_dim}
+),
+handed AS (
+  SELECT {source_dim} AS dim, COUNT(DISTINCT h.contact_id) AS mqls,
+         COUNT(DISTINCT CASE WHEN h.status = 'accepted' THEN h.contact_id END) AS accepted
+  FROM onefunnel_handoff AS h
+  LEFT JOIN first_touch AS ft ON ft.contact_id = h.contact_id
+  WHERE {within("h.created_at")}
+  GROUP BY {source_dim}
+),
+opened AS (
+  SELECT {source_dim} AS dim, COUNT(*) AS deals
+  FROM onefunnel_deal AS d
+  LEFT JOIN first_touch AS ft ON ft.contact_id = d.contact_id
+  WHERE d.kind = 'new_business' AND {within("d.created_at")}
+  GROUP BY {source_dim}
+),
+wins AS (
+  SELECT d.account_id, d.contact_id, d.closed_at, CAST(d.amount AS DOUBLE PRECISION) AS amount,
+         ROW_NUMBER() OVER (PARTITION BY d.account_id ORDER BY d.closed_at, d.id) AS rn
+  FROM onefunnel_deal AS d
+  WHERE d.kind = 'new_business' AND d.status = 'won' AND d.closed_at IS NOT NULL
+),
+lifetime AS (
+  SELECT d.account_id, SUM(CAST(d.amount AS DOUBLE PRECISION)) AS revenue
+  FROM onefunnel_deal AS d
+  WHERE d.status = 'won' AND d.closed_at < :period_end
+  GROUP BY d.account_id
+),
+won AS (
+  SELECT {source_dim} AS dim, COUNT(*) AS customers, SUM(w.amount) AS revenue,
+         SUM(lt.revenue) AS lifetime_revenue,
+         SUM({days_between("w.closed_at", ":period_end")} / {DAYS_PER_MONTH}) AS tenure_months
+  FROM wins AS w
+  LEFT JOIN first_touch AS ft ON ft.contact_id = w.contact_id
+  LEFT JOIN lifetime AS lt ON lt.account_id = w.account_id
+  WHERE w.rn = 1 AND {within("w.closed_at")}
+  GROUP BY {source_dim}
+),
+groups AS (
+  SELECT dim FROM spent UNION SELECT dim FROM leads UNION SELECT dim FROM handed
+  UNION SELECT dim FROM opened UNION SELECT dim FROM won
+),
+totals AS (
+  SELECT g.dim, COALESCE(s.spend, 0) AS spend, COALESCE(l.leads, 0) AS leads,
+         COALESCE(hd.mqls, 0) AS mqls, COALESCE(hd.accepted, 0) AS accepted,
+         COALESCE(o.deals, 0) AS deals, COALESCE(w.customers, 0) AS customers,
+         COALESCE(w.revenue, 0) AS revenue, w.lifetime_revenue, w.tenure_months
+  FROM groups AS g
+  LEFT JOIN spent AS s ON s.dim = g.dim
+  LEFT JOIN leads AS l ON l.dim = g.dim
+  LEFT JOIN handed AS hd ON hd.dim = g.dim
+  LEFT JOIN opened AS o ON o.dim = g.dim
+  LEFT JOIN won AS w ON w.dim = g.dim
+)
+SELECT t.dim, t.spend, t.leads, t.mqls, t.accepted, t.deals, t.customers, t.revenue,
+       {ratio_sql("t.spend", "t.leads")} AS cost_per_lead,
+       {ratio_sql("t.spend", "t.mqls")} AS cost_per_mql,
+       {ratio_sql("t.spend", "t.accepted")} AS cost_per_accepted,
+       {ratio_sql("t.spend", "t.customers")} AS cac,
+       {ratio_sql("t.lifetime_revenue", "t.customers")} AS ltv,
+       {ratio_sql("t.lifetime_revenue", "t.spend")} AS ltv_to_cac,
+       {ratio_sql(ratio_sql("t.spend", "t.customers"), ratio_sql("t.lifetime_revenue", "t.tenure_months"))}
+         AS payback_months
+FROM totals AS t
+ORDER BY t.dim
+"""
+
+    def run(self, engine: Engine) -> Table:
+        """Run the spend query and the attribution query, and join them on the group."""
+        (model,) = parse_models(self.model)
+        result = engine.run(self.sql(), self.period.params())
+        credits = AttributionQuery(
+            self.period, by=self.dimension, models=model.value, lookback_days=self.lookback_days
+        ).credits(engine)[model.value]
+        rows: list[tuple[Value, ...]] = []
+        spend_at = 1
+        for row in result.rows:
+            value = row[spend_at]
+            spend = float(value) if isinstance(value, (int, float)) else 0.0
+            attributed = credits.get(str(row[0]), (0.0, 0.0))[1]
+            roas = attributed / spend if spend else None
+            roi = (attributed - spend) / spend if spend else None
+            rows.append((*row, attributed, roas, roi))
+        return Table.of((self.dimension, *COLUMNS), rows)
