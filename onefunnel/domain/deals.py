@@ -59,8 +59,13 @@ def stage_after_deal(
     * renewal won → retain; upsell or cross-sell won → grow;
     * new business lost → nurture (back to marketing, reason ``deal_lost``) for whoever sales
       was working (intent); others stay where they are;
-    * renewal lost → churned; a lost upsell or cross-sell changes nothing.
+    * renewal lost → churned; a lost upsell or cross-sell changes nothing;
+    * a disqualified contact is never moved by a deal.
     """
+    if current is Stage.DISQUALIFIED:
+        # Someone disqualified at a company that buys stays out of the funnel: a user may
+        # requalify them, a deal does not.
+        return None
     if won:
         target = {
             DealKind.NEW_BUSINESS: Stage.CONVERSION,

@@ -231,3 +231,19 @@ def test_late_touches_never_record_a_change_before_the_last_one(
         StageChange.objects.filter(contact=lead).order_by("id").values_list("at", flat=True)
     )
     assert times == [T0 + timedelta(hours=10), T0 + timedelta(hours=10)]
+
+
+def test_winning_a_deal_leaves_disqualified_colleagues_alone(
+    make_contact: Callable[..., Contact],
+) -> None:
+    buyer = make_contact()
+    spammer = make_contact(account=buyer.account)
+    change_stage(spammer, Stage.AWARENESS)
+    change_stage(spammer, Stage.DISQUALIFIED, reason=StageReason.BAD_DATA)
+    record_touch(_touch(1, buyer, TouchKind.HAND_RAISE))
+    deal_id = open_deal(account_id=buyer.account_id, name="Acme", amount=Decimal("900"))
+    close_deal(deal_id, won=True)
+    spammer.refresh_from_db()
+    buyer.refresh_from_db()
+    assert spammer.stage == Stage.DISQUALIFIED
+    assert buyer.stage == Stage.CONVERSION

@@ -35,6 +35,8 @@ NB, RN, UP, XS = DealKind.NEW_BUSINESS, DealKind.RENEWAL, DealKind.UPSELL, DealK
         (RN, False, Stage.RETAIN, (Stage.CHURNED, None)),
         (RN, False, Stage.INTENT, None),
         (UP, False, Stage.GROW, None),
+        (NB, True, Stage.DISQUALIFIED, None),
+        (RN, False, Stage.DISQUALIFIED, None),
     ],
 )
 def test_stage_after_deal(
