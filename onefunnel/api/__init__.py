@@ -1,6 +1,9 @@
 """The JSON API (django-ninja); OpenAPI at ``/api/openapi.json``."""
 
-from onefunnel.api import handoffs  # noqa: F401  (registers the handoff and scoring routes)
+from onefunnel.api import (
+    handoffs,  # noqa: F401  (registers the handoff and scoring routes)
+    reports,  # noqa: F401  (registers /api/reports)
+)
 from onefunnel.api.root import api
 
 __all__ = ["api"]

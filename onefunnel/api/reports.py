@@ -1,0 +1,73 @@
+"""`GET /api/reports/{name}`: any report as ``{"columns": [...], "rows": [[...], ...]}``.
+
+Signed-in users only (the Django session, like the dashboard): API keys carry only the
+tracking scope so far.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from ninja.security import django_auth
+from pydantic import Field
+
+from onefunnel.analytics.engines import DjangoEngine
+from onefunnel.analytics.period import period_of
+from onefunnel.analytics.reports import ReportOptions, run_report
+from onefunnel.analytics.reports.attribution import DEFAULT_LOOKBACK_DAYS
+from onefunnel.api.root import api
+from onefunnel.domain.attribution import DEFAULT_HALF_LIFE
+from onefunnel.services.errors import InputError
+
+router = Router(auth=django_auth, tags=["reports"])
+
+
+class ReportQuery(Schema):
+    """The period (whole UTC days, both included), grouping and attribution options."""
+
+    date_from: str | None = Field(None, alias="from", description="First day, YYYY-MM-DD")
+    date_to: str | None = Field(None, alias="to", description="Last day, YYYY-MM-DD")
+    by: str | None = Field(None, description="Grouping; each report lists its own")
+    model: str | None = Field(None, description="Attribution model(s), comma-separated")
+    lookback_days: int = Field(DEFAULT_LOOKBACK_DAYS, ge=1, le=3650)
+    half_life: float = Field(DEFAULT_HALF_LIFE, gt=0)
+    order: int = Field(1, ge=1, le=4, description="Markov chain order")
+
+
+class ReportOut(Schema):
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+class ErrorOut(Schema):
+    detail: str
+    errors: list[dict[str, Any]]
+
+
+@router.get("/{name}", response={200: ReportOut, 404: ErrorOut, 422: ErrorOut})
+def report(
+    request: HttpRequest, name: str, query: Query[ReportQuery]
+) -> dict[str, Any] | Status[dict[str, Any]]:
+    """Run one report (funnel, attribution, spend, scorecard) on the database."""
+    options = ReportOptions(
+        model=query.model,
+        lookback_days=query.lookback_days,
+        half_life_days=query.half_life,
+        markov_order=query.order,
+    )
+    try:
+        period = period_of(query.date_from, query.date_to, today=datetime.now(UTC).date())
+        table = run_report(name, DjangoEngine(), period, by=query.by, options=options)
+    except InputError as exc:
+        field, _, msg = str(exc).partition(": ")
+        if field == "name":
+            return Status(404, {"detail": str(exc), "errors": [{"loc": ["name"], "msg": msg}]})
+        body = {"detail": str(exc), "errors": [{"loc": ["query", field], "msg": msg or str(exc)}]}
+        return Status(422, body)
+    return {"columns": list(table.columns), "rows": [list(row) for row in table.rows]}
+
+
+api.add_router("/reports", router)

@@ -1,0 +1,103 @@
+"""`onefunnel report NAME` and `onefunnel export --parquet DIR`: reports as tables, CSV or JSON."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from onefunnel.cli import app, migrate, setup_django, translate_errors
+from onefunnel.cli.output import OutputFormat, console, emit_object, emit_rows, fail
+
+
+class EngineChoice(StrEnum):
+    """Where a report runs: the configured database, or Spark over a Parquet export."""
+
+    db = "db"
+    spark = "spark"
+
+
+@app.command()
+@translate_errors
+def report(
+    name: Annotated[str, typer.Argument(help="funnel, attribution, spend or scorecard")],
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: a year back)")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (default: today, UTC)")
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Group by: funnel channel|campaign|segment|owner|cohort; spend campaign|channel;"
+            " scorecard rep|channel|campaign|trigger|segment; attribution channel|campaign"
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Attribution model(s), e.g. linear, markov; spend takes one"),
+    ] = None,
+    lookback_days: Annotated[int, typer.Option(help="Attribution lookback window, days")] = 90,
+    half_life: Annotated[float, typer.Option(help="Time-decay half-life, days")] = 7.0,
+    order: Annotated[int, typer.Option(help="Markov chain order (1-4)")] = 1,
+    engine: Annotated[
+        EngineChoice, typer.Option(help="db (the configured database) or spark")
+    ] = EngineChoice.db,
+    parquet: Annotated[
+        Path | None, typer.Option(help="With --engine spark: the export directory to read")
+    ] = None,
+    fmt: Annotated[
+        OutputFormat,
+        typer.Option("--format", "-f", help="table, json or csv", case_sensitive=False),
+    ] = OutputFormat.table,
+) -> None:
+    """Run a report over a period and print it (columns depend on the report)."""
+    from onefunnel.analytics.period import period_of
+    from onefunnel.analytics.reports import ReportOptions, run_report
+
+    period = period_of(date_from, date_to, today=datetime.now(UTC).date())
+    options = ReportOptions(
+        model=model, lookback_days=lookback_days, half_life_days=half_life, markov_order=order
+    )
+    if engine is EngineChoice.spark:
+        if parquet is None:
+            fail("parquet: --engine spark reads an export; give --parquet DIR")
+        try:
+            from onefunnel.analytics.engines import SparkEngine
+        except ImportError:
+            fail("engine: pyspark is not installed (pip install pyspark)")
+        # Spark needs Django only for the export's table list, not the database.
+        setup_django()
+        table = run_report(name, SparkEngine(parquet), period, by=by, options=options)
+    else:
+        setup_django()
+        migrate()
+        from onefunnel.analytics.engines import DjangoEngine
+
+        table = run_report(name, DjangoEngine(), period, by=by, options=options)
+    title = f"{name} {period.first.isoformat()} – {period.last.isoformat()}"
+    emit_rows(table.to_records(), fmt, title=title, columns=table.columns)
+
+
+@app.command()
+@translate_errors
+def export(
+    parquet: Annotated[Path, typer.Option(help="Directory to write one .parquet file per table")],
+    fmt: Annotated[
+        OutputFormat,
+        typer.Option("--format", "-f", help="table, json or csv", case_sensitive=False),
+    ] = OutputFormat.table,
+) -> None:
+    """Export the tables reports read to Parquet (for `report --engine spark`)."""
+    setup_django()
+    migrate()
+    from onefunnel.services.export import export_parquet
+
+    summary = export_parquet(parquet)
+    if fmt is OutputFormat.table:
+        console.print(f"exported to {summary.directory}")
+    emit_object(summary.as_dict() if fmt is OutputFormat.json else summary.rows, fmt)
