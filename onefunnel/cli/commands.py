@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Annotated
 
@@ -86,8 +87,8 @@ def demo(
 
         summary = generate_demo(seed=seed, size=demo_size, reset=reset, progress=progress)
     login = ensure_demo_admin()
-    payload = summary.as_dict() | {"admin_login": login}
-    if fmt is OutputFormat.table and getattr(summary, "already_loaded", False):
+    payload = dataclasses.asdict(summary) | {"admin_login": login}
+    if fmt is OutputFormat.table and summary.already_loaded:
         console.print("demo data already loaded (use --reset to generate it again)")
     emit_object(payload, fmt, title="demo company")
 
