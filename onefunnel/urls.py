@@ -10,5 +10,6 @@ from onefunnel.api import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("v1/", include("onefunnel.api.tracking_urls")),
     path("", include("onefunnel.web.urls")),
 ]

@@ -1,0 +1,189 @@
+"""Segment-compatible tracking endpoints: ``POST /v1/batch``, ``/v1/track``, ``/v1/identify``, …
+
+Plain Django views, not django-ninja: they answer in Segment's own shapes and status codes,
+because the official Segment and RudderStack SDKs decide what to do from them:
+
+* ``200`` with a JSON body once the batch is committed (RudderStack and the legacy Python client
+  treat any other 2xx as a failure);
+* ``400`` for input no retry can fix, ``401`` for a missing or wrong write key, ``413`` for an
+  oversized body — clients drop these and do not retry;
+* ``429`` with ``Retry-After`` when too many batches are already waiting in this process, ``503``
+  with ``Retry-After`` when the database is busy — clients back off and resend, which is safe
+  because messages are deduplicated on ``messageId``.
+
+Errors are ``{"code": …, "message": …, "errors": [{"loc": …, "msg": …}]}``. The write key is the
+HTTP Basic user (empty password) or ``writeKey`` in the body. Bodies may be gzip-compressed;
+compressed and decompressed sizes are both capped by ``ONEFUNNEL_TRACKING_MAX_BODY`` (bytes,
+default 512 KiB, like Segment's 500 KB batch limit).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+from typing import Any
+
+import orjson
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from onefunnel.domain.tracking import (
+    BatchError,
+    EventError,
+    EventType,
+    ParsedBatch,
+    parse_batch,
+    parse_single,
+)
+from onefunnel.services.keys import TRACKING_WRITE, verify_key
+from onefunnel.services.tracking import ingest
+
+DEFAULT_MAX_BODY = 512 * 1024
+DEFAULT_MAX_PENDING = 32
+_pending = 0
+
+
+class _RefusedError(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+def _json(
+    status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+) -> HttpResponse:
+    response = HttpResponse(orjson.dumps(payload), status=status, content_type="application/json")
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _error(refused: _RefusedError) -> HttpResponse:
+    headers = {"Retry-After": "1"} if refused.status in (429, 503) else None
+    payload = {"code": refused.code, "message": refused.message, **refused.extra}
+    return _json(refused.status, payload, headers)
+
+
+def _max_body() -> int:
+    return int(getattr(settings, "ONEFUNNEL_TRACKING_MAX_BODY", 0) or DEFAULT_MAX_BODY)
+
+
+def _max_pending() -> int:
+    return int(getattr(settings, "ONEFUNNEL_TRACKING_MAX_PENDING", 0) or DEFAULT_MAX_PENDING)
+
+
+def _body(request: HttpRequest) -> bytes:
+    limit = _max_body()
+    too_big = _RefusedError(413, "payload_too_large", f"body: larger than {limit} bytes")
+    declared = request.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_big
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise too_big from None
+    if len(raw) > limit:
+        raise too_big
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding != "gzip":
+        raise _RefusedError(400, "invalid_request", f"Content-Encoding: unsupported {encoding!r}")
+    # A size cap on the output, so a small "gzip bomb" cannot expand without bound.
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise _RefusedError(400, "invalid_request", f"body: not valid gzip ({exc})") from None
+    if len(data) > limit:
+        raise too_big
+    if not inflater.eof:
+        raise _RefusedError(400, "invalid_request", "body: truncated gzip stream")
+    return data
+
+
+def _basic_user(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise _RefusedError(
+            401, "unauthorized", "Authorization: malformed Basic credentials"
+        ) from None
+    return decoded.partition(":")[0]
+
+
+def _parse(body: bytes, kind: EventType | None) -> ParsedBatch:
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _RefusedError(400, "invalid_json", f"body: not valid JSON ({exc})") from None
+    received = timezone.now()
+    try:
+        if kind is None:
+            return parse_batch(decoded, received_at=received)
+        return parse_single(decoded, kind, received_at=received)
+    except BatchError as exc:
+        raise _RefusedError(400, "invalid_request", str(exc)) from None
+
+
+def _errors(errors: tuple[EventError, ...]) -> list[dict[str, str]]:
+    return [{"loc": e.loc, "msg": e.msg} for e in errors]
+
+
+def _handle(request: HttpRequest, kind: EventType | None) -> HttpResponse:
+    try:
+        key = _basic_user(request)
+        if key is not None and verify_key(key, TRACKING_WRITE) is None:
+            raise _RefusedError(401, "unauthorized", "write key: unknown or revoked")
+        parsed = _parse(_body(request), kind)
+        if key is None and verify_key(parsed.write_key or "", TRACKING_WRITE) is None:
+            raise _RefusedError(401, "unauthorized", "write key: missing, unknown or revoked")
+        if not parsed.events:
+            message = "; ".join(str(e) for e in parsed.errors[:5])
+            raise _RefusedError(400, "invalid_request", message, errors=_errors(parsed.errors))
+        result = ingest(parsed.events)
+    except _RefusedError as refused:
+        return _error(refused)
+    except OperationalError as exc:
+        busy = _RefusedError(503, "unavailable", f"database busy, retry ({str(exc)[:80]})")
+        return _error(busy)
+    rejected = (*parsed.errors, *result.rejected)
+    return _json(
+        200,
+        {
+            "success": True,
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "rejected": _errors(rejected),
+        },
+    )
+
+
+@csrf_exempt
+async def endpoint(request: HttpRequest, kind: str = "batch") -> HttpResponse:
+    """One Segment endpoint. ``kind`` is the path's last part (batch, track, identify, …).
+
+    Waiting batches are counted per process; beyond ``ONEFUNNEL_TRACKING_MAX_PENDING`` the
+    answer is 429 with ``Retry-After`` rather than an ever longer queue.
+    """
+    global _pending
+    if request.method != "POST":
+        return _json(405, {"code": "method_not_allowed", "message": "use POST"}, {"Allow": "POST"})
+    event_type = None if kind in ("batch", "import") else EventType(kind)
+    if _pending >= _max_pending():
+        return _error(_RefusedError(429, "rate_limited", "too many batches waiting; retry"))
+    _pending += 1
+    try:
+        return await sync_to_async(_handle)(request, event_type)
+    finally:
+        _pending -= 1

@@ -1,0 +1,12 @@
+"""Routes of the Segment-compatible tracking endpoints, mounted at ``/v1/``."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from onefunnel.api.tracking import endpoint
+
+urlpatterns = [
+    path(f"{kind}", endpoint, {"kind": kind}, name=f"tracking-{kind}")
+    for kind in ("batch", "import", "track", "identify", "page", "screen", "group", "alias")
+]

@@ -1,0 +1,603 @@
+"""Tracking events in the Segment Spec: what a message must contain, when it happened, and which
+touch it is.
+
+Sites and back ends instrumented with Segment or RudderStack SDKs send *messages* (``track``,
+``identify``, ``page``, ``screen``, ``group``, ``alias``), usually in batches. This module turns one
+decoded JSON message into a :class:`TrackingEvent` — validated, with ids as strings, UTM tags from
+``context.campaign``, page data from ``context.page`` and a clock-corrected time — or an
+:class:`EventError` that names the field, e.g. ``batch[3].messageId: required``.
+
+Time: a device's clock may be wrong, but the *difference* between two readings of the same clock
+is right. The client stamps the event (``originalTimestamp``, or ``timestamp`` from server
+libraries) and stamps the request when it sends it (``sentAt``); we know when we received it. So,
+as the Segment spec computes it::
+
+    timestamp = receivedAt - (sentAt - originalTimestamp)
+
+which keeps the client's *delay* and drops its clock's offset. Without ``sentAt`` the client's
+time is taken as is; without any time the event happened when it arrived. No event happens after
+it was received, so the result is clamped to ``receivedAt``.
+
+Which touch an event is, and which channel it came through, is data (:class:`TouchRules`) with
+defaults for the usual names; installations override it with plain JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from onefunnel.domain.stages import Stage
+from onefunnel.domain.touches import (
+    Channel,
+    TouchKind,
+    advance_for_touch,
+    channel_for_utm,
+    stage_implied_by,
+)
+
+MAX_ID_LENGTH = 200
+MAX_DEPTH = 32
+
+
+class EventType(StrEnum):
+    """The six Segment message types."""
+
+    TRACK = "track"
+    IDENTIFY = "identify"
+    PAGE = "page"
+    SCREEN = "screen"
+    GROUP = "group"
+    ALIAS = "alias"
+
+
+class EventError(ValueError):
+    """A message (or a part of one) that cannot be accepted; ``loc`` names the field."""
+
+    def __init__(self, loc: str, msg: str) -> None:
+        self.loc = loc
+        self.msg = msg
+        super().__init__(f"{loc}: {msg}")
+
+
+@dataclass(frozen=True, slots=True)
+class UtmTags:
+    """``context.campaign``: the five UTM fields (``name`` is utm_campaign)."""
+
+    source: str = ""
+    medium: str = ""
+    campaign: str = ""
+    term: str = ""
+    content: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PageInfo:
+    """Where a page (or screen) event happened: ``context.page`` and the page properties."""
+
+    url: str = ""
+    path: str = ""
+    referrer: str = ""
+    title: str = ""
+    search: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        """The non-empty fields, for storage with the touchpoint."""
+        pairs = {
+            "url": self.url,
+            "path": self.path,
+            "referrer": self.referrer,
+            "title": self.title,
+            "search": self.search,
+        }
+        return {k: v for k, v in pairs.items() if v}
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingEvent:
+    """One validated message. ``name`` is the track event or the page/screen name."""
+
+    type: EventType
+    message_id: str
+    user_id: str | None
+    anonymous_id: str | None
+    timestamp: datetime
+    name: str = ""
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    traits: Mapping[str, Any] = field(default_factory=dict)
+    utm: UtmTags = UtmTags()
+    page: PageInfo = PageInfo()
+    group_id: str | None = None
+    previous_id: str | None = None
+    loc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBatch:
+    """A request's messages: the valid ones in order, and an error for each invalid one."""
+
+    events: tuple[TrackingEvent, ...]
+    errors: tuple[EventError, ...]
+    write_key: str | None
+
+
+def correct_timestamp(
+    original: datetime | None, sent_at: datetime | None, received_at: datetime
+) -> datetime:
+    """The time an event happened on the server's clock (see the module docstring)."""
+    if original is None:
+        return received_at
+    corrected = received_at - (sent_at - original) if sent_at is not None else original
+    return min(corrected, received_at)
+
+
+def parse_time(value: object, loc: str) -> datetime | None:
+    """An ISO 8601 time (``Z`` or an offset; naive means UTC); None when absent."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise EventError(loc, "must be an ISO 8601 string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise EventError(loc, f"not an ISO 8601 time: {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _id(value: object, loc: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise EventError(loc, "must be a string or a number")
+    text = str(value)
+    if len(text) > MAX_ID_LENGTH:
+        raise EventError(loc, f"at most {MAX_ID_LENGTH} characters")
+    return text
+
+
+def _text(value: object, loc: str, limit: int = MAX_ID_LENGTH) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise EventError(loc, "must be a string")
+    if len(value) > limit:
+        raise EventError(loc, f"at most {limit} characters")
+    return value
+
+
+def _object(value: object, loc: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise EventError(loc, "must be an object")
+    return value
+
+
+def check_depth(value: object, loc: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse JSON nested deeper than ``limit``: storage and reports recurse over it."""
+    # Level by level, visiting containers only: most messages are a few shallow objects.
+    level: list[object] = [value]
+    depth = 0
+    while level:
+        if depth > limit:
+            raise EventError(loc, f"nested deeper than {limit} levels")
+        below: list[object] = []
+        for item in level:
+            children: Iterable[object] = item.values() if isinstance(item, dict) else item  # type: ignore[assignment]
+            below.extend(c for c in children if isinstance(c, dict | list))
+        level = below
+        depth += 1
+
+
+def content_message_id(raw: Mapping[str, Any]) -> str:
+    """A message id for a message that has none: a hash of its content, so a resend matches.
+
+    The price: two byte-identical messages without ids are one message.
+    """
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return f"sha256:{digest[:48]}"
+
+
+def _utm(context: Mapping[str, Any], loc: str) -> UtmTags:
+    raw = context.get("campaign")
+    if not raw:
+        return UtmTags()
+    tags = _object(raw, f"{loc}.context.campaign")
+    where = f"{loc}.context.campaign"
+    return UtmTags(
+        source=_text(tags.get("source"), f"{where}.source").strip(),
+        medium=_text(tags.get("medium"), f"{where}.medium").strip(),
+        campaign=_text(tags.get("name"), f"{where}.name").strip(),
+        term=_text(tags.get("term"), f"{where}.term").strip(),
+        content=_text(tags.get("content"), f"{where}.content").strip(),
+    )
+
+
+def _page(context: Mapping[str, Any], properties: Mapping[str, Any], loc: str) -> PageInfo:
+    raw = context.get("page")
+    page = _object(raw, f"{loc}.context.page") if raw else {}
+
+    def text(key: str) -> str:
+        value = page.get(key) or properties.get(key)
+        return value[:2000] if isinstance(value, str) else ""
+
+    return PageInfo(text("url"), text("path"), text("referrer"), text("title"), text("search"))
+
+
+def parse_event(
+    raw: object,
+    *,
+    loc: str,
+    received_at: datetime,
+    sent_at: datetime | None = None,
+    batch_context: Mapping[str, Any] | None = None,
+    implied_type: EventType | None = None,
+) -> TrackingEvent:
+    """Validate one message; raise EventError naming the first field at fault.
+
+    ``implied_type`` is the type a single-message endpoint (``/v1/track``) stands for; it wins
+    over the message's own ``type``. ``batch_context`` is a batch's shared ``context``, under
+    the message's own.
+    """
+    if not isinstance(raw, dict):
+        raise EventError(loc, "must be an object")
+    check_depth(raw, loc)
+    if implied_type is not None:
+        kind = implied_type
+    else:
+        type_value = raw.get("type")
+        try:
+            kind = EventType(str(type_value))
+        except ValueError:
+            known = ", ".join(t.value for t in EventType)
+            raise EventError(f"{loc}.type", f"must be one of {known}") from None
+    message_id = _id(raw.get("messageId"), f"{loc}.messageId") or content_message_id(raw)
+    user_id = _id(raw.get("userId"), f"{loc}.userId")
+    anonymous_id = _id(raw.get("anonymousId"), f"{loc}.anonymousId")
+    context = _object(raw.get("context"), f"{loc}.context")
+    if batch_context:
+        context = {**batch_context, **context}
+    properties = _object(raw.get("properties"), f"{loc}.properties")
+    traits = _object(raw.get("traits"), f"{loc}.traits") or _object(
+        context.get("traits"), f"{loc}.context.traits"
+    )
+    own_sent_at = parse_time(raw.get("sentAt"), f"{loc}.sentAt") or sent_at
+    original = parse_time(raw.get("originalTimestamp"), f"{loc}.originalTimestamp") or parse_time(
+        raw.get("timestamp"), f"{loc}.timestamp"
+    )
+    name = ""
+    group_id = previous_id = None
+    if kind is EventType.ALIAS:
+        previous_id = _id(raw.get("previousId"), f"{loc}.previousId")
+        if previous_id is None:
+            raise EventError(f"{loc}.previousId", "required for alias")
+        if user_id is None:
+            raise EventError(f"{loc}.userId", "required for alias")
+    elif user_id is None and anonymous_id is None:
+        raise EventError(f"{loc}.userId", "userId or anonymousId is required")
+    if kind is EventType.TRACK:
+        name = _text(raw.get("event"), f"{loc}.event").strip()
+        if not name:
+            raise EventError(f"{loc}.event", "required for track")
+    elif kind in (EventType.PAGE, EventType.SCREEN):
+        name = _text(raw.get("name"), f"{loc}.name").strip()
+    elif kind is EventType.GROUP:
+        group_id = _id(raw.get("groupId"), f"{loc}.groupId")
+        if group_id is None:
+            raise EventError(f"{loc}.groupId", "required for group")
+    return TrackingEvent(
+        type=kind,
+        message_id=message_id,
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        timestamp=correct_timestamp(original, own_sent_at, received_at),
+        name=name,
+        properties=properties,
+        traits=traits,
+        utm=_utm(context, loc),
+        page=_page(context, properties, loc)
+        if kind in (EventType.PAGE, EventType.SCREEN) or "page" in context
+        else PageInfo(),
+        group_id=group_id,
+        previous_id=previous_id,
+        loc=loc,
+    )
+
+
+class BatchError(ValueError):
+    """A request body that is not a batch at all (nothing in it is accepted)."""
+
+
+def parse_batch(body: object, *, received_at: datetime) -> ParsedBatch:
+    """Split a ``/v1/batch`` body into valid messages and per-message errors.
+
+    The body itself must be an object with a non-empty ``batch`` list (BatchError otherwise);
+    each message is then judged on its own, so one bad message does not cost the good ones.
+    """
+    if not isinstance(body, dict):
+        raise BatchError("body: must be a JSON object")
+    batch = body.get("batch")
+    if not isinstance(batch, list) or not batch:
+        raise BatchError("batch: must be a non-empty list of messages")
+    write_key = body.get("writeKey")
+    try:
+        sent_at = parse_time(body.get("sentAt"), "sentAt")
+        context = _object(body.get("context"), "context")
+    except EventError as exc:
+        raise BatchError(str(exc)) from None
+    events: list[TrackingEvent] = []
+    errors: list[EventError] = []
+    for i, raw in enumerate(batch):
+        try:
+            events.append(
+                parse_event(
+                    raw,
+                    loc=f"batch[{i}]",
+                    received_at=received_at,
+                    sent_at=sent_at,
+                    batch_context=context,
+                )
+            )
+        except EventError as exc:
+            errors.append(exc)
+    return ParsedBatch(
+        tuple(events), tuple(errors), write_key if isinstance(write_key, str) else None
+    )
+
+
+def parse_single(body: object, kind: EventType, *, received_at: datetime) -> ParsedBatch:
+    """A single-message body (``/v1/track`` and the like) as a batch of one."""
+    if not isinstance(body, dict):
+        raise BatchError("body: must be a JSON object")
+    write_key = body.get("writeKey")
+    try:
+        event = parse_event(body, loc="body", received_at=received_at, implied_type=kind)
+    except EventError as exc:
+        return ParsedBatch((), (exc,), write_key if isinstance(write_key, str) else None)
+    return ParsedBatch((event,), (), write_key if isinstance(write_key, str) else None)
+
+
+# --- which touch, which channel -------------------------------------------------------------
+
+
+def normalise_event_name(name: str) -> str:
+    """Event names compared loosely: "Demo Requested", "demo_requested", "demo-requested"."""
+    return " ".join(name.lower().replace("_", " ").replace("-", " ").split())
+
+
+DEFAULT_EVENT_KINDS: Mapping[str, TouchKind] = {
+    normalise_event_name(name): kind
+    for kind, names in {
+        TouchKind.HAND_RAISE: (
+            "Demo Requested", "Demo Request Submitted", "Contact Sales", "Sales Contacted",
+            "Contact Sales Requested", "Quote Requested", "Pricing Form Submitted",
+            "Meeting Requested", "Trial Requested",
+        ),
+        TouchKind.HIGH_INTENT_PAGE: (
+            "Pricing Viewed", "Pricing Page Viewed", "Plans Viewed", "Plan Compared",
+        ),
+        TouchKind.EMAIL_OPEN: ("Email Opened",),
+        TouchKind.EMAIL_CLICK: ("Email Link Clicked", "Email Clicked"),
+        TouchKind.AD_CLICK: ("Ad Clicked", "Promotion Clicked"),
+        TouchKind.CONTENT_DOWNLOAD: (
+            "Content Downloaded", "Whitepaper Downloaded", "Ebook Downloaded",
+            "Case Study Downloaded", "Report Downloaded", "File Downloaded",
+        ),
+        TouchKind.WEBINAR: ("Webinar Registered", "Webinar Attended", "Webinar Watched"),
+        TouchKind.EVENT: ("Event Registered", "Event Attended"),
+        TouchKind.FORM_SUBMIT: (
+            "Form Submitted", "Signed Up", "Newsletter Subscribed", "Lead Captured",
+        ),
+        TouchKind.SOCIAL_ENGAGEMENT: ("Post Shared", "Social Engaged"),
+        TouchKind.DEMO: ("Demo Attended", "Demo Completed"),
+    }.items()
+    for name in names
+}  # fmt: skip
+DEFAULT_HIGH_INTENT_PATHS: tuple[str, ...] = ("/pricing", "/plans", "/demo", "/contact-sales")
+
+_SEARCH_HOSTS = ("google.", "bing.", "duckduckgo.", "yahoo.", "baidu.", "yandex.", "ecosia.")
+_SOCIAL_HOSTS = (
+    "facebook.com", "linkedin.com", "lnkd.in", "t.co", "twitter.com", "x.com",
+    "instagram.com", "reddit.com", "youtube.com", "tiktok.com",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class TouchRules:
+    """Installation-specific mapping of events to touch kinds and of UTM tags to channels.
+
+    ``utm_channels`` keys are lower case: ``"medium"``, ``"source/medium"`` or ``"source/"``
+    (any medium from that source); the most specific match wins, then the defaults of
+    :func:`onefunnel.domain.touches.channel_for_utm`.
+    """
+
+    event_kinds: Mapping[str, TouchKind] = field(default_factory=lambda: dict(DEFAULT_EVENT_KINDS))
+    high_intent_paths: tuple[str, ...] = DEFAULT_HIGH_INTENT_PATHS
+    utm_channels: Mapping[str, Channel] = field(default_factory=dict)
+
+
+def _enum_values(
+    raw: Mapping[str, object], enum: type[TouchKind] | type[Channel], what: str
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        try:
+            out[key] = enum(str(value))
+        except ValueError:
+            known = ", ".join(m.value for m in enum)
+            raise ValueError(f"{what}[{key!r}]: unknown value {value!r} (one of {known})") from None
+    return out
+
+
+def rules_from_config(
+    event_kinds: Mapping[str, object] | None = None,
+    utm_channels: Mapping[str, object] | None = None,
+    high_intent_paths: Iterable[str] | None = None,
+) -> TouchRules:
+    """Rules from plain configuration, over the defaults; ValueError names a bad entry."""
+    kinds = dict(DEFAULT_EVENT_KINDS)
+    parsed = _enum_values(event_kinds or {}, TouchKind, "ONEFUNNEL_EVENT_KINDS")
+    kinds.update({normalise_event_name(k): v for k, v in parsed.items()})
+    channels = _enum_values(utm_channels or {}, Channel, "ONEFUNNEL_UTM_CHANNELS")
+    paths = tuple(high_intent_paths) if high_intent_paths is not None else DEFAULT_HIGH_INTENT_PATHS
+    return TouchRules(kinds, paths, {k.strip().lower(): v for k, v in channels.items()})
+
+
+def _is_high_intent(path: str, rules: TouchRules) -> bool:
+    path = path.split("?", 1)[0].rstrip("/").lower() or "/"
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in rules.high_intent_paths)
+
+
+def touch_kind(event: TrackingEvent, rules: TouchRules) -> TouchKind:
+    """The touch a message is: mapped track names, high-intent pages, page views; else custom."""
+    if event.type is EventType.TRACK:
+        return rules.event_kinds.get(normalise_event_name(event.name), TouchKind.CUSTOM)
+    if event.type in (EventType.PAGE, EventType.SCREEN):
+        path = event.page.path or urlsplit(event.page.url).path
+        if path and _is_high_intent(path, rules):
+            return TouchKind.HIGH_INTENT_PAGE
+        return TouchKind.PAGE_VIEW
+    return TouchKind.CUSTOM
+
+
+def _host(url: str) -> str:
+    try:
+        host = urlsplit(url if "//" in url else f"//{url}").hostname or ""
+    except ValueError:
+        return ""
+    return host.removeprefix("www.")
+
+
+def channel_for_event(event: TrackingEvent, rules: TouchRules) -> Channel:
+    """The channel a message came through: UTM tags first, then the referrer, else direct."""
+    source, medium = event.utm.source.lower(), event.utm.medium.lower()
+    if source or medium:
+        for key in (f"{source}/{medium}", f"{source}/", medium):
+            if key in rules.utm_channels:
+                return rules.utm_channels[key]
+        return channel_for_utm(source, medium)
+    referrer = _host(event.page.referrer)
+    if not referrer or referrer == _host(event.page.url):
+        return Channel.DIRECT
+    if any(referrer.startswith(s) or f".{s}" in referrer for s in _SEARCH_HOSTS):
+        return Channel.ORGANIC_SEARCH
+    if any(referrer == s or referrer.endswith(f".{s}") for s in _SOCIAL_HOSTS):
+        return Channel.SOCIAL
+    return Channel.REFERRAL
+
+
+# --- the funnel moves a run of touches implies ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMove:
+    """A stage a contact moves to because of a touch (``cause`` identifies the touch)."""
+
+    to_stage: Stage
+    at: datetime
+    cause: str
+
+
+def plan_stage_moves(
+    current: Stage | None, touches: Sequence[tuple[TouchKind, datetime, str]], *, known: bool
+) -> list[PlannedMove]:
+    """Replay touches in time order through the funnel's touch rules; return the moves made.
+
+    Used when many touches land at once — a batch, or an anonymous history merged on
+    identify — so the result equals recording the touches one by one.
+    """
+    moves: list[PlannedMove] = []
+    state = current
+    for kind, at, cause in sorted(touches, key=lambda t: t[1]):
+        target = advance_for_touch(state, stage_implied_by(kind, known=known))
+        if target is not None:
+            moves.append(PlannedMove(target, at, cause))
+            state = target
+    return moves
+
+
+# --- traits -----------------------------------------------------------------------------------
+
+_CONTACT_TRAITS = {
+    "firstName": "first_name", "first_name": "first_name",
+    "lastName": "last_name", "last_name": "last_name",
+    "title": "title", "phone": "phone",
+}  # fmt: skip
+_FIELD_LIMITS = {"first_name": 100, "last_name": 100, "title": 200, "phone": 50, "name": 200}
+_ACCOUNT_TRAITS = {"name": "name", "industry": "industry"}
+
+
+def _country(traits: Mapping[str, Any]) -> str:
+    address = traits.get("address")
+    value = traits.get("country") or (address.get("country") if isinstance(address, dict) else None)
+    if isinstance(value, str) and len(value.strip()) == 2 and value.strip().isalpha():
+        return value.strip().upper()
+    return ""
+
+
+def _mapped(
+    traits: Mapping[str, Any], mapping: Mapping[str, str], loc: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    fields: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for key, value in traits.items():
+        target = mapping.get(key)
+        if target is None:
+            rest[key] = value
+            continue
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise EventError(f"{loc}.{key}", "must be a string")
+        fields[target] = _text(value.strip(), f"{loc}.{key}", _FIELD_LIMITS.get(target, 200))
+    return fields, rest
+
+
+def contact_fields(traits: Mapping[str, Any], loc: str) -> tuple[str | None, dict[str, Any]]:
+    """(email, contact fields) from identify traits; traits without a column go to properties."""
+    fields, rest = _mapped(traits, _CONTACT_TRAITS, loc)
+    email = rest.pop("email", None)
+    if email is not None and not isinstance(email, str):
+        raise EventError(f"{loc}.email", "must be a string")
+    name = rest.get("name")
+    if isinstance(name, str) and name.strip() and "first_name" not in fields:
+        first, _, last = name.strip().partition(" ")
+        fields["first_name"] = first[:100]
+        if last and "last_name" not in fields:
+            fields["last_name"] = last.strip()[:100]
+    if country := _country(traits):
+        fields["country"] = country
+    if rest:
+        fields["properties"] = rest
+    return (email.strip() or None) if email else None, fields
+
+
+def account_fields(traits: Mapping[str, Any], loc: str) -> tuple[str | None, dict[str, Any]]:
+    """(domain, account fields) from group traits; ``website`` or ``domain`` gives the domain."""
+    fields, rest = _mapped(traits, _ACCOUNT_TRAITS, loc)
+    domain = rest.pop("domain", None) or rest.pop("website", None)
+    if domain is not None and not isinstance(domain, str):
+        raise EventError(f"{loc}.website", "must be a string")
+    employees = rest.pop("employees", None)
+    if employees not in (None, ""):
+        try:
+            count = int(str(employees).replace(",", "").strip())
+        except ValueError:
+            raise EventError(f"{loc}.employees", "must be a whole number") from None
+        if count < 0:
+            raise EventError(f"{loc}.employees", "must not be negative")
+        fields["employee_count"] = count
+    if country := _country(traits):
+        fields["country"] = country
+    if rest:
+        fields["properties"] = rest
+    return domain or None, fields

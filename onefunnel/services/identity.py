@@ -1,0 +1,246 @@
+"""Who a tracking message is about: Segment user ids, anonymous ids, identify, alias and group.
+
+Identity is kept in ``ContactAlias`` rows. An anonymous id (cookie, device) is stored as is; a
+Segment ``userId`` — the site's own id for a signed-up person — is stored as ``user:<userId>``, so
+one indexed lookup answers both questions and no column is added to the contact. The email trait,
+when present, identifies the person across sites and wins over the user id.
+
+These functions write inside the caller's transaction (the tracking ingest use case); each
+returns ids and the touches it moved, never ORM objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q
+
+from onefunnel.domain.touches import TouchKind
+from onefunnel.models import Account, Contact, ContactAlias, Touchpoint
+from onefunnel.services.contacts import upsert_account, upsert_contact
+
+USER_PREFIX = "user:"
+GROUP_ID_PROPERTY = "segment_group_id"
+
+MergedTouch = tuple[TouchKind, datetime, str]
+
+
+def user_alias(user_id: str) -> str:
+    """The alias row that records a Segment user id."""
+    return USER_PREFIX + user_id
+
+
+@dataclass(frozen=True, slots=True)
+class Identified:
+    """The contact a message resolved to, and the anonymous touches merged into it."""
+
+    contact_id: int
+    merged: tuple[MergedTouch, ...] = ()
+
+
+def resolve_users(user_ids: Iterable[str], *, at: datetime) -> dict[str, int]:
+    """Contact id per Segment user id; unknown users get a new contact (no email yet).
+
+    Set-based: one lookup, one insert of the missing contacts and their aliases. When a
+    concurrent request created the same user first, its contact wins and ours is removed
+    (it has nothing attached yet).
+    """
+    keys = {user_alias(u): u for u in user_ids}
+    if not keys:
+        return {}
+    found = dict(
+        ContactAlias.objects.filter(anonymous_id__in=keys).values_list("anonymous_id", "contact_id")
+    )
+    missing = [k for k in keys if k not in found]
+    if missing:
+        created = Contact.objects.bulk_create([Contact(created_at=at) for _ in missing])
+        ContactAlias.objects.bulk_create(
+            [
+                ContactAlias(contact_id=c.pk, anonymous_id=k, merged_at=at)
+                for c, k in zip(created, missing, strict=True)
+            ],
+            ignore_conflicts=True,
+        )
+        won = dict(
+            ContactAlias.objects.filter(anonymous_id__in=missing).values_list(
+                "anonymous_id", "contact_id"
+            )
+        )
+        lost = [c.pk for c, k in zip(created, missing, strict=True) if won.get(k) != c.pk]
+        if lost:
+            Contact.objects.filter(pk__in=lost).delete()
+        found.update(won)
+    return {keys[k]: contact_id for k, contact_id in found.items()}
+
+
+def resolve_anonymous(anonymous_ids: Iterable[str]) -> dict[str, int]:
+    """Contact id per anonymous id already merged into a contact (unknown ids are left out)."""
+    ids = set(anonymous_ids)
+    if not ids:
+        return {}
+    return dict(
+        ContactAlias.objects.filter(anonymous_id__in=ids).values_list("anonymous_id", "contact_id")
+    )
+
+
+def merge_anonymous(anonymous_id: str, contact_id: int, *, at: datetime) -> tuple[MergedTouch, ...]:
+    """Give an anonymous id to a contact, with every touch it made before it was known.
+
+    The alias is only created when the id belongs to nobody yet: a shared browser does not
+    move one person's history to another. Returns the touches moved, for the stage they imply.
+    """
+    owner = (
+        ContactAlias.objects.filter(anonymous_id=anonymous_id)
+        .values_list("contact_id", flat=True)
+        .first()
+    )
+    if owner is None:
+        ContactAlias.objects.create(contact_id=contact_id, anonymous_id=anonymous_id, merged_at=at)
+    elif owner != contact_id:
+        return ()
+    orphans = Touchpoint.objects.filter(anonymous_id=anonymous_id, contact__isnull=True)
+    moved = tuple(
+        (TouchKind(kind), occurred_at, str(pk))
+        for pk, kind, occurred_at in orphans.values_list("id", "kind", "occurred_at")
+    )
+    if moved:
+        account_id = Contact.objects.filter(pk=contact_id).values_list("account_id", flat=True)[0]
+        ids = [int(t[2]) for t in moved]
+        Touchpoint.objects.filter(pk__in=ids).update(contact_id=contact_id)
+        if account_id is not None:
+            Touchpoint.objects.filter(pk__in=ids, account__isnull=True).update(
+                account_id=account_id
+            )
+    return moved
+
+
+def _apply_fields(contact: Contact, fields: Mapping[str, Any], *, save: bool = True) -> None:
+    changed = []
+    for name, value in fields.items():
+        if name == "properties":
+            merged = {**contact.properties, **value}
+            if merged != contact.properties:
+                contact.properties = merged
+                changed.append(name)
+        elif value not in (None, "") and getattr(contact, name) != value:
+            setattr(contact, name, value)
+            changed.append(name)
+    if changed and save:
+        contact.save(update_fields=[*changed, "updated_at"])
+
+
+def _drop_if_empty(contact_id: int) -> None:
+    """Remove a contact that holds nothing: the placeholder made for a user id that turned out
+    to belong to a contact already known by email."""
+    Contact.objects.filter(pk=contact_id, email__isnull=True, stage__isnull=True).exclude(
+        Exists(ContactAlias.objects.filter(contact_id=OuterRef("pk")))
+    ).exclude(Exists(Touchpoint.objects.filter(contact_id=OuterRef("pk")))).delete()
+
+
+def identify(
+    *,
+    user_contact_id: int | None,
+    user_id: str | None,
+    anonymous_id: str | None,
+    email: str | None,
+    fields: Mapping[str, Any],
+    at: datetime,
+) -> Identified:
+    """Create or update the identified contact and merge the anonymous history into it.
+
+    The contact is, in order: the one with this (normalised) email, the user id's contact,
+    the anonymous id's contact, or a new one. A user id's contact learns the email when it had
+    none (or a different one: the user changed it). When the email belongs to another contact,
+    the email wins and the user id is re-pointed to it.
+    """
+    contact = Contact.objects.filter(email=email).first() if email else None
+    if contact is None:
+        known = user_contact_id
+        if known is None and anonymous_id:
+            known = resolve_anonymous([anonymous_id]).get(anonymous_id)
+        if known is not None:
+            contact = Contact.objects.get(pk=known)
+            # A user id's contact follows its user's email change; an anonymous id's contact
+            # only learns a first email (a shared browser must not rename someone else).
+            if email and contact.email != email and (not contact.email or known == user_contact_id):
+                contact.email = email
+                contact.save(update_fields=["email", "updated_at"])
+    if email:
+        contact = upsert_contact(email, fields, at=at)[0]
+    elif contact is None:
+        contact = Contact(created_at=at)
+        _apply_fields(contact, fields, save=False)
+        contact.save()
+    else:
+        _apply_fields(contact, fields)
+    if user_id is not None and user_contact_id != contact.pk:
+        ContactAlias.objects.update_or_create(
+            anonymous_id=user_alias(user_id),
+            defaults={"contact_id": contact.pk, "merged_at": at},
+        )
+        if user_contact_id is not None:
+            _drop_if_empty(user_contact_id)
+    merged = merge_anonymous(anonymous_id, contact.pk, at=at) if anonymous_id else ()
+    return Identified(contact.pk, merged)
+
+
+def alias(*, previous_id: str, user_contact_id: int, at: datetime) -> Identified:
+    """``alias(previousId → userId)``: the previous id (usually anonymous) is the user's too.
+
+    When the previous id already belongs to another contact the two are left apart: contacts
+    are never merged into each other automatically.
+    """
+    if previous_id.startswith(USER_PREFIX):
+        return Identified(user_contact_id)
+    owner = (
+        ContactAlias.objects.filter(
+            Q(anonymous_id=previous_id) | Q(anonymous_id=user_alias(previous_id))
+        )
+        .values_list("contact_id", flat=True)
+        .first()
+    )
+    if owner is not None and owner != user_contact_id:
+        return Identified(user_contact_id)
+    return Identified(user_contact_id, merge_anonymous(previous_id, user_contact_id, at=at))
+
+
+def group(
+    *,
+    group_id: str,
+    domain: str | None,
+    fields: Mapping[str, Any],
+    contact_id: int | None,
+    at: datetime,
+) -> int:
+    """Upsert the account a ``group`` call names and link the contact (and its touches) to it.
+
+    The account is found by domain (``website``/``domain`` trait) or else by the Segment group
+    id, which is kept in the account's properties. Returns the account id.
+    """
+    account: Account | None
+    if domain:
+        account = upsert_account(domain, fields, at=at)[0]
+    else:
+        account = Account.objects.filter(**{f"properties__{GROUP_ID_PROPERTY}": group_id}).first()
+        if account is None:
+            account = Account(name=fields.get("name") or group_id, created_at=at)
+        for name, value in fields.items():
+            if name == "properties":
+                account.properties = {**account.properties, **value}
+            elif value not in (None, ""):
+                setattr(account, name, value)
+        account.save()
+    if account.properties.get(GROUP_ID_PROPERTY) != group_id:
+        account.properties = {**account.properties, GROUP_ID_PROPERTY: group_id}
+        account.save(update_fields=["properties", "updated_at"])
+    if contact_id is not None:
+        Contact.objects.filter(pk=contact_id).exclude(account_id=account.pk).update(
+            account_id=account.pk
+        )
+        Touchpoint.objects.filter(contact_id=contact_id, account__isnull=True).update(
+            account_id=account.pk
+        )
+    return account.pk

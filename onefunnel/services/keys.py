@@ -1,0 +1,116 @@
+"""API keys: create (the secret is shown once), list, revoke, and verify on every request.
+
+Only a key's SHA-256 is stored. Keys are 256-bit random tokens, so a fast unsalted hash is safe
+(there is nothing to brute-force) and a request is checked with one indexed lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from onefunnel.models import ApiKey
+from onefunnel.services.errors import InputError, NotFoundError
+
+TRACKING_WRITE = "tracking:write"
+SCOPES = frozenset({TRACKING_WRITE})
+KEY_PREFIX = "of_"
+_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """A key as shown to people: never its secret."""
+
+    id: int
+    name: str
+    scope: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyInfo:
+        """The frozen view of a stored key."""
+        return cls(
+            key.pk,
+            key.name,
+            key.scope,
+            key.prefix,
+            key.created_at,
+            key.last_used_at,
+            key.revoked_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    """A new key with its secret: the only time the secret exists outside the caller."""
+
+    info: KeyInfo
+    secret: str
+
+
+def hash_key(secret: str) -> str:
+    """The stored form of a key."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(scope: str, name: str = "") -> CreatedKey:
+    """Create a key with one scope; the returned secret is never stored and cannot be shown again."""
+    if scope not in SCOPES:
+        raise InputError(f"scope: unknown scope {scope!r} (known: {', '.join(sorted(SCOPES))})")
+    name = name.strip() or scope
+    if len(name) > 100:
+        raise InputError("name: at most 100 characters")
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        name=name, scope=scope, prefix=secret[:10], key_hash=hash_key(secret)
+    )
+    return CreatedKey(KeyInfo.of(key), secret)
+
+
+def list_keys(*, include_revoked: bool = False) -> list[KeyInfo]:
+    """Every key, oldest first (revoked ones only when asked)."""
+    keys = ApiKey.objects.order_by("id")
+    if not include_revoked:
+        keys = keys.filter(revoked_at__isnull=True)
+    return [KeyInfo.of(k) for k in keys]
+
+
+def revoke_key(key_id: int) -> KeyInfo:
+    """Revoke a key from now on (idempotent: revoking twice keeps the first time)."""
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().filter(pk=key_id).first()
+        if key is None:
+            raise NotFoundError(f"id: no key #{key_id}")
+        if key.revoked_at is None:
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked_at"])
+    return KeyInfo.of(key)
+
+
+def verify_key(secret: str, scope: str) -> KeyInfo | None:
+    """The live key with this secret and scope, or None.
+
+    Marks the key used, at most once a minute, so that busy ingestion does not write a row on
+    every request.
+    """
+    if not secret:
+        return None
+    key = ApiKey.objects.filter(
+        key_hash=hash_key(secret), scope=scope, revoked_at__isnull=True
+    ).first()
+    if key is None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= _TOUCH_INTERVAL:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return KeyInfo.of(key)

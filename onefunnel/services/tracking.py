@@ -1,0 +1,370 @@
+"""Ingest a batch of Segment messages: every new message becomes one touchpoint, in one transaction.
+
+The write path is set-based, because a tracking endpoint receives thousands of messages a
+second: one query finds the message ids already stored, one resolves the user ids, one the
+anonymous ids, one the campaigns, one multi-row ``INSERT … ON CONFLICT (message_id) DO NOTHING``
+stores the touchpoints (so a concurrent resend of the same batch still stores each message once),
+and only contacts that received touches are locked and moved along the funnel — through
+``apply_stage_change`` and the domain's touch rules, replayed in time order.
+
+Identity messages (identify, alias, group) are applied first, in the order sent, so that a
+``page`` before an ``identify`` in the same batch already lands on the identified contact.
+
+Bad input: each message is judged on its own. Invalid ones are returned in ``rejected`` (with
+the field at fault) and nothing of them is written; every valid one is written. The caller
+acknowledges only after this function returns, i.e. after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from onefunnel.domain.stages import Cause, Stage
+from onefunnel.domain.touches import Channel, TouchKind, default_team
+from onefunnel.domain.tracking import (
+    EventError,
+    EventType,
+    TouchRules,
+    TrackingEvent,
+    account_fields,
+    channel_for_event,
+    contact_fields,
+    plan_stage_moves,
+    rules_from_config,
+    touch_kind,
+)
+from onefunnel.models import Campaign, Contact, Touchpoint
+from onefunnel.services import identity
+from onefunnel.services.contacts import normalise_domain, normalise_email
+from onefunnel.services.errors import InputError
+from onefunnel.services.stages import apply_stage_change
+
+_COLUMNS = (
+    "message_id", "contact", "anonymous_id", "account", "kind", "team", "channel", "campaign",
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "properties",
+    "occurred_at", "received_at",
+)  # fmt: skip
+_INSERT_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What a batch did: touchpoints stored, messages already stored, messages refused."""
+
+    accepted: int
+    duplicates: int
+    rejected: tuple[EventError, ...]
+    stage_moves: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    email: str | None
+    fields: dict[str, Any]
+    domain: str | None = None
+
+
+def _setting(name: str) -> Any:
+    value = getattr(settings, name, None)
+    if value is None and (raw := os.environ.get(name)):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise InputError(f"{name}: not valid JSON") from None
+    return value
+
+
+_rules_cache: dict[str, TouchRules] = {}
+
+
+def current_rules() -> TouchRules:
+    """The installation's touch rules: ``ONEFUNNEL_EVENT_KINDS`` (event name → touch kind),
+    ``ONEFUNNEL_UTM_CHANNELS`` (medium, ``source/medium`` or ``source/`` → channel) and
+    ``ONEFUNNEL_HIGH_INTENT_PATHS``, each from Django settings or a JSON environment variable,
+    over the defaults."""
+    config = (
+        _setting("ONEFUNNEL_EVENT_KINDS"),
+        _setting("ONEFUNNEL_UTM_CHANNELS"),
+        _setting("ONEFUNNEL_HIGH_INTENT_PATHS"),
+    )
+    key = json.dumps(config, sort_keys=True, default=str)
+    rules = _rules_cache.get(key)
+    if rules is None:
+        rules = rules_from_config(*config)
+        _rules_cache.clear()
+        _rules_cache[key] = rules
+    return rules
+
+
+def _identity_input(event: TrackingEvent) -> _Identity:
+    """Validate an identify/group message's traits before anything is written."""
+    where = f"{event.loc}.traits"
+    try:
+        if event.type is EventType.GROUP:
+            domain, fields = account_fields(event.traits, where)
+            return _Identity(None, fields, normalise_domain(domain) if domain else None)
+        email, fields = contact_fields(event.traits, where)
+        return _Identity(normalise_email(email) if email else None, fields)
+    except InputError as exc:
+        field, _, msg = str(exc).partition(": ")
+        raise EventError(f"{where}.{'website' if field == 'domain' else field}", msg) from None
+
+
+def _fresh(events: Sequence[TrackingEvent]) -> tuple[list[TrackingEvent], int]:
+    """The messages not stored yet (first copy wins within the batch) and the duplicate count."""
+    unique: dict[str, TrackingEvent] = {}
+    for event in events:
+        unique.setdefault(event.message_id, event)
+    stored = set(
+        Touchpoint.objects.filter(message_id__in=list(unique)).values_list("message_id", flat=True)
+    )
+    fresh = [e for mid, e in unique.items() if mid not in stored]
+    return fresh, len(events) - len(fresh)
+
+
+def _campaigns(
+    events: Sequence[TrackingEvent], rules: TouchRules
+) -> dict[str, tuple[int, Channel]]:
+    """Campaign id and channel per utm_campaign; unknown keys become *unplanned* campaigns."""
+    first: dict[str, TrackingEvent] = {}
+    for event in events:
+        if event.utm.campaign:
+            first.setdefault(event.utm.campaign, event)
+    if not first:
+        return {}
+
+    def lookup(keys: Sequence[str]) -> dict[str, tuple[int, Channel]]:
+        rows = Campaign.objects.filter(utm_campaign__in=keys).values_list(
+            "utm_campaign", "id", "channel"
+        )
+        return {key: (pk, Channel(channel)) for key, pk, channel in rows}
+
+    found = lookup(list(first))
+    missing = [k for k in first if k not in found]
+    if missing:
+        Campaign.objects.bulk_create(
+            [
+                Campaign(
+                    name=key,
+                    utm_campaign=key,
+                    channel=channel_for_event(first[key], rules).value,
+                    planned=False,
+                )
+                for key in missing
+            ],
+            ignore_conflicts=True,
+        )
+        found.update(lookup(missing))
+    return found
+
+
+def _insert(rows: list[tuple[Any, ...]]) -> list[tuple[int, str]]:
+    """Insert touchpoint rows, skipping stored message ids; (id, message_id) of the new ones."""
+    meta = Touchpoint._meta
+    quote = connection.ops.quote_name
+    column_of = {f.name: f.column for f in meta.concrete_fields}
+    columns = ", ".join(quote(column_of[name]) for name in _COLUMNS)
+    one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    conflict = quote(column_of["message_id"])
+    inserted: list[tuple[int, str]] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start : start + _INSERT_CHUNK]
+            sql = (
+                f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "
+                f"{', '.join([one] * len(chunk))} "
+                f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote('id')}, {conflict}"
+            )
+            cursor.execute(sql, [value for row in chunk for value in row])
+            inserted.extend((int(pk), str(mid)) for pk, mid in cursor.fetchall())
+    return inserted
+
+
+def ingest(events: Sequence[TrackingEvent], *, received_at: datetime | None = None) -> IngestResult:
+    """Store a batch of messages as touchpoints in one transaction (see the module docstring).
+
+    Resending a batch stores nothing twice: message ids already stored are counted as
+    duplicates and change nothing.
+    """
+    received = received_at or timezone.now()
+    rules = current_rules()
+    rejected: list[EventError] = []
+    identities: dict[str, _Identity] = {}
+    valid: list[TrackingEvent] = []
+    for event in events:
+        if event.type in (EventType.IDENTIFY, EventType.GROUP):
+            try:
+                identities[event.message_id] = _identity_input(event)
+            except EventError as exc:
+                rejected.append(exc)
+                continue
+        valid.append(event)
+    with transaction.atomic():
+        fresh, duplicates = _fresh(valid)
+        if not fresh:
+            return IngestResult(0, duplicates, tuple(rejected), 0)
+        accepted, moves = _store(fresh, identities, rules, received)
+    return IngestResult(accepted, duplicates, tuple(rejected), moves)
+
+
+def _store(
+    events: Sequence[TrackingEvent],
+    identities: Mapping[str, _Identity],
+    rules: TouchRules,
+    received: datetime,
+) -> tuple[int, int]:
+    users = identity.resolve_users({e.user_id for e in events if e.user_id}, at=received)
+    merged: dict[int, list[identity.MergedTouch]] = defaultdict(list)
+    group_accounts: dict[str, int] = {}
+    for event in events:
+        if event.type is EventType.IDENTIFY:
+            given = identities[event.message_id]
+            done = identity.identify(
+                user_contact_id=users.get(event.user_id) if event.user_id else None,
+                user_id=event.user_id,
+                anonymous_id=event.anonymous_id,
+                email=given.email,
+                fields=given.fields,
+                at=event.timestamp,
+            )
+            if event.user_id:
+                users[event.user_id] = done.contact_id
+            merged[done.contact_id].extend(done.merged)
+        elif event.type is EventType.ALIAS and event.user_id and event.previous_id:
+            done = identity.alias(
+                previous_id=event.previous_id, user_contact_id=users[event.user_id], at=received
+            )
+            merged[done.contact_id].extend(done.merged)
+    anonymous = identity.resolve_anonymous(
+        {e.anonymous_id for e in events if e.anonymous_id and not e.user_id}
+    )
+
+    def contact_of(event: TrackingEvent) -> int | None:
+        if event.user_id:
+            return users[event.user_id]
+        return anonymous.get(event.anonymous_id) if event.anonymous_id else None
+
+    for event in events:
+        if event.type is EventType.GROUP and event.group_id:
+            given = identities[event.message_id]
+            group_accounts[event.message_id] = identity.group(
+                group_id=event.group_id,
+                domain=given.domain,
+                fields=given.fields,
+                contact_id=contact_of(event),
+                at=event.timestamp,
+            )
+
+    contact_ids = {c for e in events if (c := contact_of(e)) is not None} | set(merged)
+    # Locked in id order, so concurrent batches touching the same people cannot deadlock.
+    contacts = {
+        c.pk: c
+        for c in Contact.objects.select_for_update()
+        .filter(pk__in=contact_ids)
+        .only("id", "stage", "email", "account_id")
+        .order_by("id")
+    }
+    campaigns = _campaigns(events, rules)
+    rows, kinds = _rows(events, rules, campaigns, contacts, contact_of, group_accounts, received)
+    inserted = _insert(rows)
+    new_touches: dict[int, list[identity.MergedTouch]] = defaultdict(list)
+    for pk, message_id in inserted:
+        kind, at, contact_id = kinds[message_id]
+        if contact_id is not None:
+            new_touches[contact_id].append((kind, at, str(pk)))
+    for contact_id, touches in merged.items():
+        new_touches[contact_id].extend(touches)
+    moves = 0
+    for contact_id in sorted(new_touches):
+        contact = contacts[contact_id]
+        current = Stage(contact.stage) if contact.stage else None
+        for move in plan_stage_moves(current, new_touches[contact_id], known=bool(contact.email)):
+            apply_stage_change(
+                contact, move.to_stage, cause=Cause.TOUCH, cause_id=move.cause, at=move.at
+            )
+            moves += 1
+    return len(inserted), moves
+
+
+def _json(value: dict[str, Any]) -> str:
+    # orjson for speed; the standard library for what it refuses (integers beyond 64 bits).
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, default=str)
+
+
+def _properties(event: TrackingEvent) -> dict[str, Any]:
+    stored: dict[str, Any] = {"type": event.type.value}
+    if event.name:
+        stored["event"] = event.name
+    if event.properties:
+        stored["properties"] = event.properties
+    if event.traits and event.type in (EventType.IDENTIFY, EventType.GROUP):
+        stored["traits"] = event.traits
+    if event.user_id:
+        stored["user_id"] = event.user_id
+    if event.group_id:
+        stored["group_id"] = event.group_id
+    if event.previous_id:
+        stored["previous_id"] = event.previous_id
+    if page := event.page.as_dict():
+        stored["page"] = page
+    return stored
+
+
+def _rows(
+    events: Sequence[TrackingEvent],
+    rules: TouchRules,
+    campaigns: Mapping[str, tuple[int, Channel]],
+    contacts: Mapping[int, Contact],
+    contact_of: Any,
+    group_accounts: Mapping[str, int],
+    received: datetime,
+) -> tuple[list[tuple[Any, ...]], dict[str, tuple[TouchKind, datetime, int | None]]]:
+    adapt_time = connection.ops.adapt_datetimefield_value
+    received_value = adapt_time(received)
+    rows: list[tuple[Any, ...]] = []
+    kinds: dict[str, tuple[TouchKind, datetime, int | None]] = {}
+    for event in events:
+        kind = touch_kind(event, rules)
+        contact_id = contact_of(event)
+        contact = contacts.get(contact_id) if contact_id is not None else None
+        campaign = campaigns.get(event.utm.campaign) if event.utm.campaign else None
+        channel = campaign[1] if campaign else channel_for_event(event, rules)
+        account_id = group_accounts.get(event.message_id) or (
+            contact.account_id if contact is not None else None
+        )
+        rows.append(
+            (
+                event.message_id,
+                contact_id,
+                event.anonymous_id or "",
+                account_id,
+                kind.value,
+                default_team(kind).value,
+                channel.value,
+                campaign[0] if campaign else None,
+                event.utm.source,
+                event.utm.medium,
+                event.utm.campaign,
+                event.utm.term,
+                event.utm.content,
+                _json(_properties(event)),
+                adapt_time(event.timestamp),
+                received_value,
+            )
+        )
+        kinds[event.message_id] = (kind, event.timestamp, contact_id)
+    return rows, kinds

@@ -1,0 +1,254 @@
+"""The real Segment and RudderStack Python SDKs against a live ``onefunnel serve``.
+
+Each SDK lives in its own virtualenv (``analytics-python`` lineages pin clashing ``backoff``
+versions), created once under ``~/.cache/onefunnel-test-venvs/`` and reused. A small script runs
+in that venv as a subprocess: the SDK only learns the server's address, as a user would
+configure it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import json
+import os
+import subprocess
+import threading
+import venv
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import ONEFUNNEL, Install
+from tests.e2e.servers import free_port, wait_for
+
+pytestmark = pytest.mark.slow
+
+SDKS = {
+    "segment": ("segment-analytics-python==2.4.0", "from segment import analytics as sdk"),
+    "rudder": ("rudder-sdk-python==2.1.9", "from rudderstack import analytics as sdk"),
+}
+CACHE = Path(os.environ.get("ONEFUNNEL_TEST_VENVS", Path.home() / ".cache/onefunnel-test-venvs"))
+
+
+def _sdk_python(name: str) -> Path:
+    spec, _ = SDKS[name]
+    home = CACHE / f"{name}-{spec.split('==')[1]}"
+    python = home / "bin" / "python"
+    if python.exists():
+        return python
+    venv.create(home, with_pip=True, clear=True)
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", spec],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        python.unlink(missing_ok=True)
+        pytest.skip(f"cannot install {spec} (no access to PyPI?): {done.stderr[-300:]}")
+    return python
+
+
+@pytest.fixture(scope="session")
+def sdk_pythons() -> dict[str, Path]:
+    """The interpreter of each SDK's virtualenv."""
+    return {name: _sdk_python(name) for name in SDKS}
+
+
+SCRIPT = """
+import json, sys, uuid
+{import_line}
+host, key, tag, mode = sys.argv[1:5]
+sdk.write_key = key
+sdk.host = host
+sdk.gzip = mode == "gzip"
+sdk.max_retries = 5
+errors = []
+sdk.on_error = lambda e, batch: errors.append(str(e))
+anon = "anon-" + tag
+campaign = {{"name": "launch-" + tag, "source": "google", "medium": "cpc"}}
+sdk.page(anonymous_id=anon, name="Home", properties={{"path": "/"}},
+         context={{"campaign": campaign, "page": {{"path": "/", "url": "https://acme.io/"}}}})
+sdk.page(anonymous_id=anon, name="Pricing", properties={{"path": "/pricing"}},
+         context={{"page": {{"path": "/pricing"}}}})
+sdk.identify(user_id="user-" + tag, anonymous_id=anon,
+             traits={{"email": tag + "@acme.io", "firstName": "Ada", "title": "CTO"}})
+sdk.track(user_id="user-" + tag, event="Demo Requested", properties={{"seats": 12}})
+sdk.group(user_id="user-" + tag, group_id="org-" + tag,
+          traits={{"name": "Acme " + tag, "website": "https://" + tag + ".acme.io", "employees": 120}})
+sdk.flush()
+print(json.dumps({{"errors": errors}}))
+"""
+
+
+def _drive(python: Path, sdk: str, host: str, key: str, tag: str, mode: str = "plain") -> list[str]:
+    script = SCRIPT.format(import_line=SDKS[sdk][1])
+    done = subprocess.run(
+        [str(python), "-c", script, host, key, tag, mode],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    errors: list[str] = json.loads(done.stdout.strip().splitlines()[-1])["errors"]
+    return errors
+
+
+@pytest.fixture
+def server(install: Install) -> Iterator[tuple[str, str]]:
+    """A live server on a loopback port and a tracking write key: (base URL, key)."""
+    install.run("init")
+    key = json.loads(
+        install.run("keys", "create", "--scope", "tracking:write", "--format", "json").stdout
+    )["key"]
+    port = free_port()
+    proc = subprocess.Popen(
+        [ONEFUNNEL, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=install.home,
+        env=install.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: httpx.get(f"{base}/api/health").status_code == 200, proc)
+        yield base, key
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _check_journey(install: Install, tag: str) -> None:
+    email = f"{tag}@acme.io"
+    ((contact_id, stage, first_name, account_id),) = install.query(
+        f"SELECT id, stage, first_name, account_id FROM onefunnel_contact WHERE email = '{email}'"
+    )
+    assert (stage, first_name) == ("intent", "Ada")
+    touches = install.query(
+        "SELECT t.kind, t.channel, c.utm_campaign, c.planned, t.account_id, t.anonymous_id "
+        f"FROM onefunnel_touchpoint t LEFT JOIN onefunnel_campaign c ON c.id = t.campaign_id "
+        f"WHERE t.contact_id = {contact_id} ORDER BY t.occurred_at, t.id"
+    )
+    kinds = [t[0] for t in touches]
+    # the two anonymous page views were merged into the contact on identify
+    assert kinds[:2] == ["page_view", "high_intent_page"]
+    assert "hand_raise" in kinds
+    assert len(touches) == 5
+    assert touches[0][1:4] == ("paid_search", f"launch-{tag}", False)
+    assert touches[0][5] == f"anon-{tag}"
+    ((domain, name, employees),) = install.query(
+        f"SELECT domain, name, employee_count FROM onefunnel_account WHERE id = {account_id}"
+    )
+    assert (domain, name, employees) == (f"{tag}.acme.io", f"Acme {tag}", 120)
+    assert {t[4] for t in touches} == {account_id}
+    assert install.query(
+        f"SELECT COUNT(*) FROM onefunnel_touchpoint WHERE anonymous_id = 'anon-{tag}' "
+        "AND contact_id IS NULL"
+    ) == [(0,)]
+
+
+@pytest.mark.parametrize(("sdk", "mode"), [("segment", "plain"), ("rudder", "gzip")])
+def test_sdk_sends_a_journey(
+    install: Install,
+    server: tuple[str, str],
+    sdk_pythons: dict[str, Path],
+    sdk: str,
+    mode: str,
+) -> None:
+    base, key = server
+    assert _drive(sdk_pythons[sdk], sdk, base, key, sdk, mode) == []
+    _check_journey(install, sdk)
+    # the same client with the same messages again (a replayed queue): nothing doubles
+    before = install.query("SELECT COUNT(*) FROM onefunnel_touchpoint")
+    assert _drive(sdk_pythons[sdk], sdk, base, key, sdk, mode) == []
+    after = install.query("SELECT COUNT(*) FROM onefunnel_touchpoint")
+    # new message ids on a replayed journey are new touches; the contact stays one contact
+    assert after[0][0] == before[0][0] + 5
+    assert install.query(
+        f"SELECT COUNT(*) FROM onefunnel_contact WHERE email = '{sdk}@acme.io'"
+    ) == [(1,)]
+
+
+class _FlakyProxy(http.server.ThreadingHTTPServer):
+    """Forwards to the server, but answers 500 to the first request *after* it was stored:
+    the acknowledgement is lost, so the client resends a batch the server already has."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.failures_left = 1
+        self.requests = 0
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    server: _FlakyProxy
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        headers = {
+            k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
+        }
+        upstream = httpx.post(self.server.target + self.path, content=body, headers=headers)
+        self.server.requests += 1
+        status, payload = upstream.status_code, upstream.content
+        if self.server.failures_left > 0:
+            self.server.failures_left -= 1
+            status, payload = 500, b'{"code": "internal", "message": "proxy lost the answer"}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.mark.parametrize("sdk", ["segment", "rudder"])
+def test_a_lost_acknowledgement_and_retry_store_one_copy(
+    install: Install, server: tuple[str, str], sdk_pythons: dict[str, Path], sdk: str
+) -> None:
+    base, key = server
+    proxy = _FlakyProxy(base)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host = f"http://127.0.0.1:{proxy.server_address[1]}"
+        assert _drive(sdk_pythons[sdk], sdk, host, key, f"{sdk}-retry") == []
+    finally:
+        proxy.shutdown()
+    assert proxy.requests >= 2  # the client did resend
+    _check_journey(install, f"{sdk}-retry")
+    assert install.query(
+        "SELECT COUNT(*), COUNT(DISTINCT message_id) FROM onefunnel_touchpoint"
+    ) == [(5, 5)]
+
+
+def test_hostile_bodies_get_4xx_write_nothing_and_the_server_lives(
+    install: Install, server: tuple[str, str]
+) -> None:
+    base, key = server
+    good = json.dumps({"batch": [{"type": "page", "anonymousId": "a", "messageId": "m"}]}).encode()
+    cases = [
+        (b"\x00\xffgarbage", {}, key, 400),
+        (good, {}, "of_not-a-key", 401),
+        (gzip.compress(good)[:-10], {"Content-Encoding": "gzip"}, key, 400),
+        (b"[" * 10_000 + b"]" * 10_000, {}, key, 400),
+        (b'{"batch": ' + b"[" * 10_000 + b"]" * 10_000 + b"}", {}, key, 400),
+        (b"x" * 600_000, {}, key, 413),
+    ]
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for body, headers, secret, status in cases:
+            response = client.post("/v1/batch", content=body, headers=headers, auth=(secret, ""))
+            assert response.status_code == status, response.text
+            assert set(response.json()) >= {"code", "message"}
+        assert client.get("/api/health").status_code == 200
+        assert install.query("SELECT COUNT(*) FROM onefunnel_touchpoint") == [(0,)]
+        ok = client.post("/v1/batch", content=good, auth=(key, ""))
+        assert ok.status_code == 200
+    assert install.query("SELECT COUNT(*) FROM onefunnel_touchpoint") == [(1,)]
