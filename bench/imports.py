@@ -1,0 +1,165 @@
+"""Benchmark of the contacts import: a HubSpot-shaped export of 1,000,000 rows on a fresh SQLite.
+
+Run from the repository root (with the project's virtualenv)::
+
+    python bench/imports.py                       # 1,000,000 rows (and a 100,000-row run)
+    python bench/imports.py --rows 200000 --small 20000
+    python bench/imports.py --keep                # keep bench/out/ afterwards
+
+It writes deterministic CSV files (seeded ``random``; about 0.5% bad rows: unreadable dates,
+bad emails, unknown lifecycle stages) into ``bench/out/``, then for each size runs the real
+command, ``onefunnel import contacts FILE --from hubspot``, in a child process with a fresh
+``ONEFUNNEL_HOME`` (so a fresh SQLite file), and reads the child's wall time and peak RSS.
+Running two sizes shows whether memory stays flat as the file grows. A second run of the big
+file measures the idempotent re-import (nothing created, nothing updated).
+
+It prints one table. Timings depend on the machine and its load: quote them with the machine.
+The target is under 2 minutes for 1,000,000 rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+ONEFUNNEL = str(Path(sys.executable).with_name("onefunnel"))
+HEADER = [
+    "Record ID", "First Name", "Last Name", "Email", "Phone Number", "Contact owner",
+    "Lifecycle Stage", "Lead Status", "Create Date", "Company Name", "Job Title",
+    "Country/Region", "Website URL", "Original Source", "Original Source Drill-Down 1",
+    "Became a Subscriber Date", "Became a Lead Date", "Became a Marketing Qualified Lead Date",
+    "Became a Sales Qualified Lead Date", "Became an Opportunity Date", "Became a Customer Date",
+    "Became an Evangelist Date",
+]  # fmt: skip
+LIFECYCLE = [
+    ("Subscriber", 0.30), ("Lead", 0.35), ("Marketing Qualified Lead", 0.15),
+    ("Sales Qualified Lead", 0.05), ("Opportunity", 0.05), ("Customer", 0.08),
+    ("Evangelist", 0.01), ("Other", 0.01),
+]  # fmt: skip
+ORDER = [name for name, _ in LIFECYCLE[:7]]
+STATUS = ["", "New", "Open", "In Progress", "Attempted to Contact", "Connected", "Unqualified",
+          "Bad Timing"]  # fmt: skip
+SOURCES = ["Organic Search", "Paid Search", "Email Marketing", "Organic Social", "Referrals",
+           "Direct Traffic", "Paid Social", "Offline Sources", "Other Campaigns"]  # fmt: skip
+COUNTRIES = ["United States", "Germany", "United Kingdom", "France", "Brazil", "India", "JP", ""]
+TITLES = ["VP Sales", "Marketing Manager", "CTO", "Engineer", "Head of Growth", ""]
+FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia"]
+LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson"]
+START = datetime(2022, 1, 1, 8, 0)
+
+
+def generate(path: Path, rows: int, seed: int = 7) -> None:
+    """Write a HubSpot contacts export of ``rows`` rows, streaming (constant memory)."""
+    rng = random.Random(seed)
+    names, weights = zip(*LIFECYCLE, strict=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, quoting=csv.QUOTE_ALL)
+        writer.writerow(HEADER)
+        for n in range(rows):
+            stage = rng.choices(names, weights)[0]
+            created = START + timedelta(minutes=rng.randrange(0, 1_000_000))
+            became = [""] * 7
+            if stage != "Other":
+                at = created
+                first = 0 if rng.random() < 0.5 else 1
+                for i in range(first, ORDER.index(stage) + 1):
+                    became[i] = (
+                        at.strftime("%Y-%m-%d %H:%M")
+                        if rng.random() < 0.7
+                        else (
+                            f"{at.month}/{at.day}/{at.year} {(at.hour % 12) or 12}:{at.minute:02d} "
+                            f"{'AM' if at.hour < 12 else 'PM'}"
+                        )
+                    )
+                    at += timedelta(hours=rng.randrange(1, 2000))
+            company = rng.randrange(50_000)
+            email = f"person{n}@company{company}.example"
+            bad = rng.random()
+            if bad < 0.002:
+                email = f"person{n}-at-nowhere"
+            elif bad < 0.004:
+                became[1] = "31/02/2024"
+            elif bad < 0.005:
+                stage = "Prospect"
+            writer.writerow([
+                str(100000 + n), rng.choice(FIRST), rng.choice(LAST), email,
+                f"+1 555 {rng.randrange(10000):04d}", "", stage,
+                rng.choice(STATUS) if stage in ("Lead", "Subscriber") else "",
+                created.strftime("%Y-%m-%d %H:%M"), f"Company {company}", rng.choice(TITLES),
+                rng.choice(COUNTRIES), f"company{company}.example" if rng.random() < 0.5 else "",
+                rng.choice(SOURCES), "", *became,
+            ])  # fmt: skip
+
+
+def run_import(path: Path, home: Path) -> tuple[float, dict[str, object]]:
+    """Run the CLI import in a child process; its wall time and JSON report."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
+    env["ONEFUNNEL_HOME"] = str(home)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [ONEFUNNEL, "import", "contacts", str(path), "--from", "hubspot", "--format", "json"],
+        cwd=home, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"import failed:\n{done.stderr}")
+    return elapsed, json.loads(done.stdout)
+
+
+def peak_rss_mib() -> float:
+    """Peak RSS of the largest child so far (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=100_000, help="Smaller run to compare RSS")
+    parser.add_argument("--keep", action="store_true", help="Keep bench/out/ afterwards")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    results = []
+    # Children's peak RSS only grows, so the small file goes first: its number is its own.
+    for rows in (args.small, args.rows):
+        path = OUT / f"hubspot_{rows}.csv"
+        if not path.exists():
+            generate(path, rows)
+        home = Path(tempfile.mkdtemp(prefix="onefunnel-bench-", dir=OUT))
+        try:
+            elapsed, report = run_import(path, home)
+            rss = peak_rss_mib()
+            results.append(("import", rows, path.stat().st_size, elapsed, rss, report))
+            if rows == args.rows:
+                again, report2 = run_import(path, home)
+                results.append(
+                    ("re-import", rows, path.stat().st_size, again, peak_rss_mib(), report2)
+                )
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+    print(f"{'run':<10} {'rows':>10} {'MiB':>7} {'seconds':>8} {'rows/s':>9} {'peak RSS MiB':>13}"
+          f" {'created':>9} {'updated':>8} {'unchanged':>9} {'skipped':>8} {'stage changes':>14}")  # fmt: skip
+    for run, rows, size, elapsed, rss, rep in results:
+        print(
+            f"{run:<10} {rows:>10,} {size / 2**20:>7.0f} {elapsed:>8.1f} {rows / elapsed:>9,.0f}"
+            f" {rss:>13.0f} {rep['created']:>9,} {rep['updated']:>8,} {rep['unchanged']:>9,}"
+            f" {rep['skipped']:>8,} {rep['stage_changes']:>14,}"
+        )
+    print("peak RSS of the re-import row is the maximum over all runs so far (ru_maxrss)")
+    if not args.keep:
+        shutil.rmtree(OUT, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,384 @@
+"""Import contacts from a CRM export: stream the file, write it in chunks, report every row.
+
+Choice of failure model: **every good row is written, every bad row is reported** (with its
+row number, column and reason, in the report and in a rejects CSV that holds the row as it was).
+A file of 100,000 contacts with three typos should not be refused whole; fixing the three rows
+and importing the rejects file (or the whole file again) finishes the job.
+
+How, in constant memory and set-based, per chunk of ``chunk_rows`` rows in one transaction:
+each row is read and normalised (a ContactRecord or a RowError); the chunk's emails and
+domains are looked up in one query each; new accounts and contacts are bulk-created, changed
+contacts bulk-updated, and new contacts' stage paths written as one bulk insert of stage
+changes. Contacts that already have a history move through ``apply_stage_change``, so its
+clamping and locking apply. Should the database still refuse a chunk, the chunk is retried one
+row per transaction, so the one bad row is rejected and the others are written.
+
+Idempotent: a contact is matched on its email; empty cells never erase what is known; accounts
+are only created, never renamed by a contact row; stage paths only move contacts forward under
+the funnel's rules. Importing the same file again therefore creates nothing and updates
+nothing. A later row with an email met earlier in the file is rejected as a duplicate.
+
+``dry_run`` runs the very same code inside a transaction that is rolled back, so its report
+(counts and rejects) is what the real import would say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from onefunnel.domain.crm_mapping import PlannedMove, replay
+from onefunnel.domain.stages import Cause, Stage
+from onefunnel.models import Account, Contact, StageChange
+from onefunnel.services.imports.bulk import datetime_adapter, insert_rows, json_adapter
+from onefunnel.services.imports.csvfile import CsvRows, Progress, Rejects, default_rejects_path
+from onefunnel.services.imports.records import ContactRecord, ImportReport, RowError
+from onefunnel.services.imports.seen import SeenKeys
+from onefunnel.services.imports.sources import ContactReader, ContactSource, reader_for
+from onefunnel.services.stages import apply_stage_change
+
+CHUNK_ROWS = 1000
+_UPDATED_FIELDS = ["first_name", "last_name", "title", "phone", "country", "account",
+                   "properties", "updated_at"]  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Tally:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    accounts_created: int = 0
+    stage_changes: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+
+    def add(self, other: _Tally) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.accounts_created += other.accounts_created
+        self.stage_changes += other.stage_changes
+        self.rejected.extend(other.rejected)
+
+
+def import_contacts(
+    path: str | Path,
+    source: ContactSource,
+    *,
+    dry_run: bool = False,
+    rejects_path: str | Path | None = None,
+    progress: Progress | None = None,
+    tz: tzinfo = UTC,
+    chunk_rows: int = CHUNK_ROWS,
+) -> ImportReport:
+    """Import a contacts CSV exported from ``source``; see the module docstring for the rules.
+
+    ``tz`` is the time zone of times written without an offset (HubSpot writes the portal's).
+    Rejected rows go to ``rejects_path`` (default: ``NAME.rejects.csv`` beside the file).
+    Raises InputError, before writing anything, when the file cannot be read or its header lacks
+    a required column.
+    """
+    file = Path(path)
+    with CsvRows(file) as rows:
+        reader = reader_for(source, rows.header, tz)
+        email_column = reader.columns.label("email")
+        target = Path(rejects_path) if rejects_path else default_rejects_path(file)
+        with Rejects(target, rows.header) as rejects:
+            tally = _Tally()
+            if dry_run:
+                with transaction.atomic():
+                    _run(rows, reader, rejects, tally, email_column, progress, chunk_rows)
+                    transaction.set_rollback(True)
+            else:
+                _run(rows, reader, rejects, tally, email_column, progress, chunk_rows)
+    return ImportReport(
+        source=source.value,
+        dry_run=dry_run,
+        read=tally.read,
+        created=tally.created,
+        updated=tally.updated,
+        unchanged=tally.unchanged,
+        skipped=rejects.count,
+        accounts_created=tally.accounts_created,
+        stage_changes=tally.stage_changes,
+        rejects=tuple(sorted(rejects.kept, key=lambda e: e.row)),
+        rejects_path=rejects.written_to,
+    )
+
+
+def _run(
+    rows: CsvRows,
+    reader: ContactReader,
+    rejects: Rejects,
+    tally: _Tally,
+    email_column: str,
+    progress: Progress | None,
+    chunk_rows: int,
+) -> None:
+    chunk: list[ContactRecord] = []
+    values_of: dict[int, list[str]] = {}
+
+    def flush() -> None:
+        outcome = _write_safely(chunk, seen, email_column)
+        tally.add(outcome)
+        for error in outcome.rejected:
+            rejects.add(error, values_of.get(error.row, []))
+        tally.rejected.clear()
+        chunk.clear()
+        values_of.clear()
+        if progress is not None:
+            progress(tally.read, rows.bytes_read(), rows.total_bytes)
+
+    with SeenKeys("emails") as seen:
+        for item in rows:
+            tally.read += 1
+            if isinstance(item, RowError):
+                rejects.add(item, [])
+                continue
+            row, values = item
+            try:
+                record = reader.record(row, values)
+            except RowError as error:
+                rejects.add(error, values)
+                continue
+            chunk.append(record)
+            values_of[row] = values
+            if len(chunk) >= chunk_rows:
+                flush()
+        flush()
+
+
+def _write_safely(records: list[ContactRecord], seen: SeenKeys, email_column: str) -> _Tally:
+    """Write a chunk in one transaction; if the database refuses it, one row at a time."""
+    if not records:
+        return _Tally()
+    try:
+        with transaction.atomic():
+            return _write_chunk(records, seen, email_column)
+    except DatabaseError:
+        pass
+    outcome = _Tally()
+    for record in records:
+        try:
+            with transaction.atomic():
+                outcome.add(_write_chunk([record], seen, email_column))
+        except DatabaseError as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            outcome.rejected.append(RowError(record.row, "(row)", f"not stored: {reason}"))
+    return outcome
+
+
+def _unique(
+    records: list[ContactRecord], seen: SeenKeys, email_column: str
+) -> tuple[list[ContactRecord], list[RowError]]:
+    """The chunk's first row per email, and the later ones as duplicates (first row wins)."""
+    first: dict[str, int] = {}
+    errors: list[RowError] = []
+    earlier = seen.first_rows({r.email for r in records})
+    kept: list[ContactRecord] = []
+    for record in records:
+        row = earlier.get(record.email) or first.get(record.email)
+        if row is not None:
+            errors.append(
+                RowError(record.row, email_column, f"duplicate of row {row} ({record.email})")
+            )
+            continue
+        first[record.email] = record.row
+        kept.append(record)
+    seen.add(first)
+    return kept, errors
+
+
+def _write_chunk(records: list[ContactRecord], seen: SeenKeys, email_column: str) -> _Tally:
+    now = timezone.now()
+    outcome = _Tally()
+    records, outcome.rejected = _unique(records, seen, email_column)
+    accounts, outcome.accounts_created = _resolve_accounts(records, now)
+    existing = {
+        row[1]: row
+        for row in Contact.objects.select_for_update()
+        .filter(email__in=[r.email for r in records])
+        .values_list("id", "email", *_COMPARED)
+    }
+    new: list[tuple[ContactRecord, int | None, list[PlannedMove]]] = []
+    changed: list[Contact] = []
+    moving: list[tuple[int, ContactRecord, list[PlannedMove]]] = []
+    for record in records:
+        key = _account_key(record)
+        account_id = accounts.get(key) if key else None
+        found = existing.get(record.email)
+        if found is None:
+            moves = replay(None, record.path, last_at=None, default_at=record.created_at or now)
+            new.append((record, account_id, moves))
+            continue
+        stage = found[-2]
+        current = Stage(stage) if stage else None
+        moves = replay(current, record.path, last_at=None, default_at=record.created_at or now)
+        update = _changes(found, record, account_id)
+        if update is not None:
+            changed.append(Contact(id=found[0], updated_at=now, **update))
+        if moves:
+            moving.append((found[0], record, moves))
+        if update is not None or moves:
+            outcome.updated += 1
+        else:
+            outcome.unchanged += 1
+    outcome.created = len(new)
+    outcome.stage_changes = _insert_new(new, now)
+    if changed:
+        Contact.objects.bulk_update(changed, _UPDATED_FIELDS)
+    for contact_id, record, moves in moving:
+        contact = Contact.objects.select_for_update().get(pk=contact_id)
+        for move in moves:
+            apply_stage_change(
+                contact,
+                move.to_stage,
+                cause=Cause.IMPORT,
+                cause_id=record.source_id[:64],
+                at=move.at,
+                reason=move.reason,
+            )
+            outcome.stage_changes += 1
+    return outcome
+
+
+_COMPARED = ("first_name", "last_name", "title", "phone", "country", "account_id", "stage",
+             "properties")  # fmt: skip
+_NEW_CONTACT = ("email", "first_name", "last_name", "title", "phone", "country", "account",
+                "stage", "properties", "created_at", "updated_at")  # fmt: skip
+_NEW_CHANGE = ("contact", "from_stage", "to_stage", "at", "recorded_at", "cause", "cause_id",
+               "reason", "note")  # fmt: skip
+
+
+def _insert_new(
+    new: list[tuple[ContactRecord, int | None, list[PlannedMove]]], now: datetime
+) -> int:
+    """Insert new contacts and their replayed stage paths; returns the stage changes written."""
+    if not new:
+        return 0
+    stamp, props = datetime_adapter(), json_adapter(Contact, "properties")
+    now_db = stamp(now)
+    rows = []
+    for record, account_id, moves in new:
+        f = record.fields
+        rows.append((
+            record.email, f.get("first_name", ""), f.get("last_name", ""), f.get("title", ""),
+            f.get("phone", ""), f.get("country", ""), account_id,
+            moves[-1].to_stage.value if moves else None, props(_merge({}, record.properties)),
+            stamp(record.created_at or now), now_db,
+        ))  # fmt: skip
+    insert_rows(Contact, _NEW_CONTACT, rows)
+    ids = dict(
+        Contact.objects.filter(email__in=[r.email for r, _, _ in new]).values_list("email", "id")
+    )
+    changes = [
+        (
+            ids[record.email],
+            move.from_stage.value if move.from_stage else None,
+            move.to_stage.value,
+            stamp(move.at),
+            now_db,
+            Cause.IMPORT.value,
+            record.source_id[:64],
+            move.reason.value if move.reason else None,
+            "",
+        )
+        for record, _, moves in new
+        for move in moves
+    ]
+    insert_rows(StageChange, _NEW_CHANGE, changes)
+    return len(changes)
+
+
+def _account_key(record: ContactRecord) -> str | None:
+    if record.domain:
+        return f"d:{record.domain}"
+    if record.company:
+        return f"n:{record.company}"
+    return None
+
+
+def _resolve_accounts(
+    records: Sequence[ContactRecord], now: datetime
+) -> tuple[dict[str, int], int]:
+    """Account ids by key (domain, else company name among accounts without a domain); the
+    missing ones are created from the first row naming them."""
+    domains = {r.domain for r in records if r.domain}
+    names = {r.company for r in records if not r.domain and r.company}
+    ids: dict[str, int] = {}
+    if domains:
+        for domain, pk in Account.objects.filter(domain__in=domains).values_list("domain", "id"):
+            ids[f"d:{domain}"] = pk
+    if names:
+        rows = Account.objects.filter(domain__isnull=True, name__in=names).order_by("id")
+        for name, pk in rows.values_list("name", "id"):
+            ids.setdefault(f"n:{name}", pk)
+    planned: dict[str, ContactRecord] = {}
+    for record in records:
+        key = _account_key(record)
+        if key is not None and key not in ids and key not in planned:
+            planned[key] = record
+    if planned:
+        stamp, props = datetime_adapter(), json_adapter(Account, "properties")
+        at = stamp(now)
+        insert_rows(
+            Account,
+            ("name", "domain", "industry", "employee_count", "country", "region", "properties",
+             "created_at", "updated_at"),
+            [
+                (r.company or r.domain, r.domain, r.account_fields.get("industry", ""),
+                 r.account_fields.get("employee_count"), "", "", props({}), at, at)
+                for r in planned.values()
+            ],
+        )  # fmt: skip
+        if domains:
+            found = Account.objects.filter(domain__in=domains).values_list("domain", "id")
+            ids.update((f"d:{domain}", pk) for domain, pk in found)
+        if names:
+            rows = Account.objects.filter(domain__isnull=True, name__in=names).order_by("id")
+            for name, pk in rows.values_list("name", "id"):
+                ids.setdefault(f"n:{name}", pk)
+    return ids, len(planned)
+
+
+def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Properties after a row: per-source sections merged, the first source channel kept."""
+    merged = dict(old)
+    for key, value in new.items():
+        if key == "source_channel":
+            merged.setdefault(key, value)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _changes(
+    found: tuple[Any, ...], record: ContactRecord, account_id: int | None
+) -> dict[str, Any] | None:
+    """The updated field values of a stored contact (id, email, *_COMPARED), or None when the
+    row changes nothing. Empty cells never erase what is known."""
+    _, _, first_name, last_name, title, phone, country, old_account, _, properties = found
+    stored = {"first_name": first_name, "last_name": last_name, "title": title, "phone": phone,
+              "country": country}  # fmt: skip
+    values = {**stored, "account_id": old_account, "properties": properties}
+    changed = False
+    for name, value in record.fields.items():
+        if stored[name] != value:
+            values[name] = value
+            changed = True
+    if account_id is not None and old_account != account_id:
+        values["account_id"] = account_id
+        changed = True
+    merged = _merge(properties, record.properties)
+    if merged != properties:
+        values["properties"] = merged
+        changed = True
+    return values if changed else None

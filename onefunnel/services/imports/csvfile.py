@@ -1,0 +1,127 @@
+"""Streaming a CSV file row by row (constant memory), and writing the rejected rows to another."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from onefunnel.services.errors import InputError
+from onefunnel.services.imports.records import RowError
+
+# rows done, bytes read, bytes in the file
+Progress = Callable[[int, int, int], None]
+
+KEPT_REJECTS = 50
+
+
+class CsvRows:
+    """A CSV file's header and rows. Rows are numbered as a spreadsheet shows them (the header
+    is row 1); blank lines are passed over. Bytes that are not UTF-8 are carried through
+    (surrogateescape) so the one row holding them is rejected, not the whole file."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self.total_bytes = path.stat().st_size
+            self._binary = path.open("rb")
+        except OSError as exc:
+            raise InputError(f"file: cannot read {path}: {exc.strerror}") from None
+        self._text = io.TextIOWrapper(
+            self._binary, encoding="utf-8-sig", errors="surrogateescape", newline=""
+        )
+        self._reader = csv.reader(self._text)
+        try:
+            self.header: list[str] = next(self._reader)
+        except StopIteration:
+            self.close()
+            raise InputError(f"file: {path} is empty (no header row)") from None
+        except csv.Error as exc:
+            self.close()
+            raise InputError(f"file: {path}: header is not CSV: {exc}") from None
+        self._row = 1
+
+    def bytes_read(self) -> int:
+        """How far into the file the reader is (for progress)."""
+        return self._binary.tell()
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]] | RowError]:
+        while True:
+            self._row += 1
+            try:
+                values = next(self._reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield RowError(self._row, "(row)", f"not CSV: {exc}")
+                continue
+            if not values or (len(values) == 1 and not values[0].strip()):
+                self._row -= 1
+                continue
+            yield self._row, values
+
+    def close(self) -> None:
+        """Close the file."""
+        self._text.close()
+
+    def __enter__(self) -> CsvRows:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class Rejects:
+    """The rejects file: row number, column and error, then the row as it was, so a user can
+    fix the rows and import the file again. Created only when a row is rejected."""
+
+    def __init__(self, path: Path, header: Sequence[str]) -> None:
+        self.path = path
+        self.header = list(header)
+        self.count = 0
+        self.kept: list[RowError] = []
+        self._file: io.TextIOWrapper | None = None
+        self._writer: Any = None
+
+    def add(self, error: RowError, values: Sequence[str]) -> None:
+        """Record one rejected row."""
+        if self._writer is None:
+            try:
+                self._file = self.path.open(
+                    "w", newline="", encoding="utf-8", errors="surrogateescape"
+                )
+            except OSError as exc:
+                raise InputError(f"rejects: cannot write {self.path}: {exc.strerror}") from None
+            self._writer = csv.writer(self._file)
+            self._writer.writerow(["row", "column", "error", *self.header])
+        self._writer.writerow([error.row, error.column, error.message, *values])
+        self.count += 1
+        if len(self.kept) < KEPT_REJECTS:
+            self.kept.append(error)
+
+    @property
+    def written_to(self) -> str | None:
+        """The rejects file's path, or None when no row was rejected."""
+        return str(self.path) if self.count else None
+
+    def close(self) -> None:
+        """Flush and close the rejects file (if one was started)."""
+        if self._file is not None:
+            self._file.close()
+
+    def __enter__(self) -> Rejects:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def default_rejects_path(path: Path) -> Path:
+    """``contacts.csv`` → ``contacts.rejects.csv`` beside it."""
+    return path.with_name(f"{path.stem}.rejects.csv")
