@@ -35,6 +35,7 @@ from onefunnel.domain.intent import (
 )
 from onefunnel.domain.stages import Stage
 from onefunnel.models import Contact, Deal, Handoff, Spend, Touchpoint
+from onefunnel.services.scoring import predictive_on
 
 
 def lead_cost(contact_id: int, at: datetime) -> Decimal:
@@ -138,9 +139,11 @@ def lead_value(contact: Contact, score: Decimal | None, at: datetime) -> LeadVal
     """Expected value of a contact handed off at ``at`` with ``score``."""
     employees = contact.account.employee_count if contact.account_id and contact.account else None
     band = employee_band(employees)
-    from onefunnel.services.predictive_scoring import probability_for
+    predicted = None
+    if predictive_on():
+        from onefunnel.services.predictive_scoring import probability_for
 
-    predicted = probability_for(contact.pk, at)
+        predicted = probability_for(contact.pk, at)
     if predicted is not None:
         probability, source = predicted, "predictive model"
     else:

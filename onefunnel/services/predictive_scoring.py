@@ -148,7 +148,7 @@ class TrainingReport:
     positives: int
     holdout_rows: int
     holdout_auc: float
-    rule_auc: float
+    rule_auc: float | None
     brier_score: float
     cv_auc_mean: float
     cv_auc_std: float
@@ -228,7 +228,7 @@ def _record(
     path: str,
     source: str,
     target: str,
-    rule_auc: float,
+    rule_auc: float | None,
     activate: bool,
     now: datetime,
 ) -> TrainingReport:
@@ -408,7 +408,7 @@ def train_csv(
         raise InputError(str(exc)) from None
     moment = now or timezone.now()
     name = _save(model, f"csv-{moment:%Y%m%d%H%M%S}-{model.report.algorithm.value}.joblib")
-    report = _record(model, name, str(path), target, float("nan"), False, moment)
+    report = _record(model, name, str(path), target, None, False, moment)
     r = model.report
     return CsvTrainingReport(
         r.cv_auc_mean, r.cv_auc_std, r.cv_folds, r.algorithm.value, r.rows, r.positives,

@@ -238,3 +238,11 @@ def set_team_calendar(
             "max_reassignments": max_reassignments,
         },
     )
+
+
+def user_id_for(username: str) -> int:
+    """The id of the user with this username (NotFoundError naming it otherwise)."""
+    pk = get_user_model().objects.filter(username=username).values_list("pk", flat=True).first()
+    if pk is None:
+        raise NotFoundError(f"user: no user {username!r}")
+    return int(pk)

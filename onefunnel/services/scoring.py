@@ -40,7 +40,14 @@ from onefunnel.domain.scoring import (
     score_state,
 )
 from onefunnel.domain.stages import Cause, Stage
-from onefunnel.models import Account, Contact, ContactScore, ScoringConfig, Touchpoint
+from onefunnel.models import (
+    Account,
+    Contact,
+    ContactScore,
+    PredictiveModelRun,
+    ScoringConfig,
+    Touchpoint,
+)
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.stages import StageMove, apply_stage_change, lock
 
@@ -72,7 +79,7 @@ class ConfigVersion:
 
 
 _cache_lock = threading.Lock()
-_cached: tuple[int, ScoringModel] | None = None
+_cached: tuple[int, Any, ScoringModel] | None = None
 
 
 def active_model() -> ScoringModel:
@@ -83,11 +90,13 @@ def active_model() -> ScoringModel:
         return default_scoring_model()
     version, config = row
     with _cache_lock:
-        if _cached is not None and _cached[0] == version:
-            return _cached[1]
+        # Keyed by the stored JSON too: another database (a test, a reset demo) may hold a
+        # different model under the same version number.
+        if _cached is not None and _cached[0] == version and _cached[1] == config:
+            return _cached[2]
     model = dataclasses.replace(parse_scoring_model(config), version=version)
     with _cache_lock:
-        _cached = (version, model)
+        _cached = (version, config, model)
     return model
 
 
@@ -124,6 +133,12 @@ def save_scoring_config(
             created_by_id=actor_id,
         )
     return ConfigVersion(row.version, stored, row.note, row.created_at)
+
+
+def predictive_on() -> bool:
+    """True when a predictive model is switched on. Checked before importing scikit-learn,
+    which takes a second or two to load and is not needed otherwise."""
+    return PredictiveModelRun.objects.filter(active=True).exists()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,6 +237,22 @@ def _touches_of(contact_id: int, *, exclude: int | None = None) -> list[Touch]:
     if exclude is not None:
         rows = rows.exclude(pk=exclude)
     return [Touch(kind, at) for kind, at in rows.values_list("kind", "occurred_at")]
+
+
+def _fit_explanations(
+    model: ScoringModel, profiles: list[dict[str, Any]]
+) -> list[list[dict[str, Any]]]:
+    """Fit lines of many contacts, evaluating each distinct combination of the attributes the
+    rules read once (colleagues at one account share most of them)."""
+    attributes = sorted({rule.attribute for rule in model.fit_rules})
+    seen: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    out = []
+    for profile in profiles:
+        key = tuple(profile.get(name) for name in attributes)
+        if key not in seen:
+            seen[key] = _lines(model, profile)
+        out.append(seen[key])
+    return out
 
 
 def _lines(model: ScoringModel, profile: Profile) -> list[dict[str, Any]]:
@@ -336,7 +367,9 @@ def _touch_columns(positions: dict[int, int]) -> tuple[TouchColumns, int]:
         empty = np.array([], dtype="datetime64[us]")
         return TouchColumns(np.array([], dtype=np.int64), np.array([], dtype=str), empty), 0
     ids, kinds, seconds = zip(*rows, strict=True)
-    index = np.fromiter((positions[i] for i in ids), dtype=np.int64, count=len(ids))
+    known = np.fromiter(positions, dtype=np.int64, count=len(positions))
+    order = np.argsort(known)
+    index = order[np.searchsorted(known, np.asarray(ids, dtype=np.int64), sorter=order)]
     micros = np.rint(np.asarray(seconds, dtype=np.float64) * 1e6).astype(np.int64)
     return TouchColumns(index, np.asarray(kinds), micros.astype("datetime64[us]")), len(rows)
 
@@ -362,24 +395,31 @@ def rescore_all(
     profiles = [profile_from_row(row[1:]) for row in rows]
     report("reading", 1, 3)
     touches, n_touches = _touch_columns({pk: i for i, pk in enumerate(ids)})
-    batch = score_many(profiles, touches, model, moment)
+    # Fit rules are evaluated once per contact, for the explanation; the vectorised pass then
+    # only needs the engagement (a model without fit rules gives fit 0 and the same engagement).
+    lines = _fit_explanations(model, profiles)
+    fits = [Decimal(sum(round(line["points"] * 10) for line in ls)).scaleb(-1) for ls in lines]
+    engagement_only = dataclasses.replace(model, fit_rules=())
+    batch = score_many([{}] * len(ids), touches, engagement_only, moment)
     report("scoring", 2, 3)
-    totals = [batch.total_of(i) for i in range(len(ids))]
-    from onefunnel.services.predictive_scoring import predict_contacts
+    totals = [fits[i] + batch.total_of(i) for i in range(len(ids))]
+    predicted = None
+    if predictive_on():
+        from onefunnel.services.predictive_scoring import predict_contacts
 
-    predicted = predict_contacts(ids, moment)
+        predicted = predict_contacts(ids, moment)
     with transaction.atomic():
         ContactScore.objects.all().delete()
         ContactScore.objects.bulk_create(
             (
                 ContactScore(
                     contact_id=pk,
-                    fit=Decimal(round(float(batch.fit[i]) * 10)).scaleb(-1),
+                    fit=fits[i],
                     engagement_value=float(batch.engagement_value[i]),
                     as_of=moment,
                     total=totals[i],
                     model_version=model.version,
-                    explanation=_lines(model, profiles[i]),
+                    explanation=lines[i],
                     probability=None if predicted is None else float(predicted[i]),
                 )
                 for i, pk in enumerate(ids)
@@ -466,11 +506,12 @@ def explain_score(
     score = score_contact(profile, _touches_of(contact.pk), model, now or timezone.now())
     probability: float | None = None
     features: tuple[tuple[str, str, float], ...] = ()
-    from onefunnel.services.predictive_scoring import explain_prediction
+    if predictive_on():
+        from onefunnel.services.predictive_scoring import explain_prediction
 
-    prediction = explain_prediction(contact.pk, now=now)
-    if prediction is not None:
-        probability, features = prediction
+        prediction = explain_prediction(contact.pk, now=now)
+        if prediction is not None:
+            probability, features = prediction
     return ScoreExplanation(
         contact_id=contact.pk,
         email=contact.email,

@@ -13,8 +13,8 @@ from datetime import datetime
 import httpx
 from django.utils import timezone
 
-from onefunnel.services.handoffs import evaluate_breaches
 from onefunnel.models import WebhookDelivery
+from onefunnel.services.handoffs import evaluate_breaches
 from onefunnel.services.webhooks import deliver_due
 
 

@@ -48,7 +48,7 @@ def test_requests_without_a_session_are_refused(db: None) -> None:
 def test_queue_accept_and_the_losing_second_accept(
     rep_client: tuple[Client, User], make_contact: Callable[..., Contact]
 ) -> None:
-    client, user = rep_client
+    client, _user = rep_client
     handoff = _hand_raise(make_contact())
     queue = client.get("/api/handoffs", {"owner": "ana", "status": "pending"})
     assert queue.status_code == 200
