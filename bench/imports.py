@@ -130,12 +130,14 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep bench/out/ afterwards")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
+    made: list[Path] = []
     results = []
     # Children's peak RSS only grows, so the small file goes first: its number is its own.
     for rows in (args.small, args.rows):
         path = OUT / f"hubspot_{rows}.csv"
         if not path.exists():
             generate(path, rows)
+        made += [path, path.with_name(f"{path.stem}.rejects.csv")]
         home = Path(tempfile.mkdtemp(prefix="onefunnel-bench-", dir=OUT))
         try:
             elapsed, report = run_import(path, home)
@@ -158,7 +160,9 @@ def main() -> None:
         )
     print("peak RSS of the re-import row is the maximum over all runs so far (ru_maxrss)")
     if not args.keep:
-        shutil.rmtree(OUT, ignore_errors=True)
+        # bench/out/ is shared with other benchmarks: remove only this one's files.
+        for path in made:
+            path.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
