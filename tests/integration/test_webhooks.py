@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
-from standardwebhooks.webhooks import Webhook  # type: ignore[import-untyped,unused-ignore]
+from standardwebhooks.webhooks import (  # type: ignore[import-untyped,unused-ignore]
+    Webhook,
+    WebhookVerificationError,
+)
 
 from onefunnel.domain.touches import TouchKind
 from onefunnel.models import Contact, WebhookDelivery
@@ -97,7 +100,7 @@ def test_a_created_handoff_is_delivered_signed_and_verifiable(
     assert payload["data"]["owner"] == "ana"
     assert headers["webhook-id"].startswith("msg_")
     # A tampered body fails verification: the signature covers it.
-    with pytest.raises(Exception, match="(?i)signature"):
+    with pytest.raises(WebhookVerificationError):
         Webhook(endpoint.secret).verify(body.replace(b"ana", b"eve"), headers)
     log = delivery_log()
     assert log[0].status == "delivered"
@@ -166,7 +169,7 @@ def test_bad_endpoints_are_refused(db: None) -> None:
 
     with pytest.raises(InputError, match="url"):
         add_endpoint("ftp://example.com/x")
-    with pytest.raises(InputError, match="events: unknown event 'deal.won'"):
+    with pytest.raises(InputError, match=r"events: unknown event 'deal\.won'"):
         add_endpoint("http://127.0.0.1:1/x", events=["deal.won"])
     with pytest.raises(InputError, match="secret"):
         add_endpoint("http://127.0.0.1:1/x", secret="not-a-secret")
