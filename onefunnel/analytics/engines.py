@@ -76,7 +76,10 @@ _MACROS: dict[str, dict[str, Macro]] = {
     "postgres": {
         "EPOCH_SECONDS": _template("CAST(FLOOR(EXTRACT(EPOCH FROM {0})) AS BIGINT)"),
         "FLOOR_INT": _template("CAST(FLOOR({0}) AS BIGINT)"),
-        "MONTH_OF": _template("to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM')"),
+        # ISO date text, cut to the month (to_char's format would be rewritten by sqlglot).
+        "MONTH_OF": _template(
+            "SUBSTRING(CAST(CAST({0} AT TIME ZONE 'UTC' AS DATE) AS TEXT), 1, 7)"
+        ),
     },
     "spark": {
         "EPOCH_SECONDS": _template("unix_seconds({0})"),

@@ -120,7 +120,9 @@ def write_journeys(
         for key, channel in campaigns.items()
     }
     for key, day, amount in spend:
-        Spend.objects.create(campaign=camp[key], day=date.fromisoformat(day), amount=Decimal(amount))
+        Spend.objects.create(
+            campaign=camp[key], day=date.fromisoformat(day), amount=Decimal(amount)
+        )
     pipeline = PipelineStage.objects.order_by("sequence").first() or PipelineStage.objects.create(
         name="Qualify", sequence=1, probability=10
     )

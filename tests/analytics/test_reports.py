@@ -57,8 +57,13 @@ JOURNEYS = {
             Move("2026-01-05", "intent"),
             Won("D1", "1000.00", opened="2026-01-06", closed="2026-01-15"),
             HandedOff(
-                "h-ann", "2026-01-05", "rita", due="2026-01-05 17:00", status="accepted",
-                response="2026-01-05 11:00", deal="D1",
+                "h-ann",
+                "2026-01-05",
+                "rita",
+                due="2026-01-05 17:00",
+                status="accepted",
+                response="2026-01-05 11:00",
+                deal="D1",
             ),
             Move("2026-01-15", "conversion"),
         ],
@@ -73,24 +78,33 @@ JOURNEYS = {
             Touch("2026-01-04", "paid_search", "gads"),
             Move("2026-01-04", "intent"),
             HandedOff(
-                "h-bob-1", "2026-01-04", "sam", due="2026-01-04 17:00", status="rejected",
-                response="2026-01-05 09:00", reason="not_now",
+                "h-bob-1",
+                "2026-01-04",
+                "sam",
+                due="2026-01-04 17:00",
+                status="rejected",
+                response="2026-01-05 09:00",
+                reason="not_now",
             ),
             Move("2026-01-08", "nurture", reason="not_now"),
             Move("2026-02-01", "intent"),
             Won("D2", "500.00", opened="2026-02-02", closed="2026-02-20"),
             HandedOff(
-                "h-bob-2", "2026-02-01", "rita", due="2026-02-01 17:00", status="accepted",
-                response="2026-02-01 10:00", previous="h-bob-1", deal="D2",
+                "h-bob-2",
+                "2026-02-01",
+                "rita",
+                due="2026-02-01 17:00",
+                status="accepted",
+                response="2026-02-01 10:00",
+                previous="h-bob-1",
+                deal="D2",
             ),
             Move("2026-02-20", "conversion"),
         ],
         employees=50,
         owner="sam",
     ),
-    "cat": Journey(
-        "Gamma", [Touch("2026-01-10", "direct"), Move("2026-01-10", "awareness")]
-    ),
+    "cat": Journey("Gamma", [Touch("2026-01-10", "direct"), Move("2026-01-10", "awareness")]),
     "dan": Journey(
         "Delta",
         [
@@ -132,6 +146,11 @@ def same(a: Table, b: Table) -> None:
                 assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9), (row_a, row_b)
             else:
                 assert x == y, (row_a, row_b)
+
+
+def total(rows: Any, column: str) -> float:
+    """The sum of a numeric column over some records."""
+    return sum(float(r[column]) for r in rows)
 
 
 def check(engine: Any, query: Any, expected: list[tuple[Any, ...]]) -> Table:
@@ -193,7 +212,11 @@ def test_scorecard_by_source_campaign(engine: Any) -> None:
     table = ScorecardQuery(Q1, by="campaign").run(engine)
     rows = {r["campaign"]: r for r in table}
     assert set(rows) == {"gads", "li"}
-    assert (rows["gads"]["handoffs"], rows["gads"]["accepted"], rows["gads"]["expired"]) == (2, 1, 1)
+    assert (rows["gads"]["handoffs"], rows["gads"]["accepted"], rows["gads"]["expired"]) == (
+        2,
+        1,
+        1,
+    )
     assert rows["li"]["rejection_reasons"] == "not_now=1"
     assert rows["li"]["acceptance_rate"] == 0.5
 
@@ -247,8 +270,8 @@ def test_attribution_credits_channels_and_every_model_sums_to_the_totals(engine:
     everything = AttributionQuery(Q1, by="channel", models=models).run(engine)
     for model in models.split(","):
         rows = [r for r in everything if r["model"] == model]
-        assert math.isclose(sum(float(r["conversions"]) for r in rows), 2.0)  # type: ignore[arg-type]
-        assert math.isclose(sum(float(r["revenue"]) for r in rows), 1500.0)  # type: ignore[arg-type]
+        assert math.isclose(total(rows, "conversions"), 2.0)
+        assert math.isclose(total(rows, "revenue"), 1500.0)
     if engine.name == "spark":
         same(everything, AttributionQuery(Q1, by="channel", models=models).run(DjangoEngine()))
 
@@ -257,4 +280,4 @@ def test_attribution_lookback_drops_old_touches(engine: Any) -> None:
     # With a 5-day window, Acme's journey before 01-15 09:00 keeps no touch (the last one is
     # 01-05) and Beta's before 02-20 keeps none either: nothing converts with a journey.
     table = AttributionQuery(Q1, models="linear", lookback_days=5).run(engine)
-    assert sum(float(r["conversions"]) for r in table) == 0.0  # type: ignore[arg-type]
+    assert total(table, "conversions") == 0.0
