@@ -11,6 +11,7 @@ so it is always exact; the stored row keeps the fit lines.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -82,13 +83,18 @@ _cache_lock = threading.Lock()
 _cached: tuple[int, Any, ScoringModel] | None = None
 
 
+@functools.cache
+def _default_model() -> ScoringModel:
+    return default_scoring_model()
+
+
 def active_model() -> ScoringModel:
     """The newest stored scoring model, or the built-in default when none is stored."""
     global _cached
-    row = ScoringConfig.objects.order_by("-version").values_list("version", "config").first()
-    if row is None:
-        return default_scoring_model()
-    version, config = row
+    rows = ScoringConfig.objects.order_by("-version").values_list("version", "config")[:1]
+    if not rows:
+        return _default_model()
+    version, config = rows[0]
     with _cache_lock:
         # Keyed by the stored JSON too: another database (a test, a reset demo) may hold a
         # different model under the same version number.
@@ -211,14 +217,16 @@ def profile_from_row(row: tuple[Any, ...]) -> dict[str, Any]:
 
 def contact_profile_attributes(contact: Contact) -> dict[str, Any]:
     """The fit attributes of one contact (reads its account)."""
-    account = (
-        Account.objects.filter(pk=contact.account_id)
-        .values_list("industry", "employee_count", "country", "region", "properties")
-        .first()
+    rows = (
+        list(
+            Account.objects.filter(pk=contact.account_id).values_list(
+                "industry", "employee_count", "country", "region", "properties"
+            )[:1]
+        )
         if contact.account_id
-        else None
+        else []
     )
-    industry, employees, a_country, region, a_props = account or (None, None, None, None, {})
+    industry, employees, a_country, region, a_props = rows[0] if rows else (None,) * 4 + ({},)
     return build_profile(
         email=contact.email,
         title=contact.title,
@@ -289,11 +297,15 @@ def score_on_touch(contact: Contact, touchpoint: Touchpoint) -> ScoreUpdate:
     """
     model = active_model()
     profile = contact_profile_attributes(contact)
-    fit = sum((line.points for line in fit_lines(profile, model)), Decimal(0))
+    matched = fit_lines(profile, model)
+    fit = sum((line.points for line in matched), Decimal(0))
     touch = Touch(touchpoint.kind, touchpoint.occurred_at)
-    row = ContactScore.objects.filter(contact_id=contact.pk).first()
-    if row is not None and row.model_version == model.version:
-        base = ScoreState(row.fit, row.engagement_value, row.as_of, row.model_version)
+    stored = ContactScore.objects.filter(contact_id=contact.pk).values_list(
+        "fit", "engagement_value", "as_of", "model_version"
+    )[:1]
+    row = stored[0] if stored else None
+    if row is not None and row[3] == model.version:
+        base = ScoreState(*row)
     else:
         base = score_state(
             profile, _touches_of(contact.pk, exclude=touchpoint.pk), model, touch.occurred_at
@@ -307,7 +319,7 @@ def score_on_touch(contact: Contact, touchpoint: Touchpoint) -> ScoreUpdate:
         "as_of": state.as_of,
         "total": after,
         "model_version": model.version,
-        "explanation": _lines(model, profile),
+        "explanation": [{"points": float(x.points), "reason": x.reason} for x in matched],
     }
     if row is None:
         ContactScore.objects.create(contact_id=contact.pk, **values)
