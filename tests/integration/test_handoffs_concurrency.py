@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.db import connection, connections
 
 from onefunnel.domain.handoffs import HandoffError
-from onefunnel.models import Contact, Deal, Handoff, HandoffEvent
+from onefunnel.models import Contact, Deal, Handoff, HandoffEvent, PipelineStage
 from onefunnel.services.handoffs import accept_handoff, open_manual_handoff
 from onefunnel.services.routing_config import set_rep
 
@@ -25,6 +25,10 @@ def test_parallel_accepts_of_one_handoff_have_exactly_one_winner(
 ) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    # A transactional test case starts from a flushed database: seed the pipeline a deal needs.
+    PipelineStage.objects.get_or_create(
+        name="Qualification", defaults={"sequence": 10, "probability": 10}
+    )
     for n in range(REPS):
         set_rep(f"rep{n}", capacity=0, create_user=True)  # nobody eligible: a team-queue handoff
     contact = make_contact()
@@ -41,6 +45,8 @@ def test_parallel_accepts_of_one_handoff_have_exactly_one_winner(
             outcomes.append(f"won:{rep_id}")
         except HandoffError as exc:
             outcomes.append(f"lost:{exc}")
+        except Exception as exc:  # reported by the assertions below, not lost in the thread
+            outcomes.append(f"error:{exc!r}")
         finally:
             connections.close_all()
 
@@ -51,6 +57,7 @@ def test_parallel_accepts_of_one_handoff_have_exactly_one_winner(
         thread.join(timeout=60)
     winners = [o for o in outcomes if o.startswith("won:")]
     losers = [o for o in outcomes if o.startswith("lost:")]
+    assert [o for o in outcomes if o.startswith("error:")] == []
     assert len(winners) == 1
     assert len(losers) == REPS - 1
     assert all("status: handoff is already accepted" in o for o in losers)
