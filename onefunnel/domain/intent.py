@@ -5,7 +5,8 @@ Scoring, routing, SLA arithmetic and the decision rules of a handoff live in the
 this one holds the small rules that join them:
 
 * **Entering intent opens a handoff**, whatever moved the contact there, except a move made by
-  a handoff itself. The move's cause names the trigger: a touch (a hand-raise) is a hand-raise,
+  a handoff itself or replayed from an import (an imported history is the past: its leads were
+  handed over in the old system, and opening them now would flood the queue with breached SLAs). The move's cause names the trigger: a touch (a hand-raise) is a hand-raise,
   a rule (the MQL threshold) is a threshold crossing, a user is a manual handoff.
 * **A score crossing the MQL threshold** moves a contact to intent from awareness,
   consideration or nurture (re-engagement); never from a later or disqualified state.
@@ -31,7 +32,6 @@ _TRIGGERS = {
     Cause.TOUCH: HandoffTrigger.HAND_RAISE,
     Cause.RULE: HandoffTrigger.MQL_THRESHOLD,
     Cause.USER: HandoffTrigger.MANUAL,
-    Cause.IMPORT: HandoffTrigger.IMPORT,
     Cause.DEAL: HandoffTrigger.MANUAL,
 }
 _SCORE_ENTRY = frozenset({Stage.AWARENESS, Stage.CONSIDERATION, Stage.NURTURE})
@@ -51,12 +51,12 @@ UNKNOWN_BAND = "unknown"
 def handoff_trigger(to_stage: Stage, cause: Cause) -> HandoffTrigger | None:
     """The trigger of the handoff a stage change opens, or None when it opens none.
 
-    Only a move *into* intent opens one, and never a move caused by a handoff (which would
-    open a handoff for the handoff).
+    Only a move *into* intent opens one, never a move caused by a handoff (which would open a
+    handoff for the handoff) nor one replayed from an import.
     """
-    if to_stage is not Stage.INTENT or cause is Cause.HANDOFF:
+    if to_stage is not Stage.INTENT:
         return None
-    return _TRIGGERS[cause]
+    return _TRIGGERS.get(cause)
 
 
 def stage_after_threshold(current: Stage | None) -> Stage | None:

@@ -102,3 +102,14 @@ def test_contacts_that_are_not_a_demo_are_protected() -> None:
     with pytest.raises(InputError, match="already has data"):
         generate_demo(seed=42, size=DemoSize.SMALL)
     assert Contact.objects.count() == 1
+
+
+def test_demo_sales_reps_can_receive_handoffs() -> None:
+    from onefunnel.models.routing import RepProfile
+
+    generate_demo(seed=3, size=DemoSize.SMALL)
+    sales = get_user_model().objects.filter(groups__name=Team.SALES.value)
+    assert sales.exists()
+    profiles = RepProfile.objects.filter(user__in=sales, team=Team.SALES.value, available=True)
+    assert profiles.count() == sales.count()
+    assert not RepProfile.objects.exclude(user__in=sales).exists()

@@ -24,7 +24,7 @@ from django.contrib.auth.models import Group
 from django.core.management.color import no_style
 from django.db import connection, models, transaction
 
-from onefunnel.domain.stages import Cause
+from onefunnel.domain.stages import Cause, Team
 from onefunnel.domain.touches import default_team
 from onefunnel.models import (
     Account,
@@ -38,7 +38,10 @@ from onefunnel.models import (
     StageChange,
     Touchpoint,
 )
+from onefunnel.models.routing import HandoffEvent, HandoffRouting, RepProfile
+from onefunnel.models.scoring import ContactScore
 from onefunnel.models.teams import ensure_team_groups
+from onefunnel.models.webhooks import WebhookDelivery
 from onefunnel.services.demo.company import ANCHOR_TS, DAY
 from onefunnel.services.demo.rows import (
     CAUSES,
@@ -71,6 +74,10 @@ _DEFAULT_PIPELINE = (
 )
 #: Data tables in the order they can be emptied (children before parents).
 DATA_MODELS: tuple[type[models.Model], ...] = (
+    HandoffEvent,
+    HandoffRouting,
+    ContactScore,
+    WebhookDelivery,
     StageChange,
     Touchpoint,
     Handoff,
@@ -394,7 +401,11 @@ class _Writer:
             if created:
                 user.set_unusable_password()
                 user.save(update_fields=["password"])
-            user.groups.add(groups[TEAMS[int(u.team[i])].value])
+            team = TEAMS[int(u.team[i])]
+            user.groups.add(groups[team.value])
+            if team is Team.SALES:
+                # Sales reps receive the handoffs the live system routes after the demo loads.
+                RepProfile.objects.get_or_create(user=user, defaults={"team": team.value})
             ids.append(user.pk)
         if self.progress is not None:
             self.progress("users", len(ids), len(ids))
