@@ -88,7 +88,99 @@ def read_journeys(file: Path, options: AttributionFileOptions) -> GroupedJourney
 def read_grouped_paths(
     file: Path, options: AttributionFileOptions, *, sep: str = ";"
 ) -> GroupedJourneys:
-    """Read a grouped-paths file into grouped journeys."""
+    """Read a grouped-paths file into grouped journeys.
+
+    Well-formed files take a fast path (Arrow's CSV reader and string kernels, about ten times
+    faster than the csv module on a million paths); anything unusual falls back to the careful
+    reader below, which is the one that names the row and column of a problem.
+    """
+    fast = _read_grouped_arrow(file, options, sep)
+    if fast is not None:
+        return fast
+    return _read_grouped_checked(file, options, sep)
+
+
+def _read_grouped_arrow(
+    file: Path, options: AttributionFileOptions, sep: str
+) -> GroupedJourneys | None:
+    """The fast path, or None when the file needs the careful reader (or pyarrow is missing)."""
+    try:
+        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow.compute as pc  # type: ignore[import-untyped]
+        import pyarrow.csv as pacsv  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - pyarrow is a dependency; the fallback still works
+        return None
+    value_name = options.value_column or "total_conversion_value"
+    null_name = options.null_column or "total_null"
+    try:
+        table = pacsv.read_csv(
+            file,
+            parse_options=pacsv.ParseOptions(delimiter=sep),
+            convert_options=pacsv.ConvertOptions(
+                column_types={options.path_column: pa.string()}, strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError):
+        return None
+    names = set(table.column_names)
+    if options.path_column not in names or options.conversions_column not in names:
+        return None
+    if options.value_column is not None and value_name not in names:
+        return None
+    if options.null_column is not None and null_name not in names:
+        return None
+    if table.num_rows == 0:
+        return None
+
+    def amounts(name: str, *, blank_is_zero: bool) -> FloatArray | None:
+        column = table.column(name)
+        if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+            return None
+        if column.null_count and not blank_is_zero:
+            return None
+        numbers = np.asarray(pc.fill_null(column, 0).to_numpy(), dtype=np.float64)
+        if not np.all(np.isfinite(numbers) & (numbers >= 0)):
+            return None
+        return numbers
+
+    conversions = amounts(options.conversions_column, blank_is_zero=False)
+    values = amounts(value_name, blank_is_zero=True) if value_name in names else None
+    nulls = amounts(null_name, blank_is_zero=True) if null_name in names else None
+    if conversions is None:
+        return None
+    if (value_name in names and values is None) or (null_name in names and nulls is None):
+        return None
+    pieces = pc.split_pattern(table.column(options.path_column), options.channel_separator)
+    pieces = pieces.combine_chunks()
+    lengths = np.asarray(pc.list_value_length(pieces).to_numpy(), dtype=np.int64)
+    # Encode the raw pieces first, then trim the few distinct ones: `a > b` and `a>b` share ids,
+    # in order of first appearance, as in the careful reader.
+    encoded = pc.dictionary_encode(pc.list_flatten(pieces))
+    ids: dict[str, int] = {}
+    remap = np.empty(len(encoded.dictionary), dtype=np.int64)
+    for raw_id, raw in enumerate(encoded.dictionary.to_pylist()):
+        name = raw.strip()
+        if not name:
+            return None  # an empty path or channel name: the careful reader names its row
+        remap[raw_id] = ids.setdefault(name, len(ids))
+    touch_channels = remap[np.asarray(encoded.indices.to_numpy(), dtype=np.int64)]
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    try:
+        return GroupedJourneys(
+            channels=tuple(ids),
+            touch_channels=touch_channels,
+            offsets=offsets,
+            conversions=conversions,
+            nulls=nulls if nulls is not None else conversions * 0,
+            values=values,
+        )
+    except AttributionInputError:
+        return None
+
+
+def _read_grouped_checked(file: Path, options: AttributionFileOptions, sep: str) -> GroupedJourneys:
+    """Read row by row in chunks, naming the row and column of the first problem."""
     channels = _ChannelIndex()
     touch_parts: list[IntArray] = []
     length_parts: list[IntArray] = []

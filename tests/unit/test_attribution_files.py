@@ -174,3 +174,41 @@ def test_touch_file_lookback_window(tmp_path: Path) -> None:
 def test_bad_touch_rows_fail_naming_row_and_column(tmp_path: Path, row: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         read(write(tmp_path, TOUCHES + row + "\n"))
+
+
+def test_fast_and_careful_readers_agree(tmp_path: Path) -> None:
+    from onefunnel.services.attribution_files import _read_grouped_arrow, _read_grouped_checked
+
+    file = tmp_path / "paths.csv"
+    file.write_text(
+        "path;total_conversions;total_conversion_value;total_null\n"
+        "email > search ;2;200.5;3\n"
+        "search;0;;7\n"
+        "display>email > direct;1;10;0\n"
+        " social ;4;40;1\n",
+        encoding="utf-8",
+    )
+    options = AttributionFileOptions()
+    fast = _read_grouped_arrow(file, options, ";")
+    careful = _read_grouped_checked(file, options, ";")
+    assert fast is not None
+    assert fast.channels == careful.channels == ("email", "search", "display", "direct", "social")
+    for name in ("touch_channels", "offsets", "conversions", "nulls", "values"):
+        assert getattr(fast, name).tolist() == getattr(careful, name).tolist(), name
+
+
+@pytest.mark.parametrize(
+    "bad_row",
+    ["email > > search;1;0;0", ";1;0;0", "email;-1;0;0", "email;x;0;0", "email;;0;0"],
+)
+def test_the_fast_path_leaves_bad_files_to_the_careful_reader(tmp_path: Path, bad_row: str) -> None:
+    from onefunnel.services.attribution_files import _read_grouped_arrow
+
+    file = tmp_path / "paths.csv"
+    file.write_text(
+        "path;total_conversions;total_conversion_value;total_null\nsearch;1;1;1\n" + bad_row + "\n",
+        encoding="utf-8",
+    )
+    assert _read_grouped_arrow(file, AttributionFileOptions(), ";") is None
+    with pytest.raises(InputError, match="row 2"):
+        read_journeys(file, AttributionFileOptions())
