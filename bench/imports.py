@@ -143,6 +143,7 @@ def main() -> None:
             elapsed, report = run_import(path, home)
             rss = peak_rss_mib()
             results.append(("import", rows, path.stat().st_size, elapsed, rss, report))
+            print(f"done: import of {rows:,} rows in {elapsed:.1f} s", file=sys.stderr, flush=True)
             if rows == args.rows:
                 again, report2 = run_import(path, home)
                 results.append(
