@@ -29,12 +29,10 @@ from onefunnel.domain.stages import Stage
 from onefunnel.domain.touches import Channel, TouchKind
 from onefunnel.services import crm_records as crm
 from onefunnel.services.errors import InputError
-from onefunnel.services.keys import verify_key
+from onefunnel.services.keys import CRM_READ, CRM_WRITE, verify_key
 from onefunnel.services.spend import SpendInput, record_spend, record_spend_batch
 from onefunnel.services.touches import TouchInput, Utm, record_touch
 
-CRM_READ = "crm:read"
-CRM_WRITE = "crm:write"
 P = ParamSpec("P")
 R = TypeVar("R")
 

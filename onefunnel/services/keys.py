@@ -18,7 +18,9 @@ from onefunnel.models import ApiKey
 from onefunnel.services.errors import InputError, NotFoundError
 
 TRACKING_WRITE = "tracking:write"
-SCOPES = frozenset({TRACKING_WRITE})
+CRM_READ = "crm:read"
+CRM_WRITE = "crm:write"  # also allows reads
+SCOPES = frozenset({TRACKING_WRITE, CRM_READ, CRM_WRITE})
 KEY_PREFIX = "of_"
 _TOUCH_INTERVAL = timedelta(minutes=1)
 

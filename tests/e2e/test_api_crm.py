@@ -240,3 +240,13 @@ def test_openapi_documents_the_crm(keys: None) -> None:
                  "/api/campaigns", "/api/spend", "/api/touchpoints", "/api/stage-changes"):  # fmt: skip
         assert path in spec["paths"]
     assert "all or nothing" in spec["paths"]["/api/contacts/batch"]["post"]["description"]
+
+
+def test_a_key_created_by_the_service_opens_the_crm_api() -> None:
+    from onefunnel.services.keys import create_key
+
+    reader = create_key("crm:read", "analyst")
+    status, _ = Api(key=reader.secret).call("get", "/contacts")
+    assert status == 200
+    status, _ = Api(key=reader.secret).call("post", "/contacts", {"email": "x@acme.example"})
+    assert status in (401, 403)
