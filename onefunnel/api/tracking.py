@@ -4,7 +4,9 @@ Plain Django views, not django-ninja: they answer in Segment's own shapes and st
 because the official Segment and RudderStack SDKs decide what to do from them:
 
 * ``200`` with a JSON body once the batch is committed (RudderStack and the legacy Python client
-  treat any other 2xx as a failure);
+  treat any other 2xx as a failure) — by the process's group-commit writer
+  (:mod:`onefunnel.services.tracking_writer`), which also checks the write key, so a request
+  never opens a database connection of its own;
 * ``400`` for input no retry can fix, ``401`` for a missing or wrong write key, ``413`` for an
   oversized body — clients drop these and do not retry;
 * ``429`` with ``Retry-After`` when too many batches are already waiting in this process, ``503``
@@ -19,13 +21,14 @@ default 512 KiB, like Segment's 500 KB batch limit).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError
@@ -38,11 +41,12 @@ from onefunnel.domain.tracking import (
     EventError,
     EventType,
     ParsedBatch,
+    TrackingEvent,
     parse_batch,
     parse_single,
 )
-from onefunnel.services.keys import TRACKING_WRITE, verify_key
-from onefunnel.services.tracking import ingest
+from onefunnel.services.tracking import IngestResult
+from onefunnel.services.tracking_writer import writer
 
 DEFAULT_MAX_BODY = 512 * 1024
 DEFAULT_MAX_PENDING = 32
@@ -140,18 +144,28 @@ def _errors(errors: tuple[EventError, ...]) -> list[dict[str, str]]:
     return [{"loc": e.loc, "msg": e.msg} for e in errors]
 
 
-def _handle(request: HttpRequest, kind: EventType | None) -> HttpResponse:
+async def _write(key: str, events: Sequence[TrackingEvent]) -> IngestResult | None:
+    return await asyncio.wrap_future(writer.submit(key, events))
+
+
+async def _handle(request: HttpRequest, kind: EventType | None) -> HttpResponse:
     try:
-        key = _basic_user(request)
-        if key is not None and verify_key(key, TRACKING_WRITE) is None:
-            raise _RefusedError(401, "unauthorized", "write key: unknown or revoked")
-        parsed = _parse(_body(request), kind)
-        if key is None and verify_key(parsed.write_key or "", TRACKING_WRITE) is None:
-            raise _RefusedError(401, "unauthorized", "write key: missing, unknown or revoked")
+        basic = _basic_user(request)
+        try:
+            parsed = _parse(_body(request), kind)
+        except _RefusedError:
+            # A wrong key is reported before anything about the body, as it always was.
+            if basic is not None and await _write(basic, ()) is None:
+                raise _RefusedError(401, "unauthorized", "write key: unknown or revoked") from None
+            raise
+        key = basic if basic is not None else (parsed.write_key or "")
+        result = await _write(key, parsed.events)
+        if result is None:
+            which = "unknown or revoked" if basic is not None else "missing, unknown or revoked"
+            raise _RefusedError(401, "unauthorized", f"write key: {which}")
         if not parsed.events:
             message = "; ".join(str(e) for e in parsed.errors[:5])
             raise _RefusedError(400, "invalid_request", message, errors=_errors(parsed.errors))
-        result = ingest(parsed.events)
     except _RefusedError as refused:
         return _error(refused)
     except OperationalError as exc:
@@ -184,6 +198,6 @@ async def endpoint(request: HttpRequest, kind: str = "batch") -> HttpResponse:
         return _error(_RefusedError(429, "rate_limited", "too many batches waiting; retry"))
     _pending += 1
     try:
-        return await sync_to_async(_handle)(request, event_type)
+        return await _handle(request, event_type)
     finally:
         _pending -= 1

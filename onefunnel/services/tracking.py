@@ -4,8 +4,15 @@ The write path is set-based, because a tracking endpoint receives thousands of m
 second: one query finds the message ids already stored, one resolves the user ids, one the
 anonymous ids, one the campaigns, one multi-row ``INSERT … ON CONFLICT (message_id) DO NOTHING``
 stores the touchpoints (so a concurrent resend of the same batch still stores each message once),
-and only contacts that received touches are locked and moved along the funnel — through
-``apply_stage_change`` and the domain's touch rules, replayed in time order.
+and only contacts that received touches are locked and moved along the funnel by the domain's
+touch rules, replayed in time order. The moves are written set-based (one multi-row insert of
+stage changes, one update per resulting stage), with exactly the rows ``apply_stage_change``
+would write; a contact moving into intent goes through ``apply_stage_change`` itself, because
+entering intent opens a handoff there.
+
+Several requests' batches can share one transaction (:func:`ingest_batches`, used by the
+group-commit writer in :mod:`onefunnel.services.tracking_writer`): they are then processed as
+one batch in arrival order, and each gets its own counts and errors.
 
 Identity messages (identify, alias, group) are applied first, in the order sent, so that a
 ``page`` before an ``identify`` in the same batch already lands on the identified contact.
@@ -28,13 +35,16 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
-from onefunnel.domain.stages import Cause, Stage
+from onefunnel.domain.intent import handoff_trigger
+from onefunnel.domain.stages import Cause, Stage, check_transition
 from onefunnel.domain.touches import Channel, TouchKind, default_team
 from onefunnel.domain.tracking import (
     EventError,
     EventType,
+    PlannedMove,
     TouchRules,
     TrackingEvent,
     account_fields,
@@ -44,7 +54,7 @@ from onefunnel.domain.tracking import (
     rules_from_config,
     touch_kind,
 )
-from onefunnel.models import Campaign, Contact, Touchpoint
+from onefunnel.models import Campaign, Contact, StageChange, Touchpoint
 from onefunnel.services import identity
 from onefunnel.services.contacts import normalise_domain, normalise_email
 from onefunnel.services.errors import InputError
@@ -55,7 +65,8 @@ _COLUMNS = (
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "properties",
     "occurred_at", "received_at",
 )  # fmt: skip
-_INSERT_CHUNK = 500
+_INSERT_CHUNK = 1000
+_LOOKUP_CHUNK = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +132,24 @@ def _identity_input(event: TrackingEvent) -> _Identity:
         raise EventError(f"{where}.{'website' if field == 'domain' else field}", msg) from None
 
 
-def _fresh(events: Sequence[TrackingEvent]) -> tuple[list[TrackingEvent], int]:
-    """The messages not stored yet (first copy wins within the batch) and the duplicate count."""
-    unique: dict[str, TrackingEvent] = {}
-    for event in events:
-        unique.setdefault(event.message_id, event)
-    stored = set(
-        Touchpoint.objects.filter(message_id__in=list(unique)).values_list("message_id", flat=True)
-    )
-    fresh = [e for mid, e in unique.items() if mid not in stored]
-    return fresh, len(events) - len(fresh)
+def _fresh(
+    events: Sequence[tuple[int, TrackingEvent]],
+) -> tuple[list[TrackingEvent], dict[str, int]]:
+    """The messages not stored yet (the first copy wins), and the batch each came from."""
+    unique: dict[str, tuple[int, TrackingEvent]] = {}
+    for index, event in events:
+        unique.setdefault(event.message_id, (index, event))
+    ids = list(unique)
+    stored: set[str] = set()
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        stored.update(
+            Touchpoint.objects.filter(
+                message_id__in=ids[start : start + _LOOKUP_CHUNK]
+            ).values_list("message_id", flat=True)
+        )
+    fresh = [event for mid, (_, event) in unique.items() if mid not in stored]
+    origin = {mid: index for mid, (index, _) in unique.items() if mid not in stored}
+    return fresh, origin
 
 
 def _campaigns(
@@ -197,25 +216,54 @@ def ingest(events: Sequence[TrackingEvent], *, received_at: datetime | None = No
     Resending a batch stores nothing twice: message ids already stored are counted as
     duplicates and change nothing.
     """
+    return ingest_batches([events], received_at=received_at)[0]
+
+
+def ingest_batches(
+    batches: Sequence[Sequence[TrackingEvent]], *, received_at: datetime | None = None
+) -> list[IngestResult]:
+    """Store several batches in one transaction, as one batch in the order given; a result each.
+
+    A message id sent twice (in one batch or in two) is stored once, from its first copy; the
+    other copies count as duplicates of their own batch. All or nothing at the database level:
+    when the transaction fails, no batch of the group is stored.
+    """
     received = received_at or timezone.now()
     rules = current_rules()
-    rejected: list[EventError] = []
+    rejected: list[list[EventError]] = [[] for _ in batches]
+    valid_counts = [0] * len(batches)
     identities: dict[str, _Identity] = {}
-    valid: list[TrackingEvent] = []
-    for event in events:
-        if event.type in (EventType.IDENTIFY, EventType.GROUP):
-            try:
-                identities[event.message_id] = _identity_input(event)
-            except EventError as exc:
-                rejected.append(exc)
-                continue
-        valid.append(event)
+    valid: list[tuple[int, TrackingEvent]] = []
+    for index, events in enumerate(batches):
+        for event in events:
+            if event.type in (EventType.IDENTIFY, EventType.GROUP):
+                try:
+                    given = _identity_input(event)
+                except EventError as exc:
+                    rejected[index].append(exc)
+                    continue
+                identities.setdefault(event.message_id, given)
+            valid.append((index, event))
+            valid_counts[index] += 1
+    accepted = [0] * len(batches)
+    fresh_counts = [0] * len(batches)
+    moves = [0] * len(batches)
     with transaction.atomic():
-        fresh, duplicates = _fresh(valid)
-        if not fresh:
-            return IngestResult(0, duplicates, tuple(rejected), 0)
-        accepted, moves = _store(fresh, identities, rules, received)
-    return IngestResult(accepted, duplicates, tuple(rejected), moves)
+        fresh, origin = _fresh(valid)
+        if fresh:
+            inserted, move_causes, merged_by = _store(fresh, identities, rules, received)
+            batch_of_touch = {str(pk): origin[mid] for pk, mid in inserted}
+            batch_of_touch.update({cause: origin[mid] for cause, mid in merged_by.items()})
+            for _, mid in inserted:
+                accepted[origin[mid]] += 1
+            for cause in move_causes:
+                moves[batch_of_touch[cause]] += 1
+    for index in origin.values():
+        fresh_counts[index] += 1
+    return [
+        IngestResult(accepted[i], valid_counts[i] - fresh_counts[i], tuple(rejected[i]), moves[i])
+        for i in range(len(batches))
+    ]
 
 
 def _store(
@@ -223,9 +271,12 @@ def _store(
     identities: Mapping[str, _Identity],
     rules: TouchRules,
     received: datetime,
-) -> tuple[int, int]:
+) -> tuple[list[tuple[int, str]], list[str], dict[str, str]]:
+    """Write fresh messages; (touchpoints inserted as (id, message id), the cause of each stage
+    move, and the message that merged each earlier touch into a contact)."""
     users = identity.resolve_users({e.user_id for e in events if e.user_id}, at=received)
     merged: dict[int, list[identity.MergedTouch]] = defaultdict(list)
+    merged_by: dict[str, str] = {}
     group_accounts: dict[str, int] = {}
     for event in events:
         if event.type is EventType.IDENTIFY:
@@ -240,12 +291,14 @@ def _store(
             )
             if event.user_id:
                 users[event.user_id] = done.contact_id
-            merged[done.contact_id].extend(done.merged)
         elif event.type is EventType.ALIAS and event.user_id and event.previous_id:
             done = identity.alias(
                 previous_id=event.previous_id, user_contact_id=users[event.user_id], at=received
             )
-            merged[done.contact_id].extend(done.merged)
+        else:
+            continue
+        merged[done.contact_id].extend(done.merged)
+        merged_by.update((touch[2], event.message_id) for touch in done.merged)
     anonymous = identity.resolve_anonymous(
         {e.anonymous_id for e in events if e.anonymous_id and not e.user_id}
     )
@@ -269,11 +322,11 @@ def _store(
     contact_ids = {c for e in events if (c := contact_of(e)) is not None} | set(merged)
     # Locked in id order, so concurrent batches touching the same people cannot deadlock.
     contacts = {
-        c.pk: c
-        for c in Contact.objects.select_for_update()
+        pk: _Subject(pk, Stage(stage) if stage else None, bool(email), account_id)
+        for pk, stage, email, account_id in Contact.objects.select_for_update()
         .filter(pk__in=contact_ids)
-        .only("id", "stage", "email", "account_id")
         .order_by("id")
+        .values_list("id", "stage", "email", "account_id")
     }
     campaigns = _campaigns(events, rules)
     rows, kinds = _rows(events, rules, campaigns, contacts, contact_of, group_accounts, received)
@@ -285,16 +338,90 @@ def _store(
             new_touches[contact_id].append((kind, at, str(pk)))
     for contact_id, touches in merged.items():
         new_touches[contact_id].extend(touches)
-    moves = 0
-    for contact_id in sorted(new_touches):
-        contact = contacts[contact_id]
-        current = Stage(contact.stage) if contact.stage else None
-        for move in plan_stage_moves(current, new_touches[contact_id], known=bool(contact.email)):
-            apply_stage_change(
-                contact, move.to_stage, cause=Cause.TOUCH, cause_id=move.cause, at=move.at
+    plans = {
+        contact_id: plan_stage_moves(
+            contacts[contact_id].stage, touches, known=contacts[contact_id].known
+        )
+        for contact_id, touches in sorted(new_touches.items())
+    }
+    causes = move_contacts({c: (contacts[c].stage, moves) for c, moves in plans.items() if moves})
+    return inserted, causes, merged_by
+
+
+@dataclass(frozen=True, slots=True)
+class _Subject:
+    """What the write path needs of a locked contact."""
+
+    id: int
+    stage: Stage | None
+    known: bool
+    account_id: int | None
+
+
+def move_contacts(
+    plans: Mapping[int, tuple[Stage | None, Sequence[PlannedMove]]], *, now: datetime | None = None
+) -> list[str]:
+    """Record planned touch moves of contacts locked by the caller; the cause of each move made.
+
+    ``plans`` maps a contact id to its current stage and its moves in time order. The rows are
+    those ``apply_stage_change`` would write, one move after another: each move is checked by
+    the funnel's rules (IllegalTransitionError otherwise, and the caller's transaction rolls
+    back), takes effect at its touch's time but never before the contact's previous change, and
+    the contact's cached stage ends at the last move. Contacts whose plan enters intent go
+    through ``apply_stage_change`` itself, which opens their handoff.
+    """
+    by_hook = sorted(
+        c
+        for c, (_, moves) in plans.items()
+        if any(handoff_trigger(m.to_stage, Cause.TOUCH) is not None for m in moves)
+    )
+    causes: list[str] = []
+    if by_hook:
+        for locked in Contact.objects.filter(pk__in=by_hook).order_by("id"):
+            for move in plans[locked.pk][1]:
+                apply_stage_change(
+                    locked, move.to_stage, cause=Cause.TOUCH, cause_id=move.cause, at=move.at
+                )
+                causes.append(move.cause)
+    hooked = set(by_hook)
+    plain = sorted(c for c in plans if c not in hooked)
+    if not plain:
+        return causes
+    recorded = now or timezone.now()
+    latest = StageChange.objects.filter(contact_id__in=plain).values("contact_id")
+    last_at = dict(
+        StageChange.objects.filter(
+            id__in=latest.annotate(last=Max("id")).values("last")
+        ).values_list("contact_id", "at")
+    )
+    changes: list[StageChange] = []
+    final: dict[Stage, list[int]] = defaultdict(list)
+    for contact_id in plain:
+        current, moves = plans[contact_id]
+        last = last_at.get(contact_id)
+        for move in moves:
+            check_transition(current, move.to_stage, cause=Cause.TOUCH)
+            effective = move.at if last is None or move.at >= last else last
+            changes.append(
+                StageChange(
+                    contact_id=contact_id,
+                    from_stage=current.value if current else None,
+                    to_stage=move.to_stage.value,
+                    at=effective,
+                    recorded_at=recorded,
+                    cause=Cause.TOUCH.value,
+                    cause_id=move.cause,
+                    note="",
+                )
             )
-            moves += 1
-    return len(inserted), moves
+            causes.append(move.cause)
+            current, last = move.to_stage, effective
+        if current is not None:
+            final[current].append(contact_id)
+    StageChange.objects.bulk_create(changes)
+    for stage, ids in final.items():
+        Contact.objects.filter(pk__in=ids).update(stage=stage.value, updated_at=recorded)
+    return causes
 
 
 def _json(value: dict[str, Any]) -> str:
@@ -328,7 +455,7 @@ def _rows(
     events: Sequence[TrackingEvent],
     rules: TouchRules,
     campaigns: Mapping[str, tuple[int, Channel]],
-    contacts: Mapping[int, Contact],
+    contacts: Mapping[int, _Subject],
     contact_of: Any,
     group_accounts: Mapping[str, int],
     received: datetime,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,8 +25,18 @@ from onefunnel.models import (
 )
 from onefunnel.services.keys import create_key, list_keys, revoke_key, verify_key
 from onefunnel.services.tracking import IngestResult, ingest
+from onefunnel.services.tracking_writer import writer
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _release_the_writer_connection() -> Iterator[None]:
+    # The HTTP endpoints store through the process's writer thread, which keeps its own
+    # connection; PostgreSQL refuses to drop the test database while it is open.
+    yield
+    writer.close_connection()
+
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -291,6 +302,10 @@ def test_wrong_or_missing_key_is_401(key: str) -> None:
     for secret in ("of_wrong", None):
         status, payload, _ = _post(client, "/v1/batch", _body(_visit(1)), secret)
         assert (status, payload["code"]) == (401, "unauthorized")
+    # a wrong key is reported before a bad body, a right key lets the body's fault through
+    assert _post(client, "/v1/batch", b"{not json", "of_wrong")[0] == 401
+    assert _post(client, "/v1/batch", b"{not json", key)[0] == 400
+    assert _post(client, "/v1/batch", _body({"type": "x"}), "of_wrong")[0] == 401
     revoke_key(ApiKey.objects.get().pk)
     status, _, _ = _post(client, "/v1/batch", _body(_visit(1)), key)
     assert status == 401
