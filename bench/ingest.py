@@ -254,7 +254,7 @@ def send(
                 deadline,
                 results,
             ),
-        )  # fmt: skip
+        )
         for p in range(senders)
     ]
     for process in processes:
