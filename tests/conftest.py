@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from itertools import count
+from typing import Any
 
 import pytest
 
@@ -34,3 +35,10 @@ def make_contact(db: None) -> Callable[..., object]:
         )
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Files a service writes under ONEFUNNEL_HOME (saved models, admin login) go to a temp dir,
+    never into the checkout the tests run from."""
+    settings.HOME = tmp_path_factory.mktemp("home")
