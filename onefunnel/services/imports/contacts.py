@@ -36,14 +36,28 @@ from django.utils import timezone
 from onefunnel.domain.crm_mapping import PlannedMove, replay
 from onefunnel.domain.stages import Cause, Stage
 from onefunnel.models import Account, Contact, StageChange
-from onefunnel.services.imports.bulk import datetime_adapter, insert_rows, json_adapter
-from onefunnel.services.imports.csvfile import CsvRows, Progress, Rejects, default_rejects_path
+from onefunnel.services.imports.bulk import (
+    datetime_adapter,
+    insert_rows,
+    json_adapter,
+    json_value,
+    select_in,
+    tuned_for_bulk,
+)
+from onefunnel.services.imports.csvfile import (
+    CsvRows,
+    Progress,
+    Rejects,
+    default_rejects_path,
+    rows_numbered,
+)
+from onefunnel.services.imports.pipeline import FreshRow, Parsed, parsed_chunks
 from onefunnel.services.imports.records import ContactRecord, ImportReport, RowError
 from onefunnel.services.imports.seen import SeenKeys
-from onefunnel.services.imports.sources import ContactReader, ContactSource, reader_for
+from onefunnel.services.imports.sources import ContactSource, reader_for
 from onefunnel.services.stages import apply_stage_change
 
-CHUNK_ROWS = 1000
+CHUNK_ROWS = 10000
 _UPDATED_FIELDS = ["first_name", "last_name", "title", "phone", "country", "account",
                    "properties", "updated_at"]  # fmt: skip
 
@@ -76,27 +90,33 @@ def import_contacts(
     progress: Progress | None = None,
     tz: tzinfo = UTC,
     chunk_rows: int = CHUNK_ROWS,
+    parallel: bool = True,
 ) -> ImportReport:
     """Import a contacts CSV exported from ``source``; see the module docstring for the rules.
 
     ``tz`` is the time zone of times written without an offset (HubSpot writes the portal's).
     Rejected rows go to ``rejects_path`` (default: ``NAME.rejects.csv`` beside the file).
     Raises InputError, before writing anything, when the file cannot be read or its header lacks
-    a required column.
+    a required column. ``parallel`` reads the file in a second process (see ``pipeline``);
+    the outcome is the same either way.
     """
     file = Path(path)
     with CsvRows(file) as rows:
-        reader = reader_for(source, rows.header, tz)
-        email_column = reader.columns.label("email")
-        target = Path(rejects_path) if rejects_path else default_rejects_path(file)
-        with Rejects(target, rows.header) as rejects:
-            tally = _Tally()
-            if dry_run:
-                with transaction.atomic():
-                    _run(rows, reader, rejects, tally, email_column, progress, chunk_rows)
-                    transaction.set_rollback(True)
-            else:
-                _run(rows, reader, rejects, tally, email_column, progress, chunk_rows)
+        # Checked here, before anything is written: a header without its required columns.
+        email_column = reader_for(source, rows.header, tz).columns.label("email")
+        header, total_bytes = rows.header, rows.total_bytes
+    target = Path(rejects_path) if rejects_path else default_rejects_path(file)
+    args = (file, source, tz)
+    with Rejects(target, header) as rejects:
+        tally = _Tally()
+        if dry_run:
+            with transaction.atomic():
+                _run(
+                    *args, rejects, tally, email_column, progress, chunk_rows, total_bytes, parallel
+                )
+                transaction.set_rollback(True)
+        else:
+            _run(*args, rejects, tally, email_column, progress, chunk_rows, total_bytes, parallel)
     return ImportReport(
         source=source.value,
         dry_run=dry_run,
@@ -113,61 +133,57 @@ def import_contacts(
 
 
 def _run(
-    rows: CsvRows,
-    reader: ContactReader,
+    file: Path,
+    source: ContactSource,
+    tz: tzinfo,
     rejects: Rejects,
     tally: _Tally,
     email_column: str,
     progress: Progress | None,
     chunk_rows: int,
+    total_bytes: int,
+    parallel: bool,
 ) -> None:
-    chunk: list[ContactRecord] = []
-    values_of: dict[int, list[str]] = {}
-
-    def flush() -> None:
-        outcome = _write_safely(chunk, seen, email_column)
-        tally.add(outcome)
-        for error in outcome.rejected:
-            rejects.add(error, values_of.get(error.row, []))
-        tally.rejected.clear()
-        chunk.clear()
-        values_of.clear()
-        if progress is not None:
-            progress(tally.read, rows.bytes_read(), rows.total_bytes)
-
-    with SeenKeys("emails") as seen:
-        for item in rows:
-            tally.read += 1
-            if isinstance(item, RowError):
-                rejects.add(item, [])
-                continue
-            row, values = item
-            try:
-                record = reader.record(row, values)
-            except RowError as error:
+    refused: dict[int, RowError] = {}
+    with SeenKeys("emails") as seen, tuned_for_bulk():
+        started = timezone.now()
+        chunks = parsed_chunks(file, source, tz, chunk_rows, started, in_process=not parallel)
+        for chunk in chunks:
+            tally.read += chunk.rows_read
+            for error, values in chunk.rejected:
                 rejects.add(error, values)
-                continue
-            chunk.append(record)
-            values_of[row] = values
-            if len(chunk) >= chunk_rows:
-                flush()
-        flush()
+            outcome = _write_safely(chunk.records, seen, email_column, started)
+            tally.add(outcome)
+            # The writer never holds the rows' raw values (they stay in the producer); the few
+            # rows the database refused are read again from the file once it is done.
+            refused.update((error.row, error) for error in outcome.rejected)
+            tally.rejected.clear()
+            if progress is not None:
+                progress(tally.read, chunk.bytes_read, total_bytes)
+    if refused:
+        for row, values in rows_numbered(file, refused):
+            rejects.add(refused.pop(row), values)
+        for error in refused.values():
+            rejects.add(error, [])
 
 
-def _write_safely(records: list[ContactRecord], seen: SeenKeys, email_column: str) -> _Tally:
+def _write_safely(
+    records: list[Parsed], seen: SeenKeys, email_column: str, started: datetime
+) -> _Tally:
     """Write a chunk in one transaction; if the database refuses it, one row at a time."""
     if not records:
         return _Tally()
     try:
         with transaction.atomic():
-            return _write_chunk(records, seen, email_column)
+            return _write_chunk(records, seen, email_column, started)
     except DatabaseError:
         pass
     outcome = _Tally()
-    for record in records:
+    for parsed in records:
+        record = parsed[0]
         try:
             with transaction.atomic():
-                outcome.add(_write_chunk([record], seen, email_column))
+                outcome.add(_write_chunk([parsed], seen, email_column, started))
         except DatabaseError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             outcome.rejected.append(RowError(record.row, "(row)", f"not stored: {reason}"))
@@ -175,14 +191,15 @@ def _write_safely(records: list[ContactRecord], seen: SeenKeys, email_column: st
 
 
 def _unique(
-    records: list[ContactRecord], seen: SeenKeys, email_column: str
-) -> tuple[list[ContactRecord], list[RowError]]:
+    records: list[Parsed], seen: SeenKeys, email_column: str
+) -> tuple[list[Parsed], list[RowError]]:
     """The chunk's first row per email, and the later ones as duplicates (first row wins)."""
     first: dict[str, int] = {}
     errors: list[RowError] = []
-    earlier = seen.first_rows({r.email for r in records})
-    kept: list[ContactRecord] = []
-    for record in records:
+    earlier = seen.first_rows({r.email for r, _ in records})
+    kept: list[Parsed] = []
+    for parsed in records:
+        record = parsed[0]
         row = earlier.get(record.email) or first.get(record.email)
         if row is not None:
             errors.append(
@@ -190,36 +207,38 @@ def _unique(
             )
             continue
         first[record.email] = record.row
-        kept.append(record)
+        kept.append(parsed)
     seen.add(first)
     return kept, errors
 
 
-def _write_chunk(records: list[ContactRecord], seen: SeenKeys, email_column: str) -> _Tally:
+def _write_chunk(
+    parsed: list[Parsed], seen: SeenKeys, email_column: str, started: datetime
+) -> _Tally:
     now = timezone.now()
     outcome = _Tally()
-    records, outcome.rejected = _unique(records, seen, email_column)
+    parsed, outcome.rejected = _unique(parsed, seen, email_column)
+    records = [record for record, _ in parsed]
     accounts, outcome.accounts_created = _resolve_accounts(records, now)
+    emails = [r.email for r in records]
     existing = {
-        row[1]: row
-        for row in Contact.objects.select_for_update()
-        .filter(email__in=[r.email for r in records])
-        .values_list("id", "email", *_COMPARED)
+        row[1]: (*row[:-1], json_value(row[-1]))
+        for row in select_in(Contact, ("id", "email", *_COMPARED), "email", emails, for_update=True)
     }
-    new: list[tuple[ContactRecord, int | None, list[PlannedMove]]] = []
+    new: list[tuple[ContactRecord, int | None, FreshRow]] = []
     changed: list[Contact] = []
     moving: list[tuple[int, ContactRecord, list[PlannedMove]]] = []
-    for record in records:
+    for record, fresh in parsed:
         key = _account_key(record)
         account_id = accounts.get(key) if key else None
         found = existing.get(record.email)
         if found is None:
-            moves = replay(None, record.path, last_at=None, default_at=record.created_at or now)
-            new.append((record, account_id, moves))
+            new.append((record, account_id, fresh))
             continue
         stage = found[-2]
         current = Stage(stage) if stage else None
-        moves = replay(current, record.path, last_at=None, default_at=record.created_at or now)
+        created = record.created_at or started
+        moves = replay(current, record.path, last_at=None, default_at=created)
         update = _changes(found, record, account_id)
         if update is not None:
             changed.append(Contact(id=found[0], updated_at=now, **update))
@@ -256,42 +275,29 @@ _NEW_CHANGE = ("contact", "from_stage", "to_stage", "at", "recorded_at", "cause"
                "reason", "note")  # fmt: skip
 
 
-def _insert_new(
-    new: list[tuple[ContactRecord, int | None, list[PlannedMove]]], now: datetime
-) -> int:
-    """Insert new contacts and their replayed stage paths; returns the stage changes written."""
+def _insert_new(new: list[tuple[ContactRecord, int | None, FreshRow]], now: datetime) -> int:
+    """Insert new contacts and their replayed stage paths (prepared by the reader, see
+    ``pipeline.fresh_row``); returns the stage changes written."""
     if not new:
         return 0
-    stamp, props = datetime_adapter(), json_adapter(Contact, "properties")
-    now_db = stamp(now)
+    now_db = datetime_adapter()(now)
     rows = []
-    for record, account_id, moves in new:
+    for record, account_id, (stage, properties, created, _) in new:
         f = record.fields
         rows.append((
             record.email, f.get("first_name", ""), f.get("last_name", ""), f.get("title", ""),
-            f.get("phone", ""), f.get("country", ""), account_id,
-            moves[-1].to_stage.value if moves else None, props(_merge({}, record.properties)),
-            stamp(record.created_at or now), now_db,
+            f.get("phone", ""), f.get("country", ""), account_id, stage, properties, created,
+            now_db,
         ))  # fmt: skip
     insert_rows(Contact, _NEW_CONTACT, rows)
-    ids = dict(
-        Contact.objects.filter(email__in=[r.email for r, _, _ in new]).values_list("email", "id")
-    )
+    ids = dict(select_in(Contact, ("email", "id"), "email", [r.email for r, _, _ in new]))
+    cause = Cause.IMPORT.value
     changes = [
-        (
-            ids[record.email],
-            move.from_stage.value if move.from_stage else None,
-            move.to_stage.value,
-            stamp(move.at),
-            now_db,
-            Cause.IMPORT.value,
-            record.source_id[:64],
-            move.reason.value if move.reason else None,
-            "",
-        )
-        for record, _, moves in new
-        for move in moves
-    ]
+        (ids[record.email], from_stage, to_stage, at, now_db, cause, record.source_id[:64],
+         reason, "")
+        for record, _, (_, _, _, fresh) in new
+        for from_stage, to_stage, at, reason in fresh
+    ]  # fmt: skip
     insert_rows(StageChange, _NEW_CHANGE, changes)
     return len(changes)
 
@@ -309,16 +315,10 @@ def _resolve_accounts(
 ) -> tuple[dict[str, int], int]:
     """Account ids by key (domain, else company name among accounts without a domain); the
     missing ones are created from the first row naming them."""
-    domains = {r.domain for r in records if r.domain}
-    names = {r.company for r in records if not r.domain and r.company}
+    domains = sorted({r.domain for r in records if r.domain})
+    names = sorted({r.company for r in records if not r.domain and r.company})
     ids: dict[str, int] = {}
-    if domains:
-        for domain, pk in Account.objects.filter(domain__in=domains).values_list("domain", "id"):
-            ids[f"d:{domain}"] = pk
-    if names:
-        rows = Account.objects.filter(domain__isnull=True, name__in=names).order_by("id")
-        for name, pk in rows.values_list("name", "id"):
-            ids.setdefault(f"n:{name}", pk)
+    _find_accounts(domains, names, ids)
     planned: dict[str, ContactRecord] = {}
     for record in records:
         key = _account_key(record)
@@ -326,25 +326,33 @@ def _resolve_accounts(
             planned[key] = record
     if planned:
         stamp, props = datetime_adapter(), json_adapter(Account, "properties")
-        at = stamp(now)
+        at, no_properties = stamp(now), props({})
         insert_rows(
             Account,
             ("name", "domain", "industry", "employee_count", "country", "region", "properties",
              "created_at", "updated_at"),
             [
                 (r.company or r.domain, r.domain, r.account_fields.get("industry", ""),
-                 r.account_fields.get("employee_count"), "", "", props({}), at, at)
+                 r.account_fields.get("employee_count"), "", "", no_properties, at, at)
                 for r in planned.values()
             ],
         )  # fmt: skip
-        if domains:
-            found = Account.objects.filter(domain__in=domains).values_list("domain", "id")
-            ids.update((f"d:{domain}", pk) for domain, pk in found)
-        if names:
-            rows = Account.objects.filter(domain__isnull=True, name__in=names).order_by("id")
-            for name, pk in rows.values_list("name", "id"):
-                ids.setdefault(f"n:{name}", pk)
+        _find_accounts(
+            [k[2:] for k in planned if k.startswith("d:")],
+            [k[2:] for k in planned if k.startswith("n:")],
+            ids,
+        )
     return ids, len(planned)
+
+
+def _find_accounts(domains: list[str], names: list[str], ids: dict[str, int]) -> None:
+    """Add the ids of the accounts with these domains (``d:`` keys) and of the oldest account
+    without a domain bearing each name (``n:`` keys)."""
+    for domain, pk in select_in(Account, ("domain", "id"), "domain", domains):
+        ids[f"d:{domain}"] = pk
+    named = select_in(Account, ("name", "id"), "name", names, where="domain IS NULL")
+    for name, pk in sorted(named, key=lambda row: row[1]):
+        ids.setdefault(f"n:{name}", pk)
 
 
 def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -120,6 +120,22 @@ class Rejects:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def rows_numbered(path: Path, wanted: Collection[int]) -> Iterator[tuple[int, list[str]]]:
+    """The values of the rows numbered ``wanted`` (file order), read again from the file."""
+    if not wanted:
+        return
+    last = max(wanted)
+    with CsvRows(path) as rows:
+        for item in rows:
+            if isinstance(item, RowError):
+                continue
+            row, values = item
+            if row in wanted:
+                yield row, values
+            if row >= last:
+                return
 
 
 def default_rejects_path(path: Path) -> Path:

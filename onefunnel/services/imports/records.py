@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from onefunnel.domain.crm_mapping import StageStep
 
@@ -19,29 +19,36 @@ class RowError(Exception):
         self.message = message
         super().__init__(f"row {row}: {column}: {message}")
 
+    def __reduce__(self) -> tuple[type[RowError], tuple[int, str, str]]:
+        # Rows are parsed in another process: errors cross it by pickling.
+        return (RowError, (self.row, self.column, self.message))
+
     def as_dict(self) -> dict[str, Any]:
         """Plain form for reports."""
         return {"row": self.row, "column": self.column, "error": self.message}
 
 
-@dataclass(frozen=True, slots=True)
-class ContactRecord:
+class ContactRecord(NamedTuple):
     """One contact row, normalised: matched on ``email``; empty values are left out of ``fields``.
 
     ``company``/``domain`` name the account (``domain`` wins when both are known); ``path`` is
     the stage path the source system vouches for, replayed through the funnel's rules.
     ``account_fields`` (industry, size) are used only when the import creates the account.
+
+    A named tuple rather than a frozen dataclass: records cross from the reading process to the
+    writing one by pickling, and a tuple is several times cheaper to rebuild. Nothing mutates
+    one after it is made.
     """
 
     row: int
     email: str
     fields: dict[str, str]
+    account_fields: dict[str, Any]
+    properties: dict[str, Any]
     company: str = ""
     domain: str | None = None
-    account_fields: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
     path: tuple[StageStep, ...] = ()
-    properties: dict[str, Any] = field(default_factory=dict)
     source_id: str = ""
 
 
