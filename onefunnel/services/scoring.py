@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -240,10 +240,11 @@ def contact_profile_attributes(contact: Contact) -> dict[str, Any]:
     )
 
 
-def _touches_of(contact_id: int, *, exclude: int | None = None) -> list[Touch]:
+def _touches_of(contact_id: int, *, exclude: Iterable[int] = ()) -> list[Touch]:
     rows = Touchpoint.objects.filter(contact_id=contact_id)
-    if exclude is not None:
-        rows = rows.exclude(pk=exclude)
+    excluded = list(exclude)
+    if excluded:
+        rows = rows.exclude(pk__in=excluded)
     return [Touch(kind, at) for kind, at in rows.values_list("kind", "occurred_at")]
 
 
@@ -287,31 +288,45 @@ class ScoreUpdate:
 
 def score_on_touch(contact: Contact, touchpoint: Touchpoint) -> ScoreUpdate:
     """Update a contact's score for a touch just stored, in the caller's transaction (the
-    contact row is locked by the caller).
+    contact row is locked by the caller). See ``score_on_touches``."""
+    return score_on_touches(contact, [(touchpoint.pk, touchpoint.kind, touchpoint.occurred_at)])
 
-    O(1) in the contact's touches when its stored state is current: decay the stored sum to the
-    touch's time and add the touch. A contact without a state (or with one from an older model)
-    is scored once from all of its touches. Fit is re-evaluated each time, since profiles change.
-    When the score crosses the MQL threshold, the contact moves to intent (cause: rule), which
-    opens a handoff.
+
+def score_on_touches(contact: Contact, touches: Sequence[tuple[int, str, datetime]]) -> ScoreUpdate:
+    """Update a contact's score for touches just stored (id, kind, time), in the caller's
+    transaction (the contact row is locked by the caller).
+
+    O(1) per touch when the stored state is current: decay the stored sum to each touch's time
+    and add the touch. A contact without a state (or with one from an older model) is scored once
+    from its earlier touches. Fit is re-evaluated each time, since profiles change. When the score
+    crosses the MQL threshold, the contact moves to intent (cause: rule, the crossing touch as the
+    cause), which opens a handoff. A tracking batch scores each contact once for all its touches.
     """
+    ordered = sorted(touches, key=lambda t: (t[2], t[0]))
     model = active_model()
     profile = contact_profile_attributes(contact)
     matched = fit_lines(profile, model)
     fit = sum((line.points for line in matched), Decimal(0))
-    touch = Touch(touchpoint.kind, touchpoint.occurred_at)
     stored = ContactScore.objects.filter(contact_id=contact.pk).values_list(
         "fit", "engagement_value", "as_of", "model_version"
     )[:1]
     row = stored[0] if stored else None
+    first_at = ordered[0][2]
     if row is not None and row[3] == model.version:
-        base = ScoreState(*row)
+        state = ScoreState(*row)
     else:
-        base = score_state(
-            profile, _touches_of(contact.pk, exclude=touchpoint.pk), model, touch.occurred_at
-        )
-    state = dataclasses.replace(add_touch(base, touch, model, touch.occurred_at), fit=fit)
-    before = base.total_at(state.as_of, model)
+        earlier = _touches_of(contact.pk, exclude=(t[0] for t in ordered))
+        state = score_state(profile, earlier, model, first_at)
+    start = dataclasses.replace(state, fit=fit)
+    before = start.total_at(max(start.as_of, first_at), model)
+    crossing: tuple[int, datetime] | None = None
+    for touch_id, kind, at in ordered:
+        previous = dataclasses.replace(state, fit=fit)
+        state = dataclasses.replace(add_touch(state, Touch(kind, at), model, at), fit=fit)
+        if crossing is None and crosses_threshold(
+            previous.total_at(state.as_of, model), state.total_at(state.as_of, model), model
+        ):
+            crossing = (touch_id, at)
     after = state.total_at(state.as_of, model)
     values = {
         "fit": state.fit,
@@ -327,15 +342,14 @@ def score_on_touch(contact: Contact, touchpoint: Touchpoint) -> ScoreUpdate:
         ContactScore.objects.filter(contact_id=contact.pk).update(**values)
     Contact.objects.filter(pk=contact.pk).update(score=float(after))
     contact.score = float(after)
-    crossed = crosses_threshold(before, after, model)
     move = None
-    if crossed:
+    if crossing is not None:
         target = stage_after_threshold(Stage(contact.stage) if contact.stage else None)
         if target is not None:
             move = apply_stage_change(
-                contact, target, cause=Cause.RULE, cause_id=str(touchpoint.pk), at=touch.occurred_at
+                contact, target, cause=Cause.RULE, cause_id=str(crossing[0]), at=crossing[1]
             )
-    return ScoreUpdate(contact.pk, before, after, crossed, move)
+    return ScoreUpdate(contact.pk, before, after, crossing is not None, move)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from onefunnel.models import Campaign, Contact, StageChange, Touchpoint
 from onefunnel.services import identity
 from onefunnel.services.contacts import normalise_domain, normalise_email
 from onefunnel.services.errors import InputError
+from onefunnel.services.scoring import score_on_touches
 from onefunnel.services.stages import apply_stage_change
 
 _COLUMNS = (
@@ -345,7 +346,21 @@ def _store(
         for contact_id, touches in sorted(new_touches.items())
     }
     causes = move_contacts({c: (contacts[c].stage, moves) for c, moves in plans.items() if moves})
+    _score(new_touches)
     return inserted, causes, merged_by
+
+
+def _score(new_touches: Mapping[int, list[identity.MergedTouch]]) -> None:
+    """Update each known contact's score once for all its new touches (merged anonymous history
+    included), after the stage moves; a threshold crossing moves the contact to intent and
+    opens a handoff, exactly as for a touch recorded one by one."""
+    if not new_touches:
+        return
+    people = Contact.objects.select_related("account").filter(pk__in=new_touches).order_by("id")
+    for contact in people:
+        score_on_touches(
+            contact, [(int(pk), str(kind), at) for kind, at, pk in new_touches[contact.pk]]
+        )
 
 
 @dataclass(frozen=True, slots=True)
