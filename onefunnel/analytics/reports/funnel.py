@@ -18,14 +18,14 @@ from onefunnel.analytics.period import Period
 from onefunnel.analytics.sql import count_if, days_between, percentile_sql, ratio_sql
 from onefunnel.analytics.table import Table
 
-# by → (the dimension's SQL over spell `s`, contact `ct`, account `ac`, user `u`,
+# by → (the dimension's SQL over stage change `sc`, contact `ct`, account `ac`, user `u`,
 # first touch `ft`; whether it needs the first-touch CTE)
 _DIMENSIONS: dict[str, tuple[str, bool]] = {
-    "channel": (f"COALESCE(ft.channel, '{NONE_LABEL}')", True),
-    "campaign": (f"COALESCE(ft.campaign, '{NONE_LABEL}')", True),
+    "channel": ("ft.channel", True),
+    "campaign": ("ft.campaign", True),
     "segment": (segment_sql("ac.employee_count"), False),
     "owner": (f"COALESCE(u.username, '{UNASSIGNED}')", False),
-    "cohort": ("MONTH_OF(s.first_at)", False),
+    "cohort": ("'cohort'", False),  # computed from the first change, in `scoped`
 }
 DIMENSIONS = tuple(_DIMENSIONS)
 COLUMNS = (
@@ -58,6 +58,9 @@ class FunnelQuery:
       intent is forward). From a side state, forward means back into the funnel;
     * **to_nurture / to_disqualified / to_churned**: the next state is that side state;
     * **still_in**: no next change yet;
+
+    Changes are taken in recorded order (their ids), the order the stage history is replayed in;
+    the stage service never records a change before the previous one, so times follow suit.
     * **conversion_rate** = exits_forward / entries;
     * **median_days / p90_days**: time in stage over the *finished* spells only (a spell still
       open has no length yet), as exact percentiles with linear interpolation.
@@ -79,28 +82,57 @@ class FunnelQuery:
         first_touch = f"{FIRST_TOUCH_CTE}," if needs_first_touch else ""
         joins = "\n".join(
             [
-                "LEFT JOIN onefunnel_contact AS ct ON ct.id = s.contact_id",
-                "LEFT JOIN onefunnel_account AS ac ON ac.id = ct.account_id",
-                "LEFT JOIN auth_user AS u ON u.id = ct.owner_id",
-                "LEFT JOIN first_touch AS ft ON ft.contact_id = s.contact_id"
-                if needs_first_touch
+                "LEFT JOIN onefunnel_contact AS ct ON ct.id = sc.contact_id" if by else "",
+                "LEFT JOIN onefunnel_account AS ac ON ac.id = ct.account_id"
+                if by == "segment"
                 else "",
+                "LEFT JOIN auth_user AS u ON u.id = ct.owner_id" if by == "owner" else "",
             ]
         )
-        return f"""
-WITH {first_touch}
-spells AS (
-  SELECT sc.contact_id, sc.to_stage AS stage, sc.at AS entered_at,
-         LEAD(sc.to_stage) OVER (PARTITION BY sc.contact_id ORDER BY sc.at, sc.id) AS next_stage,
-         LEAD(sc.at) OVER (PARTITION BY sc.contact_id ORDER BY sc.at, sc.id) AS left_at,
-         MIN(sc.at) OVER (PARTITION BY sc.contact_id) AS first_at
+        scoped_dim = "MONTH_OF(s.first_at)" if by == "cohort" else "s.dim"
+        # The window is only computed when the cohort needs it.
+        first_at = (
+            ",\n         MIN(sc.at) OVER (PARTITION BY sc.contact_id) AS first_at"
+            if by == "cohort"
+            else ""
+        )
+        if needs_first_touch:
+            # The source is spread over a contact's changes with a window rather than joined:
+            # SQLite would scan the derived first_touch table once per change.
+            changes = f"""{first_touch}
+marked AS (
+  SELECT sc.contact_id, sc.id, sc.to_stage, sc.at, NULL AS dim
   FROM onefunnel_stagechange AS sc
   WHERE sc.contact_id IS NOT NULL
+  UNION ALL
+  SELECT ft.contact_id, NULL AS id, NULL AS to_stage, NULL AS at, {dim} AS dim
+  FROM first_touch AS ft
+),
+changes AS (
+  SELECT m.contact_id, m.id, m.to_stage, m.at,
+         COALESCE(MAX(m.dim) OVER (PARTITION BY m.contact_id), '{NONE_LABEL}') AS dim
+  FROM marked AS m
+),"""
+        else:
+            changes = f"""
+changes AS (
+  SELECT sc.contact_id, sc.id, sc.to_stage, sc.at, {dim} AS dim
+  FROM onefunnel_stagechange AS sc
+  {joins}
+),"""
+        return f"""
+WITH {changes}
+spells AS (
+  SELECT sc.contact_id, sc.dim, sc.to_stage AS stage, sc.at AS entered_at,
+         LEAD(sc.to_stage) OVER (PARTITION BY sc.contact_id ORDER BY sc.id) AS next_stage,
+         LEAD(sc.at) OVER (PARTITION BY sc.contact_id ORDER BY sc.id) AS left_at{first_at}
+  FROM changes AS sc
+  WHERE sc.contact_id IS NOT NULL AND sc.id IS NOT NULL
 ),
 scoped AS (
-  SELECT {dim} AS dim, s.stage, s.next_stage, {days_between("s.entered_at", "s.left_at")} AS days
+  SELECT {scoped_dim} AS dim, s.stage, s.next_stage,
+         {days_between("s.entered_at", "s.left_at")} AS days
   FROM spells AS s
-  {joins}
   WHERE s.entered_at >= :period_start AND s.entered_at < :period_end
 ),
 ranked AS (

@@ -75,9 +75,7 @@ class ScorecardQuery:
         dim, needs_first_touch = _DIMENSIONS[by] if by else ("'all'", False)
         first_touch = f"{FIRST_TOUCH_CTE}," if needs_first_touch else ""
         first_touch_join = (
-            "LEFT JOIN first_touch AS ft ON ft.contact_id = h.contact_id"
-            if needs_first_touch
-            else ""
+            "LEFT JOIN first_touch AS ft ON ft.contact_id = ct.id" if needs_first_touch else ""
         )
         answered_late = "h.first_response_at IS NOT NULL AND h.first_response_at > h.sla_due_at"
         unanswered_due = "h.first_response_at IS NULL AND h.sla_due_at < :period_end"
