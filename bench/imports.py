@@ -123,6 +123,10 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -130,6 +134,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep bench/out/ afterwards")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
+    print(f"load average before: {_load()}", file=sys.stderr, flush=True)
     made: list[Path] = []
     results = []
     # Children's peak RSS only grows, so the small file goes first: its number is its own.
@@ -146,6 +151,7 @@ def main() -> None:
             print(f"done: import of {rows:,} rows in {elapsed:.1f} s", file=sys.stderr, flush=True)
             if rows == args.rows:
                 again, report2 = run_import(path, home)
+                print(f"done: re-import in {again:.1f} s", file=sys.stderr, flush=True)
                 results.append(
                     ("re-import", rows, path.stat().st_size, again, peak_rss_mib(), report2)
                 )
@@ -160,6 +166,7 @@ def main() -> None:
             f" {rep['skipped']:>8,} {rep['stage_changes']:>14,}"
         )
     print("peak RSS of the re-import row is the maximum over all runs so far (ru_maxrss)")
+    print(f"load average after: {_load()} on {os.cpu_count()} cores (the machine's, not ours)")
     if not args.keep:
         # bench/out/ is shared with other benchmarks: remove only this one's files.
         for path in made:

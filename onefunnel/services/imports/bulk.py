@@ -94,6 +94,9 @@ def datetime_adapter() -> Callable[[datetime | None], Any]:
 def _sqlite_datetime(value: datetime | None) -> str | None:
     if value is None:
         return None
+    if value.tzinfo is UTC:
+        # Imports parse every time into UTC: only the offset has to go.
+        return str(value.replace(tzinfo=None))
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return str(value)

@@ -221,10 +221,8 @@ def _write_chunk(
     records = [record for record, _ in parsed]
     accounts, outcome.accounts_created = _resolve_accounts(records, now)
     emails = [r.email for r in records]
-    existing = {
-        row[1]: (*row[:-1], json_value(row[-1]))
-        for row in select_in(Contact, ("id", "email", *_COMPARED), "email", emails, for_update=True)
-    }
+    found_rows = select_in(Contact, ("id", "email", *_COMPARED), "email", emails, for_update=True)
+    existing = {row[1]: row for row in found_rows}
     new: list[tuple[ContactRecord, int | None, FreshRow]] = []
     changed: list[Contact] = []
     moving: list[tuple[int, ContactRecord, list[PlannedMove]]] = []
@@ -239,7 +237,7 @@ def _write_chunk(
         current = Stage(stage) if stage else None
         created = record.created_at or started
         moves = replay(current, record.path, last_at=None, default_at=created)
-        update = _changes(found, record, account_id)
+        update = _changes(found, record, account_id, fresh[1])
         if update is not None:
             changed.append(Contact(id=found[0], updated_at=now, **update))
         if moves:
@@ -369,14 +367,18 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def _changes(
-    found: tuple[Any, ...], record: ContactRecord, account_id: int | None
+    found: tuple[Any, ...], record: ContactRecord, account_id: int | None, fresh_properties: Any
 ) -> dict[str, Any] | None:
-    """The updated field values of a stored contact (id, email, *_COMPARED), or None when the
-    row changes nothing. Empty cells never erase what is known."""
-    _, _, first_name, last_name, title, phone, country, old_account, _, properties = found
+    """The updated field values of a stored contact (id, email, *_COMPARED, properties as read),
+    or None when the row changes nothing. Empty cells never erase what is known.
+
+    ``fresh_properties`` is the row's properties in database form: when the stored text is the
+    same, merging changes nothing, and a re-import skips decoding a million JSON documents.
+    """
+    _, _, first_name, last_name, title, phone, country, old_account, _, raw = found
     stored = {"first_name": first_name, "last_name": last_name, "title": title, "phone": phone,
               "country": country}  # fmt: skip
-    values = {**stored, "account_id": old_account, "properties": properties}
+    values: dict[str, Any] = {**stored, "account_id": old_account}
     changed = False
     for name, value in record.fields.items():
         if stored[name] != value:
@@ -385,6 +387,13 @@ def _changes(
     if account_id is not None and old_account != account_id:
         values["account_id"] = account_id
         changed = True
+    if isinstance(raw, str) and raw == fresh_properties:
+        # The stored text is the row's own: merging it changes nothing.
+        if not changed:
+            return None
+        values["properties"] = json_value(raw)
+        return values
+    properties = values["properties"] = json_value(raw)
     merged = _merge(properties, record.properties)
     if merged != properties:
         values["properties"] = merged
