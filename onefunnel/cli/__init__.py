@@ -63,14 +63,15 @@ def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 def main() -> None:
     """Console-script entry point."""
-    from onefunnel.cli import commands  # noqa: F401  (registers the commands on `app`)
-    from onefunnel.cli import imports  # noqa: F401
-    from onefunnel.cli import keys  # noqa: F401
-    from onefunnel.cli import intent  # noqa: F401
-    from onefunnel.cli import reports  # noqa: F401
-    from onefunnel.cli.attribution import attribution
-
-    app.command("attribution")(attribution)
+    # Importing a command module registers its commands on `app`.
+    from onefunnel.cli import (  # noqa: F401
+        attribution,
+        commands,
+        imports,
+        intent,
+        keys,
+        reports,
+    )
 
     try:
         app()

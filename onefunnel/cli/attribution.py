@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from onefunnel.cli import app
 from onefunnel.cli.output import OutputFormat, emit_rows, fail
 from onefunnel.domain.attribution import (
     DEFAULT_DIRECT_CHANNEL,
@@ -22,6 +23,7 @@ ALL_MODELS = ",".join(model.value for model in AttributionModel)
 COLUMNS = ("model", "channel", "conversions", "value")
 
 
+@app.command("attribution")
 def attribution(
     file: Annotated[
         Path, typer.Argument(help="Grouped paths (path;total_conversions;…) or touches CSV")
