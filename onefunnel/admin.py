@@ -135,4 +135,6 @@ class HandoffAdmin(admin.ModelAdmin[Handoff]):
     list_filter = ("status", "trigger", "reason", "team_queue")
     search_fields = ("contact__email",)
     raw_id_fields = ("contact", "account", "owner", "previous", "deal")
+
+
 from onefunnel import admin_intent  # noqa: E402, F401  (admin for scoring, routing, webhooks)
