@@ -8,6 +8,8 @@ second process.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ import pytest
 from django.db import connection
 
 from onefunnel.models import Account, Contact, StageChange
-from onefunnel.services.imports import ContactSource, import_contacts
+from onefunnel.services.imports import ContactSource, import_contacts, pipeline
 from onefunnel.services.imports.bulk import datetime_adapter
 from tests.conftest import T0
 
@@ -104,3 +106,25 @@ def test_sqlite_datetimes_are_written_as_django_writes_them() -> None:
         None,
     ):
         assert ours(value) == connection.ops.adapt_datetimefield_value(value)
+
+
+def _dies(*args: Any) -> None:
+    os._exit(3)
+
+
+def _fails(*args: Any) -> Iterator[Any]:
+    raise ValueError("disk on fire")
+    yield
+
+
+def test_a_reading_process_that_dies_or_fails_is_an_error_not_a_hang(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, started = FIXTURES / "generic_contacts.csv", datetime.now(UTC)
+    monkeypatch.setattr(pipeline, "_produce", _dies)
+    with pytest.raises(RuntimeError, match=r"exited \(3\)"):
+        list(pipeline.parsed_chunks(path, ContactSource.GENERIC, UTC, 10, started))
+    monkeypatch.undo()
+    monkeypatch.setattr(pipeline, "parse_chunks", _fails)
+    with pytest.raises(RuntimeError, match="ValueError: disk on fire"):
+        list(pipeline.parsed_chunks(path, ContactSource.GENERIC, UTC, 10, started))

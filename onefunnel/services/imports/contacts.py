@@ -6,12 +6,15 @@ A file of 100,000 contacts with three typos should not be refused whole; fixing 
 and importing the rejects file (or the whole file again) finishes the job.
 
 How, in constant memory and set-based, per chunk of ``chunk_rows`` rows in one transaction:
-each row is read and normalised (a ContactRecord or a RowError); the chunk's emails and
-domains are looked up in one query each; new accounts and contacts are bulk-created, changed
-contacts bulk-updated, and new contacts' stage paths written as one bulk insert of stage
-changes. Contacts that already have a history move through ``apply_stage_change``, so its
-clamping and locking apply. Should the database still refuse a chunk, the chunk is retried one
-row per transaction, so the one bad row is rejected and the others are written.
+a second process reads and normalises each row (a ContactRecord or a RowError) and prepares
+its form as a new contact, path replayed by the funnel's rules (``pipeline``); this process
+looks the chunk's emails and domains up in one query per thousand keys, bulk-creates new
+accounts and contacts, bulk-updates changed contacts, and writes new contacts' stage paths as
+one bulk insert of stage changes. Contacts already stored move through
+``apply_stage_change``, so its clamping and locking apply (tests check that both ways record
+the same history). Should the database still refuse a chunk, the chunk is retried one row per
+transaction, so the one bad row is rejected and the others are written; such rows are read
+again from the file at the end for the rejects CSV.
 
 Idempotent: a contact is matched on its email; empty cells never erase what is known; accounts
 are only created, never renamed by a contact row; stage paths only move contacts forward under

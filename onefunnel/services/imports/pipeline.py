@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from onefunnel.domain.crm_mapping import replay
@@ -129,7 +130,7 @@ def parsed_chunks(
     producer.start()
     try:
         while True:
-            item = queue.get()
+            item = _next(queue, producer, path)
             if item is None:
                 break
             if isinstance(item, str):
@@ -141,6 +142,23 @@ def parsed_chunks(
             producer.terminate()
             producer.join()
         queue.close()
+
+
+def _next(queue: Any, producer: Any, path: Path) -> Any:
+    """The producer's next message; RuntimeError if it died without a word (killed, say)."""
+    while True:
+        try:
+            return queue.get(timeout=1.0)
+        except Empty:
+            if producer.is_alive():
+                continue
+        # Dead: whatever it sent before exiting is already in the pipe.
+        try:
+            return queue.get(timeout=1.0)
+        except Empty:
+            raise RuntimeError(
+                f"reading {path} stopped: the reading process exited ({producer.exitcode})"
+            ) from None
 
 
 def _produce(
