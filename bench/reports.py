@@ -67,6 +67,7 @@ def main() -> None:
     period = Period(date(last.year - 1, last.month, 1), last.date())
     engine = DjangoEngine()
     print(f"period {period.first} – {period.last}, SQLite, best and median of {args.repeat}")
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(f"{'report':<12} {'by':<10} {'model':<22} {'rows':>5} {'best s':>8} {'median s':>9}")
     for name, by, model in CASES:
         times = []
@@ -80,6 +81,7 @@ def main() -> None:
             f"{name:<12} {by or '-':<10} {model or '-':<22} {rows:>5} "
             f"{min(times):>8.3f} {statistics.median(times):>9.3f}"
         )
+    print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,10 @@ The macros:
     The integer floor of a non-negative number (percentile positions).
 ``MONTH_OF(ts)``
     The ``YYYY-MM`` text of a timestamp's UTC month (cohorts).
+``TIMESTAMP_OF(seconds)``
+    The instant a whole number of seconds after 1970-01-01 UTC, comparable with timestamp
+    columns, so a range of seconds becomes an indexable range of the column itself
+    (``EPOCH_SECONDS(ts) >= n`` is ``ts >= TIMESTAMP_OF(n)``; ``<= n`` is ``< TIMESTAMP_OF(n + 1)``).
 ``PATH_AGG(text[, separator]) OVER (PARTITION BY … ORDER BY … ROWS BETWEEN UNBOUNDED
 PRECEDING AND UNBOUNDED FOLLOWING)``
     The window's texts joined in window order with the separator (`PATH_SEPARATOR` unless
@@ -48,6 +52,10 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 PATH_SEPARATOR = " > "
+# Reports read SQLite through a memory map of up to this many bytes: the first-touch lookups
+# jump around the touch table, and mapped pages cost no read call (0.4 s → 0.2 s for 50,000
+# lookups on the large demo).
+SQLITE_MMAP_BYTES = 1 << 30
 SOURCE_DIALECT = "postgres"
 
 Param = int | float | str | date | datetime
@@ -72,6 +80,9 @@ _MACROS: dict[str, dict[str, Macro]] = {
         # Casting truncates toward zero, which is the floor for the non-negative inputs used.
         "FLOOR_INT": _template("CAST({0} AS INTEGER)"),
         "MONTH_OF": _template("strftime('%Y-%m', {0})"),
+        # Stored timestamps are "YYYY-MM-DD HH:MM:SS[.ffffff]" text; datetime() writes the same
+        # shape, so text order is time order.
+        "TIMESTAMP_OF": _template("datetime({0}, 'unixepoch')"),
     },
     "postgres": {
         "EPOCH_SECONDS": _template("CAST(FLOOR(EXTRACT(EPOCH FROM {0})) AS BIGINT)"),
@@ -80,11 +91,13 @@ _MACROS: dict[str, dict[str, Macro]] = {
         "MONTH_OF": _template(
             "SUBSTRING(CAST(CAST({0} AT TIME ZONE 'UTC' AS DATE) AS TEXT), 1, 7)"
         ),
+        "TIMESTAMP_OF": _template("TO_TIMESTAMP({0})"),
     },
     "spark": {
         "EPOCH_SECONDS": _template("unix_seconds({0})"),
         "FLOOR_INT": _template("CAST(FLOOR({0}) AS BIGINT)"),
         "MONTH_OF": _template("date_format({0}, 'yyyy-MM')"),
+        "TIMESTAMP_OF": _template("timestamp_seconds({0})"),
     },
 }
 # How each engine concatenates texts over a window: a function used inside the window, or
@@ -188,6 +201,7 @@ class DjangoEngine:
         if self.dialect == "sqlite":
             self._connection.ensure_connection()
             raw = self._connection.connection
+            raw.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}").close()
             cursor = raw.execute(text, bound)
             try:
                 columns = [d[0] for d in cursor.description]

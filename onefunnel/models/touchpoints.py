@@ -47,6 +47,12 @@ class Touchpoint(models.Model):
             models.Index(fields=["campaign", "occurred_at"]),
             models.Index(fields=["channel", "occurred_at"]),
             models.Index(fields=["anonymous_id"]),
+            # Attribution journeys: an account's touches in a time window, read from the index
+            # alone (label columns included) — see onefunnel/analytics/reports/attribution.py.
+            models.Index(
+                fields=["account", "occurred_at", "channel", "campaign"],
+                name="onefunnel_t_journey_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -281,3 +281,28 @@ def test_attribution_lookback_drops_old_touches(engine: Any) -> None:
     # 01-05) and Beta's before 02-20 keeps none either: nothing converts with a journey.
     table = AttributionQuery(Q1, models="linear", lookback_days=5).run(engine)
     assert total(table, "conversions") == 0.0
+
+
+def test_attribution_lookback_bound_is_exact_to_the_second(engine: Any) -> None:
+    # Acme converts 01-15 09:00; its paid_social touch is 01-05 09:00, exactly 10 days before:
+    # inside a 10-day window (the bound is included), outside a 9-day one. Beta's touches are
+    # weeks before its conversion, so Acme's is the only journey with a touch.
+    ten = AttributionQuery(Q1, by="channel", models="linear", lookback_days=10).run(engine)
+    credited = {r["channel"]: (r["conversions"], r["revenue"]) for r in ten if r["conversions"]}
+    assert credited == {"paid_social": (1.0, 1000.0)}
+    nine = AttributionQuery(Q1, by="channel", models="linear", lookback_days=9).run(engine)
+    assert total(nine, "conversions") == 0.0
+
+
+def test_spend_credit_reads_only_converting_journeys_unless_markov(quarter: Written) -> None:
+    # Cheaper query, same credit: the journeys that did not convert earn nothing but under Markov.
+    engine = DjangoEngine()
+    linear = AttributionQuery(Q1, by="channel", models="linear")
+    assert "0 AS converted" in linear.sql()
+    assert "0 AS converted" not in linear.sql(non_converting=False)
+    full, credited = linear.credits(engine), linear.credits(engine, credited_only=True)
+    assert "direct" in full["linear"]
+    assert "direct" not in credited["linear"]
+    assert {k: v for k, v in full["linear"].items() if v != (0.0, 0.0)} == credited["linear"]
+    markov = AttributionQuery(Q1, by="channel", models="markov")
+    assert markov.credits(engine, credited_only=True) == markov.credits(engine)

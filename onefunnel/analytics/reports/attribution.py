@@ -13,6 +13,7 @@ from onefunnel.analytics.table import Table, Value
 from onefunnel.domain.attribution import (
     DEFAULT_HALF_LIFE,
     AttributionInputError,
+    AttributionModel,
     GroupedJourneys,
     parse_models,
     run_models,
@@ -84,13 +85,47 @@ class AttributionQuery:
         """The label touches are credited to: channel (default) or campaign."""
         return choose(self.by, _LABELS, "attribution") or "channel"
 
-    def sql(self) -> str:
-        """The report's one query, in portable SQL (see engines.py)."""
+    @property
+    def needs_ages(self) -> bool:
+        """Whether a chosen model reads the touches' ages (only time decay does)."""
+        return AttributionModel.time_decay in parse_models(self.models)
+
+    @property
+    def needs_non_converting(self) -> bool:
+        """Whether a chosen model reads the journeys that did not convert (only Markov does)."""
+        return AttributionModel.markov in parse_models(self.models)
+
+    def sql(self, *, non_converting: bool = True) -> str:
+        """The report's one query, in portable SQL (see engines.py).
+
+        ``non_converting=False`` leaves out the journeys that did not convert: they earn no
+        credit under any model but Markov, and only list their labels with zero credit.
+        """
         label, _direct = _LABELS[self.dimension]
         window = (
             "PARTITION BY tj.account_id ORDER BY tj.occurred_at, tj.touch_id "
             "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
         )
+        # Ages cost a time conversion per touch and a second concatenation: only when needed.
+        age = ", j.end_s - EPOCH_SECONDS(t.occurred_at) AS age_s" if self.needs_ages else ""
+        ages = (
+            f"PATH_AGG(CAST(tj.age_s AS TEXT)) OVER ({window})"
+            if self.needs_ages
+            else "CAST(NULL AS TEXT)"
+        )
+        others = (
+            """
+  UNION ALL
+  SELECT a.id AS account_id, :end_s AS end_s, 0 AS converted,
+         CAST(0 AS DOUBLE PRECISION) AS revenue
+  FROM onefunnel_account AS a
+  LEFT JOIN first_win AS fw ON fw.account_id = a.id AND fw.closed_at < :period_end
+  WHERE fw.account_id IS NULL"""
+            if non_converting
+            else ""
+        )
+        # The window in seconds, [end - lookback, end], is turned into a range of occurred_at
+        # itself, so the (account, occurred_at) index reads just the journey's touches.
         return f"""
 WITH wins AS (
   SELECT d.account_id, d.closed_at, CAST(d.amount AS DOUBLE PRECISION) AS amount,
@@ -105,27 +140,25 @@ journeys AS (
   SELECT fw.account_id, EPOCH_SECONDS(fw.closed_at) AS end_s, 1 AS converted,
          fw.amount AS revenue
   FROM first_win AS fw
-  WHERE fw.closed_at >= :period_start AND fw.closed_at < :period_end
-  UNION ALL
-  SELECT a.id AS account_id, :end_s AS end_s, 0 AS converted,
-         CAST(0 AS DOUBLE PRECISION) AS revenue
-  FROM onefunnel_account AS a
-  LEFT JOIN first_win AS fw ON fw.account_id = a.id AND fw.closed_at < :period_end
-  WHERE fw.account_id IS NULL
+  WHERE fw.closed_at >= :period_start AND fw.closed_at < :period_end{others}
+),
+windows AS (
+  SELECT j.account_id, j.end_s, j.converted, j.revenue,
+         TIMESTAMP_OF(j.end_s - :lookback_s) AS from_at, TIMESTAMP_OF(j.end_s + 1) AS until_at
+  FROM journeys AS j
 ),
 journey_touches AS (
   SELECT j.account_id, j.converted, j.revenue, t.occurred_at, t.id AS touch_id,
-         {label} AS label, j.end_s - EPOCH_SECONDS(t.occurred_at) AS age_s
-  FROM journeys AS j
-  JOIN onefunnel_touchpoint AS t ON t.account_id = j.account_id
+         {label} AS label{age}
+  FROM windows AS j
+  JOIN onefunnel_touchpoint AS t
+    ON t.account_id = j.account_id AND t.occurred_at >= j.from_at AND t.occurred_at < j.until_at
   LEFT JOIN onefunnel_campaign AS c ON c.id = t.campaign_id
-  WHERE EPOCH_SECONDS(t.occurred_at) <= j.end_s
-    AND EPOCH_SECONDS(t.occurred_at) >= j.end_s - :lookback_s
 ),
 paths AS (
   SELECT tj.account_id, tj.converted, tj.revenue,
          PATH_AGG(tj.label) OVER ({window}) AS path,
-         PATH_AGG(CAST(tj.age_s AS TEXT)) OVER ({window}) AS ages,
+         {ages} AS ages,
          ROW_NUMBER() OVER (PARTITION BY tj.account_id ORDER BY tj.occurred_at, tj.touch_id) AS rn
   FROM journey_touches AS tj
 )
@@ -135,14 +168,19 @@ WHERE p.rn = 1
 ORDER BY p.account_id
 """
 
-    def journeys(self, engine: Engine) -> Journeys:
-        """Run the query and hand back the journeys, ready for the models."""
+    def journeys(self, engine: Engine, *, non_converting: bool = True) -> Journeys:
+        """Run the query and hand back the journeys, ready for the models (the touches' ages
+        only when a model reads them)."""
         params = {**self.period.params(), "lookback_s": self.lookback_days * 86400}
-        rows = engine.run(self.sql(), params).rows
+        rows = engine.run(self.sql(non_converting=non_converting), params).rows
         if not rows:
             return Journeys(None, 0, 0)
         paths = [str(row[1]).split(PATH_SEPARATOR) for row in rows]
-        ages = [[int(a) / 86400 for a in str(row[2]).split(PATH_SEPARATOR)] for row in rows]
+        ages = (
+            [[int(a) / 86400 for a in str(row[2]).split(PATH_SEPARATOR)] for row in rows]
+            if self.needs_ages
+            else None
+        )
         converted = np.array([_number(row[3]) for row in rows], dtype=np.float64)
         revenue = np.array([_number(row[4]) for row in rows], dtype=np.float64)
         grouped = GroupedJourneys.from_paths(
@@ -155,9 +193,18 @@ ORDER BY p.account_id
         n_converting = int(converted.sum())
         return Journeys(grouped, n_converting, len(rows) - n_converting)
 
-    def credits(self, engine: Engine) -> dict[str, dict[str, tuple[float, float]]]:
-        """model → label → (conversions, revenue) credited."""
-        journeys = self.journeys(engine)
+    def credits(
+        self, engine: Engine, *, credited_only: bool = False
+    ) -> dict[str, dict[str, tuple[float, float]]]:
+        """model → label → (conversions, revenue) credited.
+
+        ``credited_only=True`` is for callers that read only the credit: labels seen only on
+        journeys that did not convert may then be missing instead of listed with zero (their
+        journeys are not read unless the Markov model needs them).
+        """
+        journeys = self.journeys(
+            engine, non_converting=not credited_only or self.needs_non_converting
+        )
         out: dict[str, dict[str, tuple[float, float]]] = {
             m.value: {} for m in parse_models(self.models)
         }
