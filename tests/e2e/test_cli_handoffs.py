@@ -30,21 +30,27 @@ def test_handoffs_open_list_accept_reject_and_rescore_on_the_demo(install: Insta
     first, second = _consideration_emails(install, 2)
 
     opened = json.loads(install.run("handoffs", "open", first, "--format", "json").stdout)
-    assert opened["owner"] == "ana"
+    owner = opened["owner"]
+    reps = install.query(
+        "SELECT u.username FROM auth_user u JOIN onefunnel_repprofile r ON r.user_id = u.id "
+        "WHERE r.team = 'sales' AND r.available"
+    )
+    assert "ana" in {r[0] for r in reps}
+    assert owner in {r[0] for r in reps}
     assert opened["trigger"] == "manual"
     assert opened["sla_due_at"] is not None
     queue = json.loads(
         install.run(
-            "handoffs", "list", "--owner", "ana", "--status", "pending", "-f", "json"
+            "handoffs", "list", "--owner", owner, "--status", "pending", "-f", "json"
         ).stdout
     )
     assert [h["id"] for h in queue] == [opened["id"]]
 
-    accepted = install.run("handoffs", "accept", str(opened["id"]), "--as", "ana", "-f", "json")
+    accepted = install.run("handoffs", "accept", str(opened["id"]), "--as", owner, "-f", "json")
     body = json.loads(accepted.stdout)
     assert body["status"] == "accepted"
     assert body["deal_id"] is not None
-    again = install.run("handoffs", "accept", str(opened["id"]), "--as", "ana", check=False)
+    again = install.run("handoffs", "accept", str(opened["id"]), "--as", owner, check=False)
     assert again.returncode == 2
     assert "status: handoff is already accepted" in again.stderr
     assert "Traceback" not in again.stderr
@@ -53,7 +59,9 @@ def test_handoffs_open_list_accept_reject_and_rescore_on_the_demo(install: Insta
     bad = install.run("handoffs", "reject", str(other["id"]), "--reason", "meh", check=False)
     assert bad.returncode == 1
     assert "reason: unknown rejection reason 'meh'" in bad.stderr
-    install.run("handoffs", "reject", str(other["id"]), "--reason", "not_now", "--as", "ana")
+    install.run(
+        "handoffs", "reject", str(other["id"]), "--reason", "not_now", "--as", other["owner"]
+    )
     stage = install.query(f"SELECT stage FROM onefunnel_contact WHERE email = '{second}'")
     assert stage == [("nurture",)]
     status = install.query(f"SELECT status, reason FROM onefunnel_handoff WHERE id = {other['id']}")
