@@ -54,7 +54,7 @@ from onefunnel.services.imports.csvfile import (
     default_rejects_path,
     rows_numbered,
 )
-from onefunnel.services.imports.pipeline import FreshRow, Parsed, parsed_chunks
+from onefunnel.services.imports.pipeline import FreshRow, Parsed, parsed_chunks, worth_a_process
 from onefunnel.services.imports.records import ContactRecord, ImportReport, RowError
 from onefunnel.services.imports.seen import SeenKeys
 from onefunnel.services.imports.sources import ContactSource, reader_for
@@ -93,7 +93,7 @@ def import_contacts(
     progress: Progress | None = None,
     tz: tzinfo = UTC,
     chunk_rows: int = CHUNK_ROWS,
-    parallel: bool = True,
+    parallel: bool | None = None,
 ) -> ImportReport:
     """Import a contacts CSV exported from ``source``; see the module docstring for the rules.
 
@@ -101,7 +101,7 @@ def import_contacts(
     Rejected rows go to ``rejects_path`` (default: ``NAME.rejects.csv`` beside the file).
     Raises InputError, before writing anything, when the file cannot be read or its header lacks
     a required column. ``parallel`` reads the file in a second process (see ``pipeline``);
-    the outcome is the same either way.
+    ``None`` decides by the CPUs this process may use. The outcome is the same either way.
     """
     file = Path(path)
     with CsvRows(file) as rows:
@@ -145,12 +145,13 @@ def _run(
     progress: Progress | None,
     chunk_rows: int,
     total_bytes: int,
-    parallel: bool,
+    parallel: bool | None,
 ) -> None:
     refused: dict[int, RowError] = {}
     with SeenKeys("emails") as seen, tuned_for_bulk():
         started = timezone.now()
-        chunks = parsed_chunks(file, source, tz, chunk_rows, started, in_process=not parallel)
+        in_process = not (worth_a_process() if parallel is None else parallel)
+        chunks = parsed_chunks(file, source, tz, chunk_rows, started, in_process=in_process)
         for chunk in chunks:
             tally.read += chunk.rows_read
             for error, values in chunk.rejected:

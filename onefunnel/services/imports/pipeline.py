@@ -1,17 +1,19 @@
-"""Reading and normalising a contacts file in chunks, in a second process when one can be forked.
+"""Reading and normalising a contacts file in chunks, in a second process when a core is spare.
 
-Reading a row and normalising it (dates, email, mappings) costs about as much as writing it,
-and it needs no database: a producer process does it while the main process writes the previous
-chunk, so a two-core machine uses both cores. The producer sends each chunk's records and its
-rejected rows (with their values, for the rejects file) through a bounded queue, so at most a
-few chunks are in flight and memory stays flat whatever the file's size.
+Reading a row and normalising it (dates, email, mappings) needs no database: a producer process
+can do it while the main process writes the previous chunk. The producer sends each chunk's
+records and its rejected rows (with their values, for the rejects file) through a bounded
+queue, so at most a few chunks are in flight and memory stays flat whatever the file's size.
 
-Where fork is unavailable (or ``in_process`` is asked for) the same code runs inline.
+Handing rows across costs about as much as normalising them, so the second process is used only
+with cores to spare (``worth_a_process``), where fork is available; otherwise, or when
+``in_process`` is asked for, the same code runs inline.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -102,6 +104,19 @@ def fresh_row(
 _VALUE: dict[Stage | StageReason | None, str | None] = {
     None: None, **{s: s.value for s in Stage}, **{r: r.value for r in StageReason}
 }  # fmt: skip
+
+
+def worth_a_process() -> bool:
+    """Whether reading in a second process pays: only with a core to spare for it.
+
+    Handing a row to the writer (pickling it there, unpickling it here) costs about as much as
+    normalising it, so the second process only wins when it runs beside the writer; measured
+    on a busy two-core machine, importing in one process was faster (the report has numbers).
+    """
+    return len(os.sched_getaffinity(0)) >= _CPUS_FOR_A_PROCESS
+
+
+_CPUS_FOR_A_PROCESS = 4
 
 
 def parsed_chunks(
