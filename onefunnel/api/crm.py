@@ -26,12 +26,12 @@ from pydantic import Field
 
 from onefunnel.api.root import api
 from onefunnel.domain.stages import Stage
-from onefunnel.domain.touches import Channel, TouchKind
+from onefunnel.domain.touches import Channel, TouchKind, Utm
 from onefunnel.services import crm_records as crm
 from onefunnel.services.errors import InputError
 from onefunnel.services.keys import CRM_READ, CRM_WRITE, verify_key
 from onefunnel.services.spend import SpendInput, record_spend, record_spend_batch
-from onefunnel.services.touches import TouchInput, Utm, record_touch
+from onefunnel.services.touches import TouchInput, record_touch
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -8,9 +8,21 @@ contact-sales, pricing form) is intent. Touches never make a customer: only a wo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from onefunnel.domain.stages import PRE_CUSTOMER_STAGES, Stage, Team, funnel_position
+
+
+@dataclass(frozen=True, slots=True)
+class Utm:
+    """The five UTM fields as a source sent them (``campaign`` is utm_campaign)."""
+
+    source: str = ""
+    medium: str = ""
+    campaign: str = ""
+    term: str = ""
+    content: str = ""
 
 
 class Channel(StrEnum):

@@ -37,6 +37,7 @@ from onefunnel.domain.stages import Stage
 from onefunnel.domain.touches import (
     Channel,
     TouchKind,
+    Utm,
     advance_for_touch,
     channel_for_utm,
     stage_implied_by,
@@ -64,17 +65,6 @@ class EventError(ValueError):
         self.loc = loc
         self.msg = msg
         super().__init__(f"{loc}: {msg}")
-
-
-@dataclass(frozen=True, slots=True)
-class UtmTags:
-    """``context.campaign``: the five UTM fields (``name`` is utm_campaign)."""
-
-    source: str = ""
-    medium: str = ""
-    campaign: str = ""
-    term: str = ""
-    content: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +101,7 @@ class TrackingEvent:
     name: str = ""
     properties: Mapping[str, Any] = field(default_factory=dict)
     traits: Mapping[str, Any] = field(default_factory=dict)
-    utm: UtmTags = UtmTags()
+    utm: Utm = field(default_factory=Utm)
     page: PageInfo = PageInfo()
     group_id: str | None = None
     previous_id: str | None = None
@@ -207,13 +197,13 @@ def content_message_id(raw: Mapping[str, Any]) -> str:
     return f"sha256:{digest[:48]}"
 
 
-def _utm(context: Mapping[str, Any], loc: str) -> UtmTags:
+def _utm(context: Mapping[str, Any], loc: str) -> Utm:
     raw = context.get("campaign")
     if not raw:
-        return UtmTags()
+        return Utm()
     tags = _object(raw, f"{loc}.context.campaign")
     where = f"{loc}.context.campaign"
-    return UtmTags(
+    return Utm(
         source=_text(tags.get("source"), f"{where}.source").strip(),
         medium=_text(tags.get("medium"), f"{where}.medium").strip(),
         campaign=_text(tags.get("name"), f"{where}.name").strip(),

@@ -14,6 +14,7 @@ from onefunnel.domain.stages import Cause, Stage, Team
 from onefunnel.domain.touches import (
     Channel,
     TouchKind,
+    Utm,
     advance_for_touch,
     channel_for_utm,
     default_team,
@@ -23,17 +24,6 @@ from onefunnel.models import Campaign, Contact, ContactAlias, Touchpoint
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.handoffs import after_touch
 from onefunnel.services.stages import StageMove, apply_stage_change, lock
-
-
-@dataclass(frozen=True, slots=True)
-class Utm:
-    """The five UTM fields as a source sent them."""
-
-    source: str = ""
-    medium: str = ""
-    campaign: str = ""
-    term: str = ""
-    content: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +37,7 @@ class TouchInput:
     anonymous_id: str = ""
     channel: Channel | None = None
     team: Team | None = None
-    utm: Utm = Utm()
+    utm: Utm = field(default_factory=Utm)
     properties: Mapping[str, Any] = field(default_factory=dict)
     actor_id: int | None = None
 

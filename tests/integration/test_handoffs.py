@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 
 from onefunnel.domain.handoffs import HandoffError, HandoffStatus, HandoffTrigger
 from onefunnel.domain.stages import Stage
-from onefunnel.domain.touches import TouchKind
+from onefunnel.domain.touches import TouchKind, Utm
 from onefunnel.models import (
     Account,
     Campaign,
@@ -39,7 +39,7 @@ from onefunnel.services.handoffs import (
 )
 from onefunnel.services.routing_config import save_routing_config, set_rep, set_team_calendar
 from onefunnel.services.stages import change_stage
-from onefunnel.services.touches import TouchInput, Utm, record_touch
+from onefunnel.services.touches import TouchInput, record_touch
 from tests.conftest import T0
 
 pytestmark = pytest.mark.django_db

@@ -11,13 +11,13 @@ import pytest
 
 from onefunnel.domain.deals import LostReason
 from onefunnel.domain.stages import Cause, IllegalTransitionError, Stage, StageReason
-from onefunnel.domain.touches import Channel, TouchKind
+from onefunnel.domain.touches import Channel, TouchKind, Utm
 from onefunnel.models import AppendOnlyError, Campaign, Contact, Deal, StageChange, Touchpoint
 from onefunnel.services import stages as stage_service
 from onefunnel.services.deals import close_deal, open_deal
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.stages import change_stage
-from onefunnel.services.touches import TouchInput, Utm, record_touch
+from onefunnel.services.touches import TouchInput, record_touch
 from tests.conftest import T0
 
 pytestmark = pytest.mark.django_db
