@@ -7,6 +7,9 @@ one bad item answers 422 with its index in ``loc`` and nothing is written.
 Auth: a logged-in session (the dashboard; CSRF applies to writes), or an API key in
 ``Authorization: Bearer <key>`` with scope ``crm:read`` (reads) or ``crm:write`` (reads and
 writes).
+
+Responses are the services' own frozen records (``crm_records.ContactRecord``…, pydantic reads
+dataclasses), so a field is declared once for the service, the JSON and the OpenAPI schema.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from onefunnel.domain.touches import Channel, TouchKind, Utm
 from onefunnel.services import crm_records as crm
 from onefunnel.services.errors import InputError
 from onefunnel.services.keys import CRM_READ, CRM_WRITE, verify_key
-from onefunnel.services.spend import SpendInput, record_spend, record_spend_batch
+from onefunnel.services.spend import SpendInput, SpendRecorded, record_spend, record_spend_batch
 from onefunnel.services.touches import TouchInput, record_touch
 
 P = ParamSpec("P")
@@ -96,27 +99,6 @@ def _fields(payload: Schema, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- contacts
 
 
-class ContactOut(Schema):
-    id: int
-    email: str | None
-    first_name: str
-    last_name: str
-    title: str
-    phone: str
-    country: str
-    account_id: int | None
-    stage: str | None
-    score: float | None
-    properties: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-
-
-class ContactPage(Schema):
-    items: list[ContactOut]
-    next: str | None
-
-
 class ContactFields(Schema):
     first_name: str | None = None
     last_name: str | None = None
@@ -135,7 +117,7 @@ class ContactBatch(Schema):
     items: list[ContactIn] = Field(max_length=crm.MAX_BATCH)
 
 
-@router.get("/contacts", response=ContactPage, tags=["contacts"])
+@router.get("/contacts", response=crm.Page[crm.ContactRecord], tags=["contacts"])
 @inputs
 def list_contacts(
     request: HttpRequest,
@@ -153,20 +135,22 @@ def list_contacts(
     )  # fmt: skip
 
 
-@router.get("/contacts/{int:contact_id}", response=ContactOut, tags=["contacts"])
+@router.get("/contacts/{int:contact_id}", response=crm.ContactRecord, tags=["contacts"])
 def get_contact(request: HttpRequest, contact_id: int) -> Any:
     """One contact."""
     return crm.get_contact(contact_id)
 
 
-@router.post("/contacts", response={201: ContactOut}, auth=WRITE, tags=["contacts"])
+@router.post("/contacts", response={201: crm.ContactRecord}, auth=WRITE, tags=["contacts"])
 @inputs
 def create_contact(request: HttpRequest, payload: ContactIn) -> Any:
     """Create a contact; 422 if the email is taken (PUT /contacts/by-email/{email} upserts)."""
     return Status(201, crm.create_contact(payload.email, _fields(payload, drop=("email",))))
 
 
-@router.patch("/contacts/{int:contact_id}", response=ContactOut, auth=WRITE, tags=["contacts"])
+@router.patch(
+    "/contacts/{int:contact_id}", response=crm.ContactRecord, auth=WRITE, tags=["contacts"]
+)
 @inputs
 def update_contact(request: HttpRequest, contact_id: int, payload: ContactFields) -> Any:
     """Set the fields given (an empty string clears a text field)."""
@@ -174,7 +158,7 @@ def update_contact(request: HttpRequest, contact_id: int, payload: ContactFields
 
 
 @router.put(
-    "/contacts/by-email/{email}", response={200: ContactOut, 201: ContactOut}, auth=WRITE,
+    "/contacts/by-email/{email}", response={200: crm.ContactRecord, 201: crm.ContactRecord}, auth=WRITE,
     tags=["contacts"],
 )  # fmt: skip
 @inputs
@@ -185,7 +169,9 @@ def upsert_contact(request: HttpRequest, email: str, payload: ContactFields) -> 
     return Status(201 if created else 200, contact)
 
 
-@router.post("/contacts/batch", response={201: list[ContactOut]}, auth=WRITE, tags=["contacts"])
+@router.post(
+    "/contacts/batch", response={201: list[crm.ContactRecord]}, auth=WRITE, tags=["contacts"]
+)
 @inputs
 def create_contacts(request: HttpRequest, payload: ContactBatch) -> Any:
     """Create up to 100 contacts, all or nothing."""
@@ -194,25 +180,6 @@ def create_contacts(request: HttpRequest, payload: ContactBatch) -> Any:
 
 
 # ------------------------------------------------------------------------------- accounts
-
-
-class AccountOut(Schema):
-    id: int
-    name: str
-    domain: str | None
-    industry: str
-    employee_count: int | None
-    country: str
-    region: str
-    stage: str | None
-    properties: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-
-
-class AccountPage(Schema):
-    items: list[AccountOut]
-    next: str | None
 
 
 class AccountFields(Schema):
@@ -232,7 +199,7 @@ class AccountBatch(Schema):
     items: list[AccountIn] = Field(max_length=crm.MAX_BATCH)
 
 
-@router.get("/accounts", response=AccountPage, tags=["accounts"])
+@router.get("/accounts", response=crm.Page[crm.AccountRecord], tags=["accounts"])
 @inputs
 def list_accounts(
     request: HttpRequest,
@@ -248,20 +215,22 @@ def list_accounts(
     )
 
 
-@router.get("/accounts/{int:account_id}", response=AccountOut, tags=["accounts"])
+@router.get("/accounts/{int:account_id}", response=crm.AccountRecord, tags=["accounts"])
 def get_account(request: HttpRequest, account_id: int) -> Any:
     """One account."""
     return crm.get_account(account_id)
 
 
-@router.post("/accounts", response={201: AccountOut}, auth=WRITE, tags=["accounts"])
+@router.post("/accounts", response={201: crm.AccountRecord}, auth=WRITE, tags=["accounts"])
 @inputs
 def create_account(request: HttpRequest, payload: AccountIn) -> Any:
     """Create an account; 422 if the domain is taken (PUT /accounts/by-domain/{domain} upserts)."""
     return Status(201, crm.create_account(payload.domain, _fields(payload, drop=("domain",))))
 
 
-@router.patch("/accounts/{int:account_id}", response=AccountOut, auth=WRITE, tags=["accounts"])
+@router.patch(
+    "/accounts/{int:account_id}", response=crm.AccountRecord, auth=WRITE, tags=["accounts"]
+)
 @inputs
 def update_account(request: HttpRequest, account_id: int, payload: AccountFields) -> Any:
     """Set the fields given."""
@@ -269,7 +238,7 @@ def update_account(request: HttpRequest, account_id: int, payload: AccountFields
 
 
 @router.put(
-    "/accounts/by-domain/{domain}", response={200: AccountOut, 201: AccountOut}, auth=WRITE,
+    "/accounts/by-domain/{domain}", response={200: crm.AccountRecord, 201: crm.AccountRecord}, auth=WRITE,
     tags=["accounts"],
 )  # fmt: skip
 @inputs
@@ -279,7 +248,9 @@ def upsert_account(request: HttpRequest, domain: str, payload: AccountFields) ->
     return Status(201 if created else 200, account)
 
 
-@router.post("/accounts/batch", response={201: list[AccountOut]}, auth=WRITE, tags=["accounts"])
+@router.post(
+    "/accounts/batch", response={201: list[crm.AccountRecord]}, auth=WRITE, tags=["accounts"]
+)
 @inputs
 def create_accounts(request: HttpRequest, payload: AccountBatch) -> Any:
     """Create up to 100 accounts, all or nothing."""
@@ -288,23 +259,6 @@ def create_accounts(request: HttpRequest, payload: AccountBatch) -> Any:
 
 
 # ------------------------------------------------------------------------------ campaigns
-
-
-class CampaignOut(Schema):
-    id: int
-    name: str
-    utm_campaign: str
-    channel: str
-    start_date: date | None
-    end_date: date | None
-    budget: Decimal | None
-    currency: str
-    planned: bool
-
-
-class CampaignPage(Schema):
-    items: list[CampaignOut]
-    next: str | None
 
 
 class CampaignFields(Schema):
@@ -333,7 +287,7 @@ def _campaign_fields(payload: Schema, drop: tuple[str, ...] = ()) -> dict[str, A
     return fields
 
 
-@router.get("/campaigns", response=CampaignPage, tags=["campaigns"])
+@router.get("/campaigns", response=crm.Page[crm.CampaignRecord], tags=["campaigns"])
 @inputs
 def list_campaigns(
     request: HttpRequest,
@@ -346,13 +300,13 @@ def list_campaigns(
     return crm.list_campaigns(channel=channel, planned=planned, after=after, limit=limit)
 
 
-@router.get("/campaigns/{int:campaign_id}", response=CampaignOut, tags=["campaigns"])
+@router.get("/campaigns/{int:campaign_id}", response=crm.CampaignRecord, tags=["campaigns"])
 def get_campaign(request: HttpRequest, campaign_id: int) -> Any:
     """One campaign."""
     return crm.get_campaign(campaign_id)
 
 
-@router.post("/campaigns", response={201: CampaignOut}, auth=WRITE, tags=["campaigns"])
+@router.post("/campaigns", response={201: crm.CampaignRecord}, auth=WRITE, tags=["campaigns"])
 @inputs
 def create_campaign(request: HttpRequest, payload: CampaignIn) -> Any:
     """Create a planned campaign with its UTM key, channel, dates and budget."""
@@ -360,14 +314,18 @@ def create_campaign(request: HttpRequest, payload: CampaignIn) -> Any:
     return Status(201, crm.create_campaign(payload.utm_campaign, fields))
 
 
-@router.patch("/campaigns/{int:campaign_id}", response=CampaignOut, auth=WRITE, tags=["campaigns"])
+@router.patch(
+    "/campaigns/{int:campaign_id}", response=crm.CampaignRecord, auth=WRITE, tags=["campaigns"]
+)
 @inputs
 def update_campaign(request: HttpRequest, campaign_id: int, payload: CampaignFields) -> Any:
     """Set the fields given (e.g. plan an unplanned campaign)."""
     return crm.update_campaign(campaign_id, _campaign_fields(payload))
 
 
-@router.post("/campaigns/batch", response={201: list[CampaignOut]}, auth=WRITE, tags=["campaigns"])
+@router.post(
+    "/campaigns/batch", response={201: list[crm.CampaignRecord]}, auth=WRITE, tags=["campaigns"]
+)
 @inputs
 def create_campaigns(request: HttpRequest, payload: CampaignBatch) -> Any:
     """Create up to 100 campaigns, all or nothing."""
@@ -379,19 +337,6 @@ def create_campaigns(request: HttpRequest, payload: CampaignBatch) -> Any:
 
 
 # ---------------------------------------------------------------------------------- spend
-
-
-class SpendOut(Schema):
-    id: int
-    campaign_id: int
-    day: date
-    amount: Decimal
-    currency: str
-
-
-class SpendPage(Schema):
-    items: list[SpendOut]
-    next: str | None
 
 
 class SpendIn(Schema):
@@ -406,17 +351,11 @@ class SpendBatch(Schema):
     items: list[SpendIn] = Field(max_length=crm.MAX_BATCH)
 
 
-class SpendRecordedOut(Schema):
-    entry: SpendOut
-    outcome: str
-    campaign_created: bool
-
-
 def _spend_input(item: SpendIn) -> SpendInput:
     return SpendInput(item.campaign, item.day, item.amount, item.currency, item.channel)
 
 
-@router.get("/spend", response=SpendPage, tags=["spend"])
+@router.get("/spend", response=crm.Page[crm.SpendRecord], tags=["spend"])
 @inputs
 def list_spend(
     request: HttpRequest,
@@ -433,14 +372,14 @@ def list_spend(
     )
 
 
-@router.post("/spend", response=SpendRecordedOut, auth=WRITE, tags=["spend"])
+@router.post("/spend", response=SpendRecorded, auth=WRITE, tags=["spend"])
 @inputs
 def put_spend(request: HttpRequest, payload: SpendIn) -> Any:
     """Create or replace one day of a campaign's spend (upsert on campaign, day, currency)."""
     return record_spend(_spend_input(payload))
 
 
-@router.post("/spend/batch", response=list[SpendRecordedOut], auth=WRITE, tags=["spend"])
+@router.post("/spend/batch", response=list[SpendRecorded], auth=WRITE, tags=["spend"])
 @inputs
 def put_spend_batch(request: HttpRequest, payload: SpendBatch) -> Any:
     """Up to 100 spend entries, all or nothing."""
@@ -448,31 +387,6 @@ def put_spend_batch(request: HttpRequest, payload: SpendBatch) -> Any:
 
 
 # ---------------------------------------------------------------- touchpoints and history
-
-
-class TouchpointOut(Schema):
-    id: int
-    message_id: str
-    contact_id: int | None
-    anonymous_id: str
-    account_id: int | None
-    kind: str
-    team: str
-    channel: str
-    campaign_id: int | None
-    utm_source: str
-    utm_medium: str
-    utm_campaign: str
-    utm_term: str
-    utm_content: str
-    properties: dict[str, Any]
-    occurred_at: datetime
-    received_at: datetime
-
-
-class TouchpointPage(Schema):
-    items: list[TouchpointOut]
-    next: str | None
 
 
 class UtmIn(Schema):
@@ -514,7 +428,7 @@ def _actor(request: HttpRequest) -> int | None:
     return int(user.pk) if user is not None and user.is_authenticated else None
 
 
-@router.get("/touchpoints", response=TouchpointPage, tags=["touchpoints"])
+@router.get("/touchpoints", response=crm.Page[crm.TouchpointRecord], tags=["touchpoints"])
 @inputs
 def list_touchpoints(
     request: HttpRequest,
@@ -534,13 +448,13 @@ def list_touchpoints(
     )  # fmt: skip
 
 
-@router.get("/touchpoints/{int:touchpoint_id}", response=TouchpointOut, tags=["touchpoints"])
+@router.get("/touchpoints/{int:touchpoint_id}", response=crm.TouchpointRecord, tags=["touchpoints"])
 def get_touchpoint(request: HttpRequest, touchpoint_id: int) -> Any:
     """One touchpoint."""
     return crm.get_touchpoint(touchpoint_id)
 
 
-@router.post("/touchpoints", response={201: TouchpointOut}, auth=WRITE, tags=["touchpoints"])
+@router.post("/touchpoints", response={201: crm.TouchpointRecord}, auth=WRITE, tags=["touchpoints"])
 @inputs
 def create_touchpoint(request: HttpRequest, payload: TouchpointIn) -> Any:
     """Record a touch (idempotent on message_id) and the stage move it implies."""
@@ -548,7 +462,10 @@ def create_touchpoint(request: HttpRequest, payload: TouchpointIn) -> Any:
 
 
 @router.post(
-    "/touchpoints/batch", response={201: list[TouchpointOut]}, auth=WRITE, tags=["touchpoints"]
+    "/touchpoints/batch",
+    response={201: list[crm.TouchpointRecord]},
+    auth=WRITE,
+    tags=["touchpoints"],
 )
 @inputs
 def create_touchpoints(request: HttpRequest, payload: TouchpointBatch) -> Any:
@@ -557,26 +474,7 @@ def create_touchpoints(request: HttpRequest, payload: TouchpointBatch) -> Any:
     return Status(201, crm.run_batch(payload.items, lambda item: _record(item, actor)))
 
 
-class StageChangeOut(Schema):
-    id: int
-    contact_id: int | None
-    account_id: int | None
-    from_stage: str | None
-    to_stage: str
-    at: datetime
-    recorded_at: datetime
-    cause: str
-    cause_id: str
-    reason: str | None
-    note: str
-
-
-class StageChangePage(Schema):
-    items: list[StageChangeOut]
-    next: str | None
-
-
-@router.get("/stage-changes", response=StageChangePage, tags=["stage history"])
+@router.get("/stage-changes", response=crm.Page[crm.StageChangeRecord], tags=["stage history"])
 @inputs
 def list_stage_changes(
     request: HttpRequest,
@@ -596,7 +494,9 @@ def list_stage_changes(
     )  # fmt: skip
 
 
-@router.get("/stage-changes/{int:change_id}", response=StageChangeOut, tags=["stage history"])
+@router.get(
+    "/stage-changes/{int:change_id}", response=crm.StageChangeRecord, tags=["stage history"]
+)
 def get_stage_change(request: HttpRequest, change_id: int) -> Any:
     """One stage change."""
     return crm.get_stage_change(change_id)
