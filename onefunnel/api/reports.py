@@ -1,7 +1,9 @@
 """`GET /api/reports/{name}`: any report as ``{"columns": [...], "rows": [[...], ...]}``.
 
-Signed-in users only (the Django session, like the dashboard): API keys carry only the
-tracking scope so far.
+Auth: a signed-in user (the Django session, like the dashboard), or an API key with scope
+``reports:read`` in ``Authorization: Bearer <key>`` (the CRM API's scheme), so analysts can
+script reports without a browser session. CRM keys do not open reports: a report sums the
+whole database, which a key scoped to CRM records was not given.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from onefunnel.analytics.engines import DjangoEngine
 from onefunnel.analytics.period import period_of
 from onefunnel.analytics.reports import ReportOptions, run_report
 from onefunnel.analytics.reports.attribution import DEFAULT_LOOKBACK_DAYS
+from onefunnel.api.crm import ApiKeyAuth
 from onefunnel.api.root import api
 from onefunnel.domain.attribution import DEFAULT_HALF_LIFE
 from onefunnel.services.errors import InputError
+from onefunnel.services.keys import REPORTS_READ
 
-router = Router(auth=django_auth, tags=["reports"])
+router = Router(auth=[ApiKeyAuth(REPORTS_READ), django_auth], tags=["reports"])
 
 
 class ReportQuery(Schema):

@@ -20,7 +20,8 @@ from onefunnel.services.errors import InputError, NotFoundError
 TRACKING_WRITE = "tracking:write"
 CRM_READ = "crm:read"
 CRM_WRITE = "crm:write"  # also allows reads
-SCOPES = frozenset({TRACKING_WRITE, CRM_READ, CRM_WRITE})
+REPORTS_READ = "reports:read"  # the reports API; no access to CRM records themselves
+SCOPES = frozenset({TRACKING_WRITE, CRM_READ, CRM_WRITE, REPORTS_READ})
 KEY_PREFIX = "of_"
 _TOUCH_INTERVAL = timedelta(minutes=1)
 

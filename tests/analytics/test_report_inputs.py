@@ -14,6 +14,7 @@ from onefunnel.analytics.engines import DjangoEngine, SparkEngine, compile_sql
 from onefunnel.analytics.period import Period, period_of
 from onefunnel.analytics.reports import ReportOptions, run_report
 from onefunnel.services.errors import InputError
+from onefunnel.services.keys import create_key, list_keys, revoke_key
 from tests.analytics.conftest import Journey, Move, Touch, Written
 
 Q1 = Period(date(2026, 1, 1), date(2026, 3, 31))
@@ -105,6 +106,36 @@ def test_api_serves_reports_to_signed_in_users(
     body = response.json()
     assert body["columns"][:3] == ["channel", "stage", "entries"]
     assert body["rows"][0][:3] == ["direct", "awareness", 1]
+
+
+def test_api_serves_reports_to_keys_with_the_reports_scope(
+    db: None, journeys_for: Callable[..., Written]
+) -> None:
+    journeys_for(
+        {
+            "eve": Journey(
+                "Epsilon", [Touch("2026-01-02", "direct"), Move("2026-01-02", "awareness")]
+            )
+        }
+    )
+    reports = create_key("reports:read", "analyst").secret
+    crm = create_key("crm:read").secret
+    url = "/api/reports/funnel?from=2026-01-01&to=2026-03-31&by=channel"
+
+    def status(secret: str) -> int:
+        return Client().get(url, headers={"Authorization": f"Bearer {secret}"}).status_code
+
+    response = Client().get(url, headers={"Authorization": f"Bearer {reports}"})
+    assert response.status_code == 200
+    assert response.json()["rows"][0][:3] == ["direct", "awareness", 1]
+    assert [status(crm), status("of_not_a_key"), status(reports + "x")] == [401, 401, 401]
+    # A reports key opens reports only, not the CRM records.
+    assert (
+        Client().get("/api/contacts", headers={"Authorization": f"Bearer {reports}"}).status_code
+        == 401
+    )
+    revoke_key(next(k.id for k in list_keys() if k.scope == "reports:read"))
+    assert status(reports) == 401
 
 
 def test_api_reports_bad_input_as_errors(signed_in: Client) -> None:
