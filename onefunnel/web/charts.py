@@ -11,6 +11,21 @@ SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 _TEAM_COLOURS = {"marketing": "#3b82f6", "sales": "#f59e0b", "account_management": "#10b981"}
 
 
+def bar_chart(
+    description: str, values: list[dict[str, Any]], encoding: dict[str, Any], *, height: int
+) -> dict[str, Any]:
+    """A Vega-Lite bar chart over inline values, as wide as its container, with tooltips."""
+    return {
+        "$schema": SCHEMA,
+        "description": description,
+        "width": "container",
+        "height": height,
+        "data": {"values": values},
+        "mark": {"type": "bar", "tooltip": True},
+        "encoding": encoding,
+    }
+
+
 def funnel_chart(stages: Mapping[str, int]) -> dict[str, Any]:
     """A horizontal bar per state (funnel order, side states last), coloured by owning team."""
     values = [
@@ -23,14 +38,10 @@ def funnel_chart(stages: Mapping[str, int]) -> dict[str, Any]:
         }
         for i, state in enumerate(ALL_STATES)
     ]
-    return {
-        "$schema": SCHEMA,
-        "description": "Contacts per funnel stage",
-        "width": "container",
-        "height": 260,
-        "data": {"values": values},
-        "mark": {"type": "bar", "tooltip": True, "cornerRadiusEnd": 3},
-        "encoding": {
+    spec = bar_chart(
+        "Contacts per funnel stage",
+        values,
+        {
             "y": {
                 "field": "stage",
                 "type": "nominal",
@@ -54,7 +65,10 @@ def funnel_chart(stages: Mapping[str, int]) -> dict[str, Any]:
                 "legend": None,
             },
         },
-    }
+        height=260,
+    )
+    spec["mark"]["cornerRadiusEnd"] = 3
+    return spec
 
 
 def stage_label(stage: str) -> str:

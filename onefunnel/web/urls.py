@@ -10,4 +10,5 @@ app_name = "web"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("panels/status", views.status_panel, name="status-panel"),
+    path("panels/report/<slug:slug>", views.report_panel, name="report-panel"),
 ]

@@ -2,22 +2,62 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from onefunnel.analytics.engines import DjangoEngine
+from onefunnel.analytics.period import Period, period_of
+from onefunnel.analytics.reports import ReportOptions, run_report
 from onefunnel.analytics.status import funnel_status
+from onefunnel.domain.attribution import AttributionModel
+from onefunnel.services.errors import InputError
 from onefunnel.web.charts import funnel_chart
+from onefunnel.web.panels import PANELS, cells
+
+DEFAULT_MODEL = AttributionModel.linear
+
+
+def _choices(request: HttpRequest) -> tuple[Period, str, str | None]:
+    """The period and attribution model the page asks for; a bad value falls back to the
+    default and is reported, so a mistyped URL still shows a page."""
+    model = request.GET.get("model") or DEFAULT_MODEL
+    error = None
+    if model not in {m.value for m in AttributionModel}:
+        error, model = f"model: unknown attribution model {model!r}", DEFAULT_MODEL
+    today = datetime.now(UTC).date()
+    try:
+        period = period_of(request.GET.get("from") or None, request.GET.get("to") or None,
+                           today=today)  # fmt: skip
+    except InputError as exc:
+        error, period = str(exc), period_of(None, None, today=today)
+    return period, model, error
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """The one page both teams share: the funnel at a glance."""
+    """The one page both teams share: the funnel at a glance, then where it leaks, what the
+    spend returns, lead quality by source and follow-up by rep (each panel loads on its own)."""
     status = funnel_status()
+    period, model, error = _choices(request)
+    query = urlencode({"from": period.first.isoformat(), "to": period.last.isoformat(),
+                       "model": model})  # fmt: skip
     return render(
         request,
         "onefunnel/dashboard.html",
-        {"status": status, "funnel_spec": funnel_chart(status.stages)},
+        {
+            "status": status,
+            "funnel_spec": funnel_chart(status.stages),
+            "period": period,
+            "model": model,
+            "models": [m.value for m in AttributionModel],
+            "error": error,
+            "panels": PANELS.values(),
+            "query": query,
+        },
     )
 
 
@@ -25,3 +65,26 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def status_panel(request: HttpRequest) -> HttpResponse:
     """The totals cards, refreshed in place by htmx."""
     return render(request, "onefunnel/_status_cards.html", {"status": funnel_status()})
+
+
+@login_required
+def report_panel(request: HttpRequest, slug: str) -> HttpResponse:
+    """One report panel for the period and model of the page."""
+    panel = PANELS.get(slug)
+    if panel is None:
+        raise Http404(f"no panel {slug!r}")
+    period, model, error = _choices(request)
+    context: dict[str, object] = {
+        "panel": panel, "error": error, "spec_id": f"{slug}-spec", "rows": None,
+    }  # fmt: skip
+    try:
+        table = run_report(
+            panel.report, DjangoEngine(), period, by=panel.by,
+            options=ReportOptions(model=model if panel.uses_model else None),
+        )  # fmt: skip
+    except InputError as exc:
+        context["error"] = str(exc)
+    else:
+        context["rows"] = cells(table, panel.columns)
+        context["chart"] = panel.chart(table) if panel.chart and table.rows else None
+    return render(request, "onefunnel/_report_panel.html", context)

@@ -1,7 +1,9 @@
-"""The dashboard in a real headless browser: log in, see the funnel, its chart drawn."""
+"""The dashboard in a real headless browser: log in, see the funnel, its chart and the report
+panels drawn, switch the attribution model."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -76,5 +78,19 @@ def test_login_and_see_the_funnel_chart(server: str, install: Install, tmp_path:
         assert bars.count() == 9
         rows = page.locator("#stage-table tbody tr")
         assert rows.count() >= 9
+        # The report panels load on their own requests once the page is up.
+        for slug in ("leaks", "spend", "quality", "follow-up"):
+            page.wait_for_selector(f"[data-testid={slug}-table] tbody tr", timeout=30_000)
+        by_rep = json.loads(
+            install.run("report", "scorecard", "--by", "rep", "--format", "json").stdout
+        )
+        assert page.locator("[data-testid=follow-up-table] tbody tr").count() == len(by_rep) > 0
+        page.wait_for_selector("#spend-spec-chart svg", timeout=15_000)
+        assert page.locator("#spend-spec-chart svg path[aria-roledescription='bar']").count() > 0
+        # Another model re-renders the panels for it.
+        page.select_option("select[name=model]", "markov")
+        page.click("#period-form button[type=submit]")
+        page.wait_for_url("**model=markov**")
+        page.wait_for_selector("[data-testid=spend-table] tbody tr", timeout=30_000)
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
         browser.close()
