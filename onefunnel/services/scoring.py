@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from onefunnel.domain.intent import employee_band, stage_after_threshold
 from onefunnel.domain.scoring import (
     Profile,
     RuleError,
+    ScoreLine,
     ScoreState,
     ScoringModel,
     Touch,
@@ -49,6 +51,7 @@ from onefunnel.models import (
     ScoringConfig,
     Touchpoint,
 )
+from onefunnel.services import score_rows
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.stages import StageMove, apply_stage_change, lock
 
@@ -80,7 +83,7 @@ class ConfigVersion:
 
 
 _cache_lock = threading.Lock()
-_cached: tuple[int, Any, ScoringModel] | None = None
+_cached: tuple[int, str, ScoringModel] | None = None
 
 
 @functools.cache
@@ -88,22 +91,28 @@ def _default_model() -> ScoringModel:
     return default_scoring_model()
 
 
-def active_model() -> ScoringModel:
-    """The newest stored scoring model, or the built-in default when none is stored."""
+def _model_for(version: int | None, config: str | None) -> ScoringModel:
+    """The parsed model of a stored version (its JSON text), parsed once per process.
+
+    Keyed by the stored text too: another database (a test, a reset demo) may hold a
+    different model under the same version number.
+    """
     global _cached
-    rows = ScoringConfig.objects.order_by("-version").values_list("version", "config")[:1]
-    if not rows:
+    if version is None or config is None:
         return _default_model()
-    version, config = rows[0]
     with _cache_lock:
-        # Keyed by the stored JSON too: another database (a test, a reset demo) may hold a
-        # different model under the same version number.
         if _cached is not None and _cached[0] == version and _cached[1] == config:
             return _cached[2]
-    model = dataclasses.replace(parse_scoring_model(config), version=version)
+    model = dataclasses.replace(parse_scoring_model(json.loads(config)), version=version)
     with _cache_lock:
         _cached = (version, config, model)
     return model
+
+
+def active_model() -> ScoringModel:
+    """The newest stored scoring model, or the built-in default when none is stored."""
+    newest = score_rows.read_newest_config()
+    return _model_for(*newest) if newest else _default_model()
 
 
 def scoring_config() -> ConfigVersion:
@@ -264,6 +273,26 @@ def _fit_explanations(
     return out
 
 
+_FIT_MEMO_SIZE = 50_000
+_fit_memo: tuple[ScoringModel, tuple[str, ...], dict[tuple[Any, ...], tuple[ScoreLine, ...]]] | None
+_fit_memo = None
+
+
+def _fit_lines_cached(model: ScoringModel, profile: Profile) -> tuple[ScoreLine, ...]:
+    """``fit_lines``, remembered per combination of the attributes the rules read, for the
+    model in force (colleagues at one account, and a contact's successive touches, repeat it)."""
+    global _fit_memo
+    memo = _fit_memo
+    if memo is None or memo[0] is not model or len(memo[2]) > _FIT_MEMO_SIZE:
+        memo = (model, tuple(sorted({rule.attribute for rule in model.fit_rules})), {})
+        _fit_memo = memo
+    key = tuple(profile.get(name) for name in memo[1])
+    lines = memo[2].get(key)
+    if lines is None:
+        lines = memo[2][key] = fit_lines(profile, model)
+    return lines
+
+
 def _lines(model: ScoringModel, profile: Profile) -> list[dict[str, Any]]:
     return [
         {"points": float(line.points), "reason": line.reason} for line in fit_lines(profile, model)
@@ -303,44 +332,50 @@ def score_on_touches(contact: Contact, touches: Sequence[tuple[int, str, datetim
     cause), which opens a handoff. A tracking batch scores each contact once for all its touches.
     """
     ordered = sorted(touches, key=lambda t: (t[2], t[0]))
-    model = active_model()
-    profile = contact_profile_attributes(contact)
-    matched = fit_lines(profile, model)
+    row = score_rows.read_for_touch(contact.pk)
+    if row is None:
+        raise NotFoundError(f"contact_id: no contact #{contact.pk}")
+    model = _model_for(row.model_version, row.model_config)
+    profile = build_profile(
+        email=contact.email,
+        title=contact.title,
+        country=contact.country,
+        properties=contact.properties,
+        industry=row.industry,
+        employees=row.employees,
+        account_country=row.account_country,
+        region=row.region,
+        account_properties=row.account_properties,
+    )
+    matched = _fit_lines_cached(model, profile)
     fit = sum((line.points for line in matched), Decimal(0))
-    stored = ContactScore.objects.filter(contact_id=contact.pk).values_list(
-        "fit", "engagement_value", "as_of", "model_version"
-    )[:1]
-    row = stored[0] if stored else None
     first_at = ordered[0][2]
-    if row is not None and row[3] == model.version:
-        state = ScoreState(*row)
+    if row.as_of is not None and row.state_version == model.version:
+        assert row.engagement_value is not None
+        state = ScoreState(fit, row.engagement_value, row.as_of, model.version)
     else:
         earlier = _touches_of(contact.pk, exclude=(t[0] for t in ordered))
-        state = score_state(profile, earlier, model, first_at)
-    start = dataclasses.replace(state, fit=fit)
-    before = start.total_at(max(start.as_of, first_at), model)
+        state = dataclasses.replace(score_state(profile, earlier, model, first_at), fit=fit)
+    before = state.total_at(max(state.as_of, first_at), model)
     crossing: tuple[int, datetime] | None = None
     for touch_id, kind, at in ordered:
-        previous = dataclasses.replace(state, fit=fit)
-        state = dataclasses.replace(add_touch(state, Touch(kind, at), model, at), fit=fit)
+        previous = state
+        state = add_touch(state, Touch(kind, at), model, at)
         if crossing is None and crosses_threshold(
             previous.total_at(state.as_of, model), state.total_at(state.as_of, model), model
         ):
             crossing = (touch_id, at)
     after = state.total_at(state.as_of, model)
-    values = {
-        "fit": state.fit,
-        "engagement_value": state.engagement_value,
-        "as_of": state.as_of,
-        "total": after,
-        "model_version": model.version,
-        "explanation": [{"points": float(x.points), "reason": x.reason} for x in matched],
-    }
-    if row is None:
-        ContactScore.objects.create(contact_id=contact.pk, **values)
-    else:
-        ContactScore.objects.filter(contact_id=contact.pk).update(**values)
-    Contact.objects.filter(pk=contact.pk).update(score=float(after))
+    score_rows.write_state(
+        contact.pk,
+        exists=row.as_of is not None,
+        fit=fit,
+        engagement_value=state.engagement_value,
+        as_of=state.as_of,
+        total=after,
+        model_version=model.version,
+        explanation=[{"points": float(x.points), "reason": x.reason} for x in matched],
+    )
     contact.score = float(after)
     move = None
     if crossing is not None:
