@@ -30,8 +30,9 @@ from onefunnel.domain.touches import Channel
 from onefunnel.models import Campaign, Spend
 from onefunnel.services.errors import InputError
 from onefunnel.services.imports.columns import Columns, check_shape
-from onefunnel.services.imports.csvfile import CsvRows, Progress, Rejects, default_rejects_path
+from onefunnel.services.imports.csvfile import CsvRows, Progress, Rejects, parsed_in_chunks
 from onefunnel.services.imports.records import RowError
+from onefunnel.services.imports.runs import import_run
 from onefunnel.services.imports.seen import SeenKeys
 
 CHUNK_ROWS = 1000
@@ -295,17 +296,11 @@ def import_spend(
     """Import a spend CSV (see the module docstring). InputError, before anything is written,
     when the file cannot be read or lacks a date, campaign or amount column."""
     file = Path(path)
+    tally = _Tally()
     with CsvRows(file) as rows:
         cols = Columns(rows.header, _ALIASES, required=("date", "campaign", "amount"))
-        target = Path(rejects_path) if rejects_path else default_rejects_path(file)
-        with Rejects(target, rows.header) as rejects:
-            tally = _Tally()
-            if dry_run:
-                with transaction.atomic():
-                    _run_spend(rows, cols, rejects, tally, progress, chunk_rows)
-                    transaction.set_rollback(True)
-            else:
-                _run_spend(rows, cols, rejects, tally, progress, chunk_rows)
+        with import_run(file, rows.header, dry_run=dry_run, rejects_path=rejects_path) as rejects:
+            _run_spend(rows, cols, rejects, tally, progress, chunk_rows)
     return SpendImportReport(
         dry_run=dry_run,
         read=tally.read,
@@ -314,7 +309,7 @@ def import_spend(
         unchanged=tally.unchanged,
         skipped=rejects.count,
         campaigns_created=tally.campaigns_created,
-        rejects=tuple(sorted(rejects.kept, key=lambda e: e.row)),
+        rejects=rejects.first(),
         rejects_path=rejects.written_to,
     )
 
@@ -327,30 +322,18 @@ def _run_spend(
     progress: Progress | None,
     chunk_rows: int,
 ) -> None:
-    chunk: list[tuple[int, SpendInput, list[str]]] = []
+    def parse(row: int, values: list[str]) -> tuple[int, SpendInput, list[str]]:
+        return row, _parse_row(row, values, cols), values
+
     with SeenKeys("spend") as seen:
-
-        def flush() -> None:
-            for error, values in _write_chunk(chunk, cols, seen, tally):
+        for chunk in parsed_in_chunks(rows, parse, chunk_rows):
+            tally.read += chunk.rows_read
+            for error, values in chunk.rejected:
                 rejects.add(error, values)
-            chunk.clear()
+            for error, values in _write_chunk(chunk.parsed, cols, seen, tally):
+                rejects.add(error, values)
             if progress is not None:
-                progress(tally.read, rows.bytes_read(), rows.total_bytes)
-
-        for item in rows:
-            tally.read += 1
-            if isinstance(item, RowError):
-                rejects.add(item, [])
-                continue
-            row, values = item
-            try:
-                chunk.append((row, _parse_row(row, values, cols), values))
-            except RowError as error:
-                rejects.add(error, values)
-                continue
-            if len(chunk) >= chunk_rows:
-                flush()
-        flush()
+                progress(tally.read, chunk.bytes_read, rows.total_bytes)
 
 
 def _write_chunk(

@@ -113,6 +113,19 @@ def json_adapter(model: type[Model], field: str) -> Callable[[Any], Any]:
     return lambda value: model_field.get_db_prep_save(value, connection)  # type: ignore[union-attr]
 
 
+def json_text_adapter(model: type[Model], field: str) -> Callable[[str], Any]:
+    """The connection's conversion of JSON text (``json.dumps`` of a value) into the given JSON
+    column's value: the text itself on SQLite, where that is what Django stores."""
+    to_db = json_adapter(model, field)
+    if to_db is json.dumps:
+        return _same_text
+    return lambda text: to_db(json.loads(text))
+
+
+def _same_text(text: str) -> str:
+    return text
+
+
 @contextmanager
 def tuned_for_bulk() -> Iterator[None]:
     """A bigger page cache on this connection for the duration (SQLite; a no-op elsewhere)."""

@@ -6,8 +6,9 @@ A file of 100,000 contacts with three typos should not be refused whole; fixing 
 and importing the rejects file (or the whole file again) finishes the job.
 
 How, in constant memory and set-based, per chunk of ``chunk_rows`` rows in one transaction:
-a second process reads and normalises each row (a ContactRecord or a RowError) and prepares
-its form as a new contact, path replayed by the funnel's rules (``pipeline``); this process
+a second process reads and normalises each row (a ContactRecord or a RowError) and stages it
+for the writer with its form as a new contact, path replayed by the funnel's rules
+(``pipeline``); this process
 looks the chunk's emails and domains up in one query per thousand keys, bulk-creates new
 accounts and contacts, bulk-updates changed contacts, and writes new contacts' stage paths as
 one bulk insert of stage changes. Contacts already stored move through
@@ -36,26 +37,22 @@ from typing import Any
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from onefunnel.domain.crm_mapping import PlannedMove, replay
-from onefunnel.domain.stages import Cause, Stage
+from onefunnel.domain.crm_mapping import PlannedMove, StageStep, replay
+from onefunnel.domain.stages import Cause, Stage, StageReason
 from onefunnel.models import Account, Contact, StageChange
 from onefunnel.services.imports.bulk import (
     datetime_adapter,
     insert_rows,
     json_adapter,
+    json_text_adapter,
     json_value,
     select_in,
     tuned_for_bulk,
 )
-from onefunnel.services.imports.csvfile import (
-    CsvRows,
-    Progress,
-    Rejects,
-    default_rejects_path,
-    rows_numbered,
-)
-from onefunnel.services.imports.pipeline import FreshRow, Parsed, parsed_chunks, worth_a_process
-from onefunnel.services.imports.records import ContactRecord, ImportReport, RowError
+from onefunnel.services.imports.csvfile import CsvRows, Progress, Rejects, rows_numbered
+from onefunnel.services.imports.pipeline import parsed_chunks, worth_a_process
+from onefunnel.services.imports.records import ImportReport, RowError, StagedContact
+from onefunnel.services.imports.runs import import_run
 from onefunnel.services.imports.seen import SeenKeys
 from onefunnel.services.imports.sources import ContactSource, reader_for
 from onefunnel.services.stages import apply_stage_change
@@ -108,18 +105,12 @@ def import_contacts(
         # Checked here, before anything is written: a header without its required columns.
         email_column = reader_for(source, rows.header, tz).columns.label("email")
         header, total_bytes = rows.header, rows.total_bytes
-    target = Path(rejects_path) if rejects_path else default_rejects_path(file)
-    args = (file, source, tz)
-    with Rejects(target, header) as rejects:
-        tally = _Tally()
-        if dry_run:
-            with transaction.atomic():
-                _run(
-                    *args, rejects, tally, email_column, progress, chunk_rows, total_bytes, parallel
-                )
-                transaction.set_rollback(True)
-        else:
-            _run(*args, rejects, tally, email_column, progress, chunk_rows, total_bytes, parallel)
+    tally = _Tally()
+    with import_run(file, header, dry_run=dry_run, rejects_path=rejects_path) as rejects:
+        _run(
+            file, source, tz, rejects, tally, email_column, progress, chunk_rows, total_bytes,
+            parallel,
+        )  # fmt: skip
     return ImportReport(
         source=source.value,
         dry_run=dry_run,
@@ -130,7 +121,7 @@ def import_contacts(
         skipped=rejects.count,
         accounts_created=tally.accounts_created,
         stage_changes=tally.stage_changes,
-        rejects=tuple(sorted(rejects.kept, key=lambda e: e.row)),
+        rejects=rejects.first(),
         rejects_path=rejects.written_to,
     )
 
@@ -156,7 +147,7 @@ def _run(
             tally.read += chunk.rows_read
             for error, values in chunk.rejected:
                 rejects.add(error, values)
-            outcome = _write_safely(chunk.records, seen, email_column, started)
+            outcome = _write_safely(chunk.parsed, seen, email_column)
             tally.add(outcome)
             # The writer never holds the rows' raw values (they stay in the producer); the few
             # rows the database refused are read again from the file once it is done.
@@ -171,23 +162,20 @@ def _run(
             rejects.add(error, [])
 
 
-def _write_safely(
-    records: list[Parsed], seen: SeenKeys, email_column: str, started: datetime
-) -> _Tally:
+def _write_safely(records: list[StagedContact], seen: SeenKeys, email_column: str) -> _Tally:
     """Write a chunk in one transaction; if the database refuses it, one row at a time."""
     if not records:
         return _Tally()
     try:
         with transaction.atomic():
-            return _write_chunk(records, seen, email_column, started)
+            return _write_chunk(records, seen, email_column)
     except DatabaseError:
         pass
     outcome = _Tally()
-    for parsed in records:
-        record = parsed[0]
+    for record in records:
         try:
             with transaction.atomic():
-                outcome.add(_write_chunk([parsed], seen, email_column, started))
+                outcome.add(_write_chunk([record], seen, email_column))
         except DatabaseError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             outcome.rejected.append(RowError(record.row, "(row)", f"not stored: {reason}"))
@@ -195,15 +183,14 @@ def _write_safely(
 
 
 def _unique(
-    records: list[Parsed], seen: SeenKeys, email_column: str
-) -> tuple[list[Parsed], list[RowError]]:
+    records: list[StagedContact], seen: SeenKeys, email_column: str
+) -> tuple[list[StagedContact], list[RowError]]:
     """The chunk's first row per email, and the later ones as duplicates (first row wins)."""
     first: dict[str, int] = {}
     errors: list[RowError] = []
-    earlier = seen.first_rows({r.email for r, _ in records})
-    kept: list[Parsed] = []
-    for parsed in records:
-        record = parsed[0]
+    earlier = seen.first_rows({r.email for r in records})
+    kept: list[StagedContact] = []
+    for record in records:
         row = earlier.get(record.email) or first.get(record.email)
         if row is not None:
             errors.append(
@@ -211,37 +198,34 @@ def _unique(
             )
             continue
         first[record.email] = record.row
-        kept.append(parsed)
+        kept.append(record)
     seen.add(first)
     return kept, errors
 
 
-def _write_chunk(
-    parsed: list[Parsed], seen: SeenKeys, email_column: str, started: datetime
-) -> _Tally:
+def _write_chunk(records: list[StagedContact], seen: SeenKeys, email_column: str) -> _Tally:
     now = timezone.now()
     outcome = _Tally()
-    parsed, outcome.rejected = _unique(parsed, seen, email_column)
-    records = [record for record, _ in parsed]
+    records, outcome.rejected = _unique(records, seen, email_column)
     accounts, outcome.accounts_created = _resolve_accounts(records, now)
     emails = [r.email for r in records]
     found_rows = select_in(Contact, ("id", "email", *_COMPARED), "email", emails, for_update=True)
     existing = {row[1]: row for row in found_rows}
-    new: list[tuple[ContactRecord, int | None, FreshRow]] = []
+    new: list[tuple[StagedContact, int | None]] = []
     changed: list[Contact] = []
-    moving: list[tuple[int, ContactRecord, list[PlannedMove]]] = []
-    for record, fresh in parsed:
+    moving: list[tuple[int, StagedContact, list[PlannedMove]]] = []
+    for record in records:
         key = _account_key(record)
         account_id = accounts.get(key) if key else None
         found = existing.get(record.email)
         if found is None:
-            new.append((record, account_id, fresh))
+            new.append((record, account_id))
             continue
         stage = found[-2]
         current = Stage(stage) if stage else None
-        created = record.created_at or started
-        moves = replay(current, record.path, last_at=None, default_at=created)
-        update = _changes(found, record, account_id, fresh[1])
+        default_at = datetime.fromisoformat(record.since)
+        moves = replay(current, _path(record), last_at=None, default_at=default_at)
+        update = _changes(found, record, account_id)
         if update is not None:
             changed.append(Contact(id=found[0], updated_at=now, **update))
         if moves:
@@ -261,7 +245,7 @@ def _write_chunk(
                 contact,
                 move.to_stage,
                 cause=Cause.IMPORT,
-                cause_id=record.source_id[:64],
+                cause_id=record.source_id,
                 at=move.at,
                 reason=move.reason,
             )
@@ -269,6 +253,7 @@ def _write_chunk(
     return outcome
 
 
+_PERSON = ("first_name", "last_name", "title", "phone", "country")
 _COMPARED = ("first_name", "last_name", "title", "phone", "country", "account_id", "stage",
              "properties")  # fmt: skip
 _NEW_CONTACT = ("email", "first_name", "last_name", "title", "phone", "country", "account",
@@ -277,34 +262,41 @@ _NEW_CHANGE = ("contact", "from_stage", "to_stage", "at", "recorded_at", "cause"
                "reason", "note")  # fmt: skip
 
 
-def _insert_new(new: list[tuple[ContactRecord, int | None, FreshRow]], now: datetime) -> int:
-    """Insert new contacts and their replayed stage paths (prepared by the reader, see
-    ``pipeline.fresh_row``); returns the stage changes written."""
+def _path(record: StagedContact) -> list[StageStep]:
+    """The row's stage path as the funnel's rules read it (a stored contact replays it)."""
+    return [
+        StageStep(Stage(stage), datetime.fromisoformat(at) if at else None,
+                  StageReason(reason) if reason else None)
+        for stage, at, reason in record.path
+    ]  # fmt: skip
+
+
+def _insert_new(new: list[tuple[StagedContact, int | None]], now: datetime) -> int:
+    """Insert new contacts and their replayed stage paths (staged by the reader, see
+    ``pipeline.staged``); returns the stage changes written."""
     if not new:
         return 0
     now_db = datetime_adapter()(now)
-    rows = []
-    for record, account_id, (stage, properties, created, _) in new:
-        f = record.fields
-        rows.append((
-            record.email, f.get("first_name", ""), f.get("last_name", ""), f.get("title", ""),
-            f.get("phone", ""), f.get("country", ""), account_id, stage, properties, created,
-            now_db,
-        ))  # fmt: skip
+    properties = json_text_adapter(Contact, "properties")
+    rows = [
+        (r.email, r.first_name, r.last_name, r.title, r.phone, r.country, account_id, r.stage,
+         properties(r.properties), r.created, now_db)
+        for r, account_id in new
+    ]  # fmt: skip
     insert_rows(Contact, _NEW_CONTACT, rows)
-    ids = dict(select_in(Contact, ("email", "id"), "email", [r.email for r, _, _ in new]))
+    ids = dict(select_in(Contact, ("email", "id"), "email", [r.email for r, _ in new]))
     cause = Cause.IMPORT.value
     changes = [
-        (ids[record.email], from_stage, to_stage, at, now_db, cause, record.source_id[:64],
-         reason, "")
-        for record, _, (_, _, _, fresh) in new
-        for from_stage, to_stage, at, reason in fresh
+        (ids[record.email], from_stage, to_stage, at, now_db, cause, record.source_id, reason,
+         "")
+        for record, _ in new
+        for from_stage, to_stage, at, reason in record.changes
     ]  # fmt: skip
     insert_rows(StageChange, _NEW_CHANGE, changes)
     return len(changes)
 
 
-def _account_key(record: ContactRecord) -> str | None:
+def _account_key(record: StagedContact) -> str | None:
     if record.domain:
         return f"d:{record.domain}"
     if record.company:
@@ -313,7 +305,7 @@ def _account_key(record: ContactRecord) -> str | None:
 
 
 def _resolve_accounts(
-    records: Sequence[ContactRecord], now: datetime
+    records: Sequence[StagedContact], now: datetime
 ) -> tuple[dict[str, int], int]:
     """Account ids by key (domain, else company name among accounts without a domain); the
     missing ones are created from the first row naming them."""
@@ -321,7 +313,7 @@ def _resolve_accounts(
     names = sorted({r.company for r in records if not r.domain and r.company})
     ids: dict[str, int] = {}
     _find_accounts(domains, names, ids)
-    planned: dict[str, ContactRecord] = {}
+    planned: dict[str, StagedContact] = {}
     for record in records:
         key = _account_key(record)
         if key is not None and key not in ids and key not in planned:
@@ -334,8 +326,8 @@ def _resolve_accounts(
             ("name", "domain", "industry", "employee_count", "country", "region", "properties",
              "created_at", "updated_at"),
             [
-                (r.company or r.domain, r.domain, r.account_fields.get("industry", ""),
-                 r.account_fields.get("employee_count"), "", "", no_properties, at, at)
+                (r.company or r.domain, r.domain, r.industry, r.employee_count, "", "",
+                 no_properties, at, at)
                 for r in planned.values()
             ],
         )  # fmt: skip
@@ -371,34 +363,35 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def _changes(
-    found: tuple[Any, ...], record: ContactRecord, account_id: int | None, fresh_properties: Any
+    found: tuple[Any, ...], record: StagedContact, account_id: int | None
 ) -> dict[str, Any] | None:
     """The updated field values of a stored contact (id, email, *_COMPARED, properties as read),
     or None when the row changes nothing. Empty cells never erase what is known.
 
-    ``fresh_properties`` is the row's properties in database form: when the stored text is the
-    same, merging changes nothing, and a re-import skips decoding a million JSON documents.
+    When the stored properties are the row's own JSON text, merging changes nothing, and a
+    re-import skips decoding a million JSON documents.
     """
     _, _, first_name, last_name, title, phone, country, old_account, _, raw = found
     stored = {"first_name": first_name, "last_name": last_name, "title": title, "phone": phone,
               "country": country}  # fmt: skip
     values: dict[str, Any] = {**stored, "account_id": old_account}
     changed = False
-    for name, value in record.fields.items():
-        if stored[name] != value:
+    for name in _PERSON:
+        value = getattr(record, name)
+        if value and stored[name] != value:
             values[name] = value
             changed = True
     if account_id is not None and old_account != account_id:
         values["account_id"] = account_id
         changed = True
-    if isinstance(raw, str) and raw == fresh_properties:
+    if isinstance(raw, str) and raw == record.properties:
         # The stored text is the row's own: merging it changes nothing.
         if not changed:
             return None
         values["properties"] = json_value(raw)
         return values
     properties = values["properties"] = json_value(raw)
-    merged = _merge(properties, record.properties)
+    merged = _merge(properties, json_value(record.properties))
     if merged != properties:
         values["properties"] = merged
         changed = True

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from onefunnel.services.errors import InputError
 from onefunnel.services.imports.records import RowError
@@ -16,6 +17,7 @@ from onefunnel.services.imports.records import RowError
 Progress = Callable[[int, int, int], None]
 
 KEPT_REJECTS = 50
+T = TypeVar("T")
 
 
 class CsvRows:
@@ -75,6 +77,42 @@ class CsvRows:
         self.close()
 
 
+@dataclass(slots=True)
+class Chunk(Generic[T]):
+    """Consecutive rows of a file: the good ones parsed, the bad ones with their values (for
+    the rejects file), in file order; ``bytes_read`` is how far into the file it ends."""
+
+    parsed: list[T] = field(default_factory=list)
+    rejected: list[tuple[RowError, list[str]]] = field(default_factory=list)
+    rows_read: int = 0
+    bytes_read: int = 0
+
+
+def parsed_in_chunks(
+    rows: CsvRows, parse: Callable[[int, list[str]], T], size: int
+) -> Iterator[Chunk[T]]:
+    """The rows, each through ``parse`` (which raises RowError for a bad row), ``size`` good
+    rows a chunk; the last chunk may hold none. Every import reads its file this way."""
+    chunk: Chunk[T] = Chunk()
+    for item in rows:
+        chunk.rows_read += 1
+        if isinstance(item, RowError):
+            chunk.rejected.append((item, []))
+            continue
+        row, values = item
+        try:
+            chunk.parsed.append(parse(row, values))
+        except RowError as error:
+            chunk.rejected.append((error, values))
+            continue
+        if len(chunk.parsed) >= size:
+            chunk.bytes_read = rows.bytes_read()
+            yield chunk
+            chunk = Chunk()
+    chunk.bytes_read = rows.bytes_read()
+    yield chunk
+
+
 class Rejects:
     """The rejects file: row number, column and error, then the row as it was, so a user can
     fix the rows and import the file again. Created only when a row is rejected."""
@@ -102,6 +140,10 @@ class Rejects:
         self.count += 1
         if len(self.kept) < KEPT_REJECTS:
             self.kept.append(error)
+
+    def first(self) -> tuple[RowError, ...]:
+        """The first rejected rows (up to ``KEPT_REJECTS``), in file order, for the report."""
+        return tuple(sorted(self.kept, key=lambda e: e.row))
 
     @property
     def written_to(self) -> str | None:

@@ -2,22 +2,24 @@
 
 Reading a row and normalising it (dates, email, mappings) needs no database: a producer process
 can do it while the main process writes the previous chunk. The producer sends each chunk's
-records and its rejected rows (with their values, for the rejects file) through a bounded
-queue, so at most a few chunks are in flight and memory stays flat whatever the file's size.
+rows, staged for the writer (``StagedContact``: plain text, numbers and times, no objects),
+and its rejected rows (with their values, for the rejects file) through a bounded queue, so at
+most a few chunks are in flight and memory stays flat whatever the file's size.
 
-Handing rows across costs about as much as normalising them, so the second process is used only
-with cores to spare (``worth_a_process``), where fork is available; otherwise, or when
+What crosses is kept plain because handing rows across is paid twice (pickled there, unpickled
+here): a ContactRecord with its dicts, enums and path pickles about 25 times slower than its
+staged tuple, which made the second process a loss. Where fork is unavailable, or when
 ``in_process`` is asked for, the same code runs inline.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
 from queue import Empty
@@ -25,80 +27,54 @@ from typing import Any
 
 from onefunnel.domain.crm_mapping import replay
 from onefunnel.domain.stages import Stage, StageReason
-from onefunnel.models import Contact
-from onefunnel.services.imports.bulk import datetime_adapter, json_adapter
-from onefunnel.services.imports.csvfile import CsvRows
-from onefunnel.services.imports.records import ContactRecord, RowError
+from onefunnel.services.imports.bulk import datetime_adapter
+from onefunnel.services.imports.csvfile import Chunk, CsvRows, parsed_in_chunks
+from onefunnel.services.imports.records import ContactRecord, StagedContact
 from onefunnel.services.imports.sources import ContactSource, reader_for
 
 # Chunks parsed ahead of the writer: enough to keep both processes busy, few enough for memory.
 _AHEAD = 3
 
-
-# A new contact in database form: (stage, properties, created_at, stage changes as
-# (from_stage, to_stage, at, reason)), so the writer only adds ids and times.
-FreshChange = tuple[str | None, str | None, Any, str | None]
-FreshRow = tuple[str | None, Any, Any, tuple[FreshChange, ...]]
-Parsed = tuple[ContactRecord, FreshRow]
-
-
-@dataclass(slots=True)
-class ParsedChunk:
-    """Up to ``chunk_rows`` rows of the file: good records (each with its form as a new
-    contact) and rejected rows, in file order."""
-
-    records: list[Parsed] = field(default_factory=list)
-    rejected: list[tuple[RowError, list[str]]] = field(default_factory=list)
-    rows_read: int = 0
-    bytes_read: int = 0
+ParsedChunk = Chunk[StagedContact]
 
 
 def parse_chunks(
     path: Path, source: ContactSource, tz: tzinfo, chunk_rows: int, started: datetime
 ) -> Iterator[ParsedChunk]:
-    """The file's rows as parsed chunks (read, normalised and checked; nothing written).
+    """The file's rows as parsed chunks (read, normalised, checked and staged; nothing written).
 
     ``started`` is the import's time: the creation time of contacts whose row gives none.
     """
-    stamp, props = datetime_adapter(), json_adapter(Contact, "properties")
+    stamp = datetime_adapter()
     with CsvRows(path) as rows:
         reader = reader_for(source, rows.header, tz)
-        chunk = ParsedChunk()
-        for item in rows:
-            chunk.rows_read += 1
-            if isinstance(item, RowError):
-                chunk.rejected.append((item, []))
-            else:
-                row, values = item
-                try:
-                    record = reader.record(row, values)
-                except RowError as error:
-                    chunk.rejected.append((error, values))
-                else:
-                    chunk.records.append((record, fresh_row(record, started, stamp, props)))
-            if len(chunk.records) >= chunk_rows:
-                chunk.bytes_read = rows.bytes_read()
-                yield chunk
-                chunk = ParsedChunk()
-        chunk.bytes_read = rows.bytes_read()
-        yield chunk
+
+        def parse(row: int, values: list[str]) -> StagedContact:
+            return staged(reader.record(row, values), started, stamp)
+
+        yield from parsed_in_chunks(rows, parse, chunk_rows)
 
 
-def fresh_row(
-    record: ContactRecord,
-    started: datetime,
-    stamp: Callable[[datetime | None], Any],
-    props: Callable[[Any], Any],
-) -> FreshRow:
-    """The record as a contact that does not exist yet: its path replayed from no stage by the
-    funnel's rules (the same ``replay`` an existing contact's path goes through)."""
+def staged(
+    record: ContactRecord, started: datetime, stamp: Callable[[datetime | None], Any]
+) -> StagedContact:
+    """The record staged for the writer; as a new contact, its path is replayed from no stage
+    by the funnel's rules (the same ``replay`` an existing contact's path goes through)."""
     created = record.created_at or started
     moves = replay(None, record.path, last_at=None, default_at=created)
     changes = tuple(
-        (_VALUE[m.from_stage], _VALUE[m.to_stage], stamp(m.at), _VALUE[m.reason]) for m in moves
+        (_VALUE[m.from_stage], m.to_stage.value, stamp(m.at), _VALUE[m.reason]) for m in moves
     )
-    return (_VALUE[moves[-1].to_stage] if moves else None, props(record.properties),
-            stamp(created), changes)  # fmt: skip
+    f, account = record.fields, record.account_fields
+    return StagedContact(
+        record.row, record.email, f.get("first_name", ""), f.get("last_name", ""),
+        f.get("title", ""), f.get("phone", ""), f.get("country", ""), record.company,
+        record.domain, account.get("industry", ""), account.get("employee_count"),
+        moves[-1].to_stage.value if moves else None, json.dumps(record.properties),
+        stamp(created), changes, record.source_id[:64], created.isoformat(),
+        tuple((s.stage.value, s.at.isoformat() if s.at else None, _VALUE[s.reason])
+              for s in record.path),
+    )  # fmt: skip
 
 
 _VALUE: dict[Stage | StageReason | None, str | None] = {
@@ -107,16 +83,11 @@ _VALUE: dict[Stage | StageReason | None, str | None] = {
 
 
 def worth_a_process() -> bool:
-    """Whether reading in a second process pays: only with a core to spare for it.
-
-    Handing a row to the writer (pickling it there, unpickling it here) costs about as much as
-    normalising it, so the second process only wins when it runs beside the writer; measured
-    on a busy two-core machine, importing in one process was faster (the report has numbers).
-    """
+    """Whether reading in a second process pays: when it can run beside the writer."""
     return len(os.sched_getaffinity(0)) >= _CPUS_FOR_A_PROCESS
 
 
-_CPUS_FOR_A_PROCESS = 4
+_CPUS_FOR_A_PROCESS = 2
 
 
 def parsed_chunks(

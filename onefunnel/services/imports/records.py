@@ -52,6 +52,37 @@ class ContactRecord(NamedTuple):
     source_id: str = ""
 
 
+class StagedContact(NamedTuple):
+    """A good row made ready for the writer: plain values only (text, numbers, the database's
+    form of times), so that it crosses from the reading process to the writing one cheaply.
+
+    Person fields are '' when the row leaves them empty (an empty cell never erases).
+    ``stage``, ``created`` and ``changes`` are the contact as new: its cached stage, creation
+    time and stage path replayed from no stage, in database form. A contact already stored
+    replays ``path`` ((stage, ISO time or None, reason)) from its own stage instead, with
+    ``since`` (ISO) as the time of steps that carry none. ``properties`` is JSON text.
+    """
+
+    row: int
+    email: str
+    first_name: str
+    last_name: str
+    title: str
+    phone: str
+    country: str
+    company: str
+    domain: str | None
+    industry: str
+    employee_count: int | None
+    stage: str | None
+    properties: str
+    created: Any
+    changes: tuple[tuple[str | None, str, Any, str | None], ...]
+    source_id: str
+    since: str
+    path: tuple[tuple[str, str | None, str | None], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class ImportReport:
     """The outcome of an import. ``read`` = created + updated + unchanged + skipped.
