@@ -3,10 +3,13 @@
 Plain Django views, not django-ninja: they answer in Segment's own shapes and status codes,
 because the official Segment and RudderStack SDKs decide what to do from them:
 
-* ``200`` with a JSON body once the batch is committed (RudderStack and the legacy Python client
-  treat any other 2xx as a failure) — by the process's group-commit writer
-  (:mod:`onefunnel.services.tracking_writer`), which also checks the write key, so a request
-  never opens a database connection of its own;
+* ``200`` with a JSON body once the batch is committed to the tracking inbox (RudderStack and
+  the legacy Python client treat any other 2xx as a failure) — by the process's group-commit
+  writer (:mod:`onefunnel.services.tracking_writer`), which also checks the write key, so a
+  request never opens a database connection of its own. The body counts the messages taken
+  (``accepted``) and lists the refused ones (``rejected``); the touchpoints appear moments
+  later, when the inbox processor has expanded the batch (and dropped messages already stored:
+  see :mod:`onefunnel.services.tracking_inbound`);
 * ``400`` for input no retry can fix, ``401`` for a missing or wrong write key, ``413`` for an
   oversized body — clients drop these and do not retry;
 * ``429`` with ``Retry-After`` when too many batches are already waiting in this process, ``503``
@@ -25,7 +28,7 @@ import asyncio
 import base64
 import binascii
 import zlib
-from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -41,11 +44,10 @@ from onefunnel.domain.tracking import (
     EventError,
     EventType,
     ParsedBatch,
-    TrackingEvent,
     parse_batch,
     parse_single,
 )
-from onefunnel.services.tracking import IngestResult
+from onefunnel.services.tracking_inbound import Received
 from onefunnel.services.tracking_writer import writer
 
 DEFAULT_MAX_BODY = 512 * 1024
@@ -82,7 +84,8 @@ def _max_pending() -> int:
     return int(getattr(settings, "ONEFUNNEL_TRACKING_MAX_PENDING", 0) or DEFAULT_MAX_PENDING)
 
 
-def _body(request: HttpRequest) -> bytes:
+def _body(request: HttpRequest) -> tuple[bytes, bytes]:
+    """The body as received and its decoded JSON bytes."""
     limit = _max_body()
     too_big = _RefusedError(413, "payload_too_large", f"body: larger than {limit} bytes")
     declared = request.headers.get("Content-Length", "")
@@ -96,7 +99,7 @@ def _body(request: HttpRequest) -> bytes:
         raise too_big
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding in ("", "identity"):
-        return raw
+        return raw, raw
     if encoding != "gzip":
         raise _RefusedError(400, "invalid_request", f"Content-Encoding: unsupported {encoding!r}")
     # A size cap on the output, so a small "gzip bomb" cannot expand without bound.
@@ -109,7 +112,7 @@ def _body(request: HttpRequest) -> bytes:
         raise too_big
     if not inflater.eof:
         raise _RefusedError(400, "invalid_request", "body: truncated gzip stream")
-    return data
+    return raw, data
 
 
 def _basic_user(request: HttpRequest) -> str | None:
@@ -126,12 +129,11 @@ def _basic_user(request: HttpRequest) -> str | None:
     return decoded.partition(":")[0]
 
 
-def _parse(body: bytes, kind: EventType | None) -> ParsedBatch:
+def _parse(body: bytes, kind: EventType | None, received: datetime) -> ParsedBatch:
     try:
         decoded = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise _RefusedError(400, "invalid_json", f"body: not valid JSON ({exc})") from None
-    received = timezone.now()
     try:
         if kind is None:
             return parse_batch(decoded, received_at=received)
@@ -144,23 +146,29 @@ def _errors(errors: tuple[EventError, ...]) -> list[dict[str, str]]:
     return [{"loc": e.loc, "msg": e.msg} for e in errors]
 
 
-async def _write(key: str, events: Sequence[TrackingEvent]) -> IngestResult | None:
-    return await asyncio.wrap_future(writer.submit(key, events))
+async def _write(key: str, batch: Received | None) -> bool:
+    return await asyncio.wrap_future(writer.submit(key, batch))
 
 
 async def _handle(request: HttpRequest, kind: EventType | None) -> HttpResponse:
     try:
         basic = _basic_user(request)
+        received = timezone.now()
         try:
-            parsed = _parse(_body(request), kind)
+            raw, data = _body(request)
+            parsed = _parse(data, kind, received)
         except _RefusedError:
             # A wrong key is reported before anything about the body, as it always was.
-            if basic is not None and await _write(basic, ()) is None:
+            if basic is not None and not await _write(basic, None):
                 raise _RefusedError(401, "unauthorized", "write key: unknown or revoked") from None
             raise
         key = basic if basic is not None else (parsed.write_key or "")
-        result = await _write(key, parsed.events)
-        if result is None:
+        batch = (
+            Received(raw, raw is not data, kind, received, len(parsed.events))
+            if parsed.events
+            else None
+        )
+        if not await _write(key, batch):
             which = "unknown or revoked" if basic is not None else "missing, unknown or revoked"
             raise _RefusedError(401, "unauthorized", f"write key: {which}")
         if not parsed.events:
@@ -171,15 +179,9 @@ async def _handle(request: HttpRequest, kind: EventType | None) -> HttpResponse:
     except OperationalError as exc:
         busy = _RefusedError(503, "unavailable", f"database busy, retry ({str(exc)[:80]})")
         return _error(busy)
-    rejected = (*parsed.errors, *result.rejected)
     return _json(
         200,
-        {
-            "success": True,
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "rejected": _errors(rejected),
-        },
+        {"success": True, "accepted": len(parsed.events), "rejected": _errors(parsed.errors)},
     )
 
 

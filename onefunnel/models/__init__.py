@@ -4,6 +4,7 @@ from onefunnel.models.campaigns import Campaign, Spend
 from onefunnel.models.crm import Account, Contact, ContactAlias
 from onefunnel.models.deals import Deal, PipelineStage
 from onefunnel.models.handoffs import Handoff
+from onefunnel.models.inbound import ContactMerge, InboundBatch
 from onefunnel.models.keys import ApiKey
 from onefunnel.models.routing import (
     HandoffEvent,
@@ -25,11 +26,13 @@ __all__ = [
     "Campaign",
     "Contact",
     "ContactAlias",
+    "ContactMerge",
     "ContactScore",
     "Deal",
     "Handoff",
     "HandoffEvent",
     "HandoffRouting",
+    "InboundBatch",
     "PipelineStage",
     "PredictiveModelRun",
     "RepProfile",

@@ -221,15 +221,20 @@ def ingest(events: Sequence[TrackingEvent], *, received_at: datetime | None = No
 
 
 def ingest_batches(
-    batches: Sequence[Sequence[TrackingEvent]], *, received_at: datetime | None = None
+    batches: Sequence[Sequence[TrackingEvent]],
+    *,
+    received_at: datetime | None = None,
+    received_each: Sequence[datetime] | None = None,
 ) -> list[IngestResult]:
     """Store several batches in one transaction, as one batch in the order given; a result each.
 
     A message id sent twice (in one batch or in two) is stored once, from its first copy; the
     other copies count as duplicates of their own batch. All or nothing at the database level:
-    when the transaction fails, no batch of the group is stored.
+    when the transaction fails, no batch of the group is stored. ``received_each`` gives each
+    batch its own time of receipt (batches acknowledged earlier, expanded now).
     """
-    received = received_at or timezone.now()
+    received = received_at or (max(received_each) if received_each else timezone.now())
+    arrival = list(received_each) if received_each else [received] * len(batches)
     rules = current_rules()
     rejected: list[list[EventError]] = [[] for _ in batches]
     valid_counts = [0] * len(batches)
@@ -252,7 +257,10 @@ def ingest_batches(
     with transaction.atomic():
         fresh, origin = _fresh(valid)
         if fresh:
-            inserted, move_causes, merged_by = _store(fresh, identities, rules, received)
+            received_of = {e.message_id: arrival[origin[e.message_id]] for e in fresh}
+            inserted, move_causes, merged_by = _store(
+                fresh, identities, rules, received, received_of
+            )
             batch_of_touch = {str(pk): origin[mid] for pk, mid in inserted}
             batch_of_touch.update({cause: origin[mid] for cause, mid in merged_by.items()})
             for _, mid in inserted:
@@ -272,6 +280,7 @@ def _store(
     identities: Mapping[str, _Identity],
     rules: TouchRules,
     received: datetime,
+    received_of: Mapping[str, datetime],
 ) -> tuple[list[tuple[int, str]], list[str], dict[str, str]]:
     """Write fresh messages; (touchpoints inserted as (id, message id), the cause of each stage
     move, and the message that merged each earlier touch into a contact)."""
@@ -330,7 +339,7 @@ def _store(
         .values_list("id", "stage", "email", "account_id")
     }
     campaigns = _campaigns(events, rules)
-    rows, kinds = _rows(events, rules, campaigns, contacts, contact_of, group_accounts, received)
+    rows, kinds = _rows(events, rules, campaigns, contacts, contact_of, group_accounts, received_of)
     inserted = _insert(rows)
     new_touches: dict[int, list[identity.MergedTouch]] = defaultdict(list)
     for pk, message_id in inserted:
@@ -473,10 +482,10 @@ def _rows(
     contacts: Mapping[int, _Subject],
     contact_of: Any,
     group_accounts: Mapping[str, int],
-    received: datetime,
+    received_of: Mapping[str, datetime],
 ) -> tuple[list[tuple[Any, ...]], dict[str, tuple[TouchKind, datetime, int | None]]]:
     adapt_time = connection.ops.adapt_datetimefield_value
-    received_value = adapt_time(received)
+    received_values = {at: adapt_time(at) for at in set(received_of.values())}
     rows: list[tuple[Any, ...]] = []
     kinds: dict[str, tuple[TouchKind, datetime, int | None]] = {}
     for event in events:
@@ -505,7 +514,7 @@ def _rows(
                 event.utm.content,
                 _json(_properties(event)),
                 adapt_time(event.timestamp),
-                received_value,
+                received_values[received_of[event.message_id]],
             )
         )
         kinds[event.message_id] = (kind, event.timestamp, contact_id)

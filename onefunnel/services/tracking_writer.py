@@ -1,38 +1,38 @@
-"""Group commit for tracking ingestion: one writer thread per process, one transaction per turn.
+"""Group commit for tracking acknowledgements, and the processor that expands them afterwards.
 
 A tracking endpoint receives many small batches at once. Committing each in its own transaction
-pays the per-transaction costs (the commit's flush to disk, the lookups of message ids, users,
-anonymous ids and campaigns, the lock of the touched contacts, the insert) once per request; here
-a single writer thread takes every batch waiting in the process and stores them together with
-:func:`onefunnel.services.tracking.ingest_batches`, so those costs are paid once per *turn*, and
-the busier the server, the larger the turns. Each request is still answered only after the
-transaction holding its batch has committed.
+pays the per-transaction costs (the commit's flush to disk, the key check) once per request;
+here a single writer thread takes every batch waiting in the process and stores them together
+in the inbox (:func:`onefunnel.services.tracking_inbound.accept`, one multi-row insert), so
+those costs are paid once per *turn*, and the busier the server, the larger the turns. Each
+request is still answered only after the transaction holding its batch has committed.
 
 When a shared transaction fails, each of its batches is retried alone, so one batch that cannot
-be stored (or a deadlock with another process) costs only that batch its answer.
+be stored costs only that batch its answer.
 
-On SQLite, where one writer at a time holds the database, the writers of several server
-processes take turns on an advisory file lock next to the database: a waiting process sleeps in
-the kernel and wakes the moment the lock is free, instead of polling SQLite's busy handler
-(whose back-off sleeps are what made batch latency long under contention).
+A second thread, the processor, expands the acknowledged batches into touchpoints
+(:func:`onefunnel.services.tracking_inbound.process_inbound`): woken by each commit of the
+writer, and every few seconds anyway (for batches another process acknowledged, or left by a
+process that stopped). ``ONEFUNNEL_TRACKING_PROCESSOR = False`` turns it off, for whoever
+processes the inbox elsewhere (or a test that drains it itself).
 """
 
 from __future__ import annotations
 
-import fcntl
+import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
+from django.conf import settings
 from django.db import close_old_connections, connection
 
-from onefunnel.domain.tracking import TrackingEvent
 from onefunnel.services.keys import TRACKING_WRITE, verify_key
-from onefunnel.services.tracking import IngestResult, ingest_batches
+from onefunnel.services.tracking_inbound import Received, accept, process_inbound
+
+log = logging.getLogger(__name__)
 
 # A turn stops taking batches beyond this many messages: bounds one transaction's size (and the
 # SQL parameters of its lookups) while still amortising the per-transaction costs.
@@ -42,8 +42,12 @@ MAX_TURN_EVENTS = 5_000
 @dataclass(frozen=True, slots=True)
 class _Job:
     write_key: str
-    events: Sequence[TrackingEvent]
-    done: Future[IngestResult | None]
+    batch: Received | None
+    done: Future[bool]
+
+    @property
+    def size(self) -> int:
+        return self.batch.events if self.batch is not None else 0
 
 
 class GroupCommitWriter:
@@ -55,25 +59,25 @@ class GroupCommitWriter:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
-    def submit(
-        self, write_key: str, events: Sequence[TrackingEvent]
-    ) -> Future[IngestResult | None]:
+    def submit(self, write_key: str, batch: Received | None) -> Future[bool]:
         """Queue a batch sent with a write key.
 
-        The future holds the batch's result once committed, None when the key is not a live
+        The future holds True once the batch is committed, False when the key is not a live
         ``tracking:write`` key (nothing is stored), or the error that stopped the transaction.
-        An empty batch only checks the key.
+        Without a batch, only the key is checked.
         """
-        job = _Job(write_key, events, Future())
+        job = _Job(write_key, batch, Future())
         self._ensure_started()
         self._jobs.put(job)
         return job.done
 
     def close_connection(self) -> None:
-        """Close the writer's database connection now (the next batch opens a new one).
+        """Close the writer's (and the processor's) database connection now; the next batch
+        opens a new one.
 
         For whoever must drop the database while the process lives on, e.g. a test run.
         """
+        processor.close_connection()
         if self._thread is None or not self._thread.is_alive():
             return
         closed: Future[None] = Future()
@@ -104,7 +108,7 @@ class GroupCommitWriter:
                 first()
                 continue
             turn = [first]
-            size = len(first.events)
+            size = first.size
             while size < self._max_turn_events:
                 try:
                     job = self._jobs.get_nowait()
@@ -114,7 +118,7 @@ class GroupCommitWriter:
                     waiting = job
                     break
                 turn.append(job)
-                size += len(job.events)
+                size += job.size
             self._write(turn)
 
     def _write(self, turn: list[_Job]) -> None:
@@ -131,39 +135,70 @@ class GroupCommitWriter:
             job.done.set_result(result)
 
 
-def _ingest_turn(turn: list[_Job]) -> list[IngestResult | None]:
+def _ingest_turn(turn: list[_Job]) -> list[bool]:
     # The writer thread lives as long as the process: drop a connection the database closed
     # or that is past its age, as Django does around each request.
     close_old_connections()
     live = {key for key in {job.write_key for job in turn} if verify_key(key, TRACKING_WRITE)}
-    writes = [job for job in turn if job.write_key in live and job.events]
-    if writes:
-        with _writer_turn():
-            stored = iter(ingest_batches([job.events for job in writes]))
-    else:
-        stored = iter(())
-    nothing = IngestResult(0, 0, (), 0)
-    return [
-        (next(stored) if job.events else nothing) if job.write_key in live else None for job in turn
-    ]
+    batches = [job.batch for job in turn if job.write_key in live and job.batch is not None]
+    if batches:
+        accept(batches)
+        processor.wake()
+    return [job.write_key in live for job in turn]
 
 
-@contextmanager
-def _writer_turn() -> Iterator[None]:
-    """Serialise the ingest writers of all processes on one SQLite file (no-op elsewhere)."""
-    if connection.vendor != "sqlite":
-        yield
-        return
-    name = str(connection.settings_dict["NAME"])
-    if name == ":memory:" or name.startswith("file:"):
-        yield
-        return
-    with open(Path(name + "-ingest.lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+class InboxProcessor:
+    """The process's inbox processor thread (see the module docstring)."""
+
+    def __init__(self, idle_seconds: float = 5.0) -> None:
+        self._wake = threading.Event()
+        self._idle_seconds = idle_seconds
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._close = threading.Event()
+        self._closed = threading.Event()
+
+    def wake(self) -> None:
+        """Batches were acknowledged: expand them soon (starts the thread when enabled)."""
+        if not getattr(settings, "ONEFUNNEL_TRACKING_PROCESSOR", True):
+            return
+        if self._thread is None or not self._thread.is_alive():
+            with self._start_lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._run, name="onefunnel-tracking-processor", daemon=True
+                    )
+                    self._thread.start()
+        self._wake.set()
+
+    def close_connection(self) -> None:
+        """Close the processor's database connection (the next turn opens a new one)."""
+        if self._thread is None or not self._thread.is_alive():
+            return
+        self._closed.clear()
+        self._close.set()
+        self._wake.set()
+        self._closed.wait()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._idle_seconds)
+            self._wake.clear()
+            if self._close.is_set():
+                self._close.clear()
+                connection.close()
+                self._closed.set()
+                continue
+            try:
+                close_old_connections()
+                while process_inbound().batches:
+                    if self._close.is_set():
+                        break
+            except Exception:
+                # A busy or lost database: the batches stay in the inbox for the next turn.
+                log.exception("tracking inbox: processing turn failed, will retry")
+                connection.close()
 
 
+processor = InboxProcessor()
 writer = GroupCommitWriter()

@@ -110,6 +110,13 @@ class Live:
     install: Install
     base: str
     key: str
+    server: subprocess.Popen[bytes]
+
+    def expanded(self) -> None:
+        """Wait until the server's inbox processor has turned every acknowledged batch into
+        touchpoints (acknowledgement comes first, the touchpoints moments later)."""
+        waiting = "SELECT COUNT(*) FROM onefunnel_inboundbatch"
+        wait_for(lambda: self.install.query(waiting) == [(0,)], self.server)
 
 
 def _engines() -> list[str]:
@@ -163,7 +170,7 @@ def live(
         base = f"http://127.0.0.1:{port}"
         try:
             wait_for(lambda: httpx.get(f"{base}/api/health").status_code == 200, proc)
-            yield Live(install, base, key)
+            yield Live(install, base, key, proc)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -202,6 +209,7 @@ def _check_journey(install: Install, tag: str) -> None:
 def test_sdk_sends_a_journey(live: Live, sdk_pythons: dict[str, Path], sdk: str, mode: str) -> None:
     install, base, key = live.install, live.base, live.key
     assert _drive(sdk_pythons[sdk], sdk, base, key, sdk, mode) == []
+    live.expanded()
     _check_journey(install, sdk)
     # the same journey again (new message ids): new touches, still one contact
     mine = (
@@ -210,6 +218,7 @@ def test_sdk_sends_a_journey(live: Live, sdk_pythons: dict[str, Path], sdk: str,
     )
     before = install.query(mine)
     assert _drive(sdk_pythons[sdk], sdk, base, key, sdk, mode) == []
+    live.expanded()
     assert install.query(mine)[0][0] == before[0][0] + 5
     assert install.query(
         f"SELECT COUNT(*) FROM onefunnel_contact WHERE email = '{sdk}@acme.io'"
@@ -265,6 +274,7 @@ def test_a_lost_acknowledgement_and_retry_store_one_copy(
     finally:
         proxy.shutdown()
     assert proxy.requests >= 2  # the client did resend
+    live.expanded()
     _check_journey(install, f"{sdk}-retry")  # exactly five touches: one copy of each call
 
 
@@ -288,6 +298,8 @@ def test_hostile_bodies_get_4xx_write_nothing_and_the_server_lives(live: Live) -
             assert set(response.json()) >= {"code", "message"}
         assert client.get("/api/health").status_code == 200
         assert install.query(count) == [(0,)]
+        assert install.query("SELECT COUNT(*) FROM onefunnel_inboundbatch") == [(0,)]
         ok = client.post("/v1/batch", content=good, auth=(key, ""))
         assert ok.status_code == 200
+    live.expanded()
     assert install.query(count) == [(1,)]

@@ -20,22 +20,30 @@ from onefunnel.models import (
     Campaign,
     Contact,
     ContactAlias,
+    InboundBatch,
     StageChange,
     Touchpoint,
 )
 from onefunnel.services.keys import create_key, list_keys, revoke_key, verify_key
 from onefunnel.services.tracking import IngestResult, ingest
+from onefunnel.services.tracking_inbound import drain
 from onefunnel.services.tracking_writer import writer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _release_the_writer_connection() -> Iterator[None]:
+def _release_the_writer_connection(settings: Any) -> Iterator[None]:
     # The HTTP endpoints store through the process's writer thread, which keeps its own
-    # connection; PostgreSQL refuses to drop the test database while it is open.
+    # connection; PostgreSQL refuses to drop the test database while it is open. The tests
+    # expand the inbox themselves (drain), rather than racing the processor thread.
+    settings.ONEFUNNEL_TRACKING_PROCESSOR = False
     yield
     writer.close_connection()
+
+
+def _nothing_written() -> bool:
+    return not Touchpoint.objects.exists() and not InboundBatch.objects.exists()
 
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -256,11 +264,16 @@ def test_batch_answers_200_with_counts(key: str) -> None:
     assert payload == {
         "success": True,
         "accepted": 1,
-        "duplicates": 0,
         "rejected": [{"loc": "batch[1].type", "msg": "must be one of track, identify, page, screen, group, alias"}],
     }  # fmt: skip
+    # acknowledged means stored: in the inbox, before the processor has expanded it
+    assert InboundBatch.objects.get().events == 1
+    assert not Touchpoint.objects.exists()
     status, payload, _ = _post(client, "/v1/batch", _body(_visit(1)), key)
-    assert (status, payload["duplicates"]) == (200, 1)
+    assert (status, payload["accepted"]) == (200, 1)
+    assert drain() == 2
+    assert Touchpoint.objects.get().message_id == "p1"  # the resend stored nothing twice
+    assert not InboundBatch.objects.exists()
 
 
 def test_single_endpoints_gzip_and_body_write_key(key: str) -> None:
@@ -272,6 +285,7 @@ def test_single_endpoints_gzip_and_body_write_key(key: str) -> None:
         client, "/v1/track", gzip.compress(track), None, **{"Content-Encoding": "gzip"}
     )
     assert status == 200
+    drain()
     assert Touchpoint.objects.get().kind == "hand_raise"
 
 
@@ -294,7 +308,7 @@ def test_bad_bodies_are_400_and_write_nothing(
     got, payload, _ = _post(Client(), "/v1/batch", body, key, **headers)
     assert (got, payload["code"]) == (status, code)
     assert payload["message"]
-    assert not Touchpoint.objects.exists()
+    assert _nothing_written()
 
 
 def test_wrong_or_missing_key_is_401(key: str) -> None:
@@ -309,7 +323,7 @@ def test_wrong_or_missing_key_is_401(key: str) -> None:
     revoke_key(ApiKey.objects.get().pk)
     status, _, _ = _post(client, "/v1/batch", _body(_visit(1)), key)
     assert status == 401
-    assert not Touchpoint.objects.exists()
+    assert _nothing_written()
 
 
 def test_oversized_bodies_are_413(key: str, settings: Any) -> None:
@@ -321,14 +335,14 @@ def test_oversized_bodies_are_413(key: str, settings: Any) -> None:
     assert len(bomb) < 2_000
     status, _, _ = _post(Client(), "/v1/batch", bomb, key, **{"Content-Encoding": "gzip"})
     assert status == 413
-    assert not Touchpoint.objects.exists()
+    assert _nothing_written()
 
 
 def test_overload_is_429_with_retry_after(key: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tracking_api, "_pending", tracking_api.DEFAULT_MAX_PENDING)
     status, payload, response = _post(Client(), "/v1/batch", _body(_visit(1)), key)
     assert (status, payload["code"], response["Retry-After"]) == (429, "rate_limited", "1")
-    assert not Touchpoint.objects.exists()
+    assert _nothing_written()
 
 
 def test_only_post(key: str) -> None:

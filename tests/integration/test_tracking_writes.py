@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
@@ -15,10 +16,17 @@ from hypothesis import strategies as st
 from onefunnel.domain.stages import Cause, Stage, StageReason
 from onefunnel.domain.touches import TouchKind
 from onefunnel.domain.tracking import TrackingEvent, parse_batch, plan_stage_moves
-from onefunnel.models import Contact, Handoff, StageChange, Touchpoint
+from onefunnel.models import Contact, Handoff, InboundBatch, StageChange, Touchpoint
 from onefunnel.services.keys import create_key
 from onefunnel.services.stages import apply_stage_change
 from onefunnel.services.tracking import ingest_batches, move_contacts
+from onefunnel.services.tracking_inbound import (
+    Processed,
+    Received,
+    accept,
+    drain,
+    process_inbound,
+)
 from onefunnel.services.tracking_writer import GroupCommitWriter
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -138,13 +146,19 @@ def _wait(event: threading.Event) -> None:
     event.wait()
 
 
+def _received(*messages: dict[str, Any]) -> Received:
+    body = orjson.dumps({"batch": list(messages)})
+    return Received(body, False, None, NOW, len(messages))
+
+
 @pytest.fixture
-def paused_writer() -> Iterator[tuple[GroupCommitWriter, threading.Event]]:
+def paused_writer(settings: Any) -> Iterator[tuple[GroupCommitWriter, threading.Event]]:
     """A writer whose thread waits on an event, so that what is submitted meanwhile forms one
-    turn when the event is set."""
+    turn when the event is set. The test expands the inbox itself (no processor thread)."""
+    settings.ONEFUNNEL_TRACKING_PROCESSOR = False
     writer = GroupCommitWriter()
     resume = threading.Event()
-    writer.submit("", ())  # starts the thread
+    writer.submit("", None)  # starts the thread
     writer._jobs.put(lambda: _wait(resume))  # holds the thread between turns
     yield writer, resume
     resume.set()
@@ -158,20 +172,22 @@ def test_group_commit_answers_each_batch_after_one_shared_commit(
     key = create_key("tracking:write").secret
     turns: list[int] = []
 
-    def counting(batches: Sequence[Sequence[TrackingEvent]]) -> Any:
+    def counting(batches: Sequence[Received]) -> None:
         turns.append(len(batches))
-        return ingest_batches(batches)
+        accept(batches)
 
-    monkeypatch.setattr(f"{WRITER}.ingest_batches", counting)
-    futures = [writer.submit(key, _events(_visit(f"m{i}"), _visit("shared"))) for i in range(4)]
-    refused = writer.submit("of_wrong", _events(_visit("never")))
+    monkeypatch.setattr(f"{WRITER}.accept", counting)
+    futures = [writer.submit(key, _received(_visit(f"m{i}"), _visit("shared"))) for i in range(4)]
+    refused = writer.submit("of_wrong", _received(_visit("never")))
     resume.set()
-    results = [f.result(timeout=60) for f in futures]
+    assert [f.result(timeout=60) for f in futures] == [True] * 4
     assert turns == [4]
-    assert [(r.accepted, r.duplicates) for r in results if r] == [(2, 0), (1, 1), (1, 1), (1, 1)]
-    assert refused.result(timeout=60) is None
+    assert refused.result(timeout=60) is False
+    assert InboundBatch.objects.count() == 4
+    assert process_inbound() == Processed(batches=4, accepted=5, duplicates=3, failed=0)
     assert Touchpoint.objects.count() == 5
     assert not Touchpoint.objects.filter(message_id="never").exists()
+    assert not InboundBatch.objects.exists()
 
 
 def test_a_failing_batch_costs_only_its_own_answer(
@@ -180,21 +196,21 @@ def test_a_failing_batch_costs_only_its_own_answer(
     writer, resume = paused_writer
     key = create_key("tracking:write").secret
 
-    def poisoned(batches: Sequence[Sequence[TrackingEvent]]) -> Any:
+    def poisoned(batches: Sequence[Received]) -> None:
         # written, then rolled back by the error, as when a statement of the batch fails
         with transaction.atomic():
-            results = ingest_batches(batches)
-            if any(e.message_id == "poison" for batch in batches for e in batch):
+            accept(batches)
+            if any(b"poison" in batch.body for batch in batches):
                 raise RuntimeError("cannot store this batch")
-        return results
 
-    monkeypatch.setattr(f"{WRITER}.ingest_batches", poisoned)
-    good = writer.submit(key, _events(_visit("ok-1")))
-    bad = writer.submit(key, _events(_visit("poison")))
-    also_good = writer.submit(key, _events(_visit("ok-2")))
+    monkeypatch.setattr(f"{WRITER}.accept", poisoned)
+    good = writer.submit(key, _received(_visit("ok-1")))
+    bad = writer.submit(key, _received(_visit("poison")))
+    also_good = writer.submit(key, _received(_visit("ok-2")))
     resume.set()
-    assert good.result(timeout=60) is not None
-    assert also_good.result(timeout=60) is not None
+    assert good.result(timeout=60) is True
+    assert also_good.result(timeout=60) is True
     with pytest.raises(RuntimeError, match="cannot store"):
         bad.result(timeout=60)
+    drain()
     assert sorted(Touchpoint.objects.values_list("message_id", flat=True)) == ["ok-1", "ok-2"]
