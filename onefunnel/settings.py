@@ -141,3 +141,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("ONEFUNNEL_LOG_LEVEL", "WARNING")},
 }
+
+# What a handoff's cost is: spend attributed by this model (first, last, last_non_direct, linear,
+# time_decay, position, w_shaped, shapley; see onefunnel/domain/lead_cost.py) or even_split.
+ONEFUNNEL_HANDOFF_COST_MODEL = os.environ.get("ONEFUNNEL_HANDOFF_COST_MODEL", "position")

@@ -69,6 +69,7 @@ class HandoffOut(Schema):
     reason: str | None
     note: str
     cost: str
+    cost_method: str
     expected_value: str
     currency: str
     previous_id: int | None

@@ -39,6 +39,13 @@ class Handoff(models.Model):
     reason = optional_enum_field(StageReason)
     note = models.TextField(blank=True)
     cost = money_field(default=0)
+    cost_method = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="What produced the cost: an attribution model, or even_split",
+    )
     expected_value = money_field(default=0)
     currency = currency_field()
     previous = models.ForeignKey(

@@ -1,11 +1,16 @@
 """What a lead cost and what it is expected to be worth, stored on its handoff.
 
-**Cost** — even split: every campaign that touched the lead shares its spend equally among all
-the leads (contacts) it touched within the campaign's dates; the lead's cost is its share
-summed over its campaigns. Only what is known at the handoff counts (spend and touches up to
-then). Two set-based queries, whatever the lead's history. When the analytics attribution
-report exists (``onefunnel/analytics/``), its per-lead credit plugs in here instead of the even
-split; the stored figure keeps its meaning (spend attributed to this lead's touches).
+**Cost** — campaign spend attributed to the lead's touches (``domain.lead_cost``): over the
+period of ``COST_LOOKBACK_DAYS`` before the handoff, every lead handed off in it is a
+conversion whose journey (its touches in the period up to its latest handoff; the lead priced:
+up to now) the configured attribution model credits to campaigns; each campaign's spend in the
+period is shared by its leads in proportion to that credit. The model is the setting
+``ONEFUNNEL_HANDOFF_COST_MODEL`` (position-based by default; ``even_split`` turns attribution
+off). When the lead has no campaign touch in the period, or the setting names no usable model,
+the cost is the **even split**: every campaign that touched the lead shares its spend equally
+among all the leads (contacts) it touched within the campaign's dates, summed over the lead's
+campaigns. Only what is known at the handoff counts (spend and touches up to then). The
+handoff stores which method produced its cost.
 
 **Expected value** — conversion probability × the average won new-business deal of the lead's
 segment (its account's employee band; all segments when the band has no won deal). The
@@ -17,10 +22,24 @@ smoothed toward the overall rate so that a band with few leads does not read as 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Avg, Case, CharField, Count, F, Q, Sum, Value, When
+from django.conf import settings
+from django.db.models import (
+    Avg,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncDate
 
 from onefunnel.domain.deals import DealKind, DealStatus
@@ -33,12 +52,112 @@ from onefunnel.domain.intent import (
     score_band,
     smoothed_rate,
 )
+from onefunnel.domain.lead_cost import (
+    COST_LOOKBACK_DAYS,
+    DEFAULT_COST_METHOD,
+    EVEN_SPLIT,
+    NO_CAMPAIGN,
+    CostMethodError,
+    attributed_cost,
+    parse_cost_method,
+)
 from onefunnel.domain.stages import Stage
 from onefunnel.models import Contact, Deal, Handoff, Spend, Touchpoint
 from onefunnel.services.scoring import predictive_on
 
 
-def lead_cost(contact_id: int, at: datetime) -> Decimal:
+@dataclass(frozen=True, slots=True)
+class LeadCost:
+    """A lead's cost, the method that produced it (``even_split`` or an attribution model)
+    and how, in words, for the handoff's explanation."""
+
+    amount: Decimal
+    method: str
+    note: str
+
+
+def cost_method() -> tuple[str, str | None]:
+    """The configured cost method, and why the even split stands in when the setting names
+    no usable model."""
+    configured = getattr(settings, "ONEFUNNEL_HANDOFF_COST_MODEL", None) or DEFAULT_COST_METHOD
+    try:
+        return parse_cost_method(configured), None
+    except CostMethodError as exc:
+        return EVEN_SPLIT, str(exc)
+
+
+def lead_cost(contact_id: int, at: datetime) -> LeadCost:
+    """What the contact cost by ``at``: attributed spend, or the even split as the fallback."""
+    method, problem = cost_method()
+    if method != EVEN_SPLIT:
+        attributed = _attributed_cost(contact_id, at, method)
+        if attributed is not None:
+            return attributed
+        problem = f"no campaign touch in the {COST_LOOKBACK_DAYS} days before the handoff"
+    amount = even_split_lead_cost(contact_id, at)
+    why = f"; {problem}" if problem else ""
+    return LeadCost(amount, EVEN_SPLIT, f"even split of campaign spend per lead{why}")
+
+
+def _attributed_cost(contact_id: int, at: datetime, model: str) -> LeadCost | None:
+    """The attributed cost, or None when the lead has no campaign touch in the period."""
+    start = at - timedelta(days=COST_LOOKBACK_DAYS)
+    in_period = Touchpoint.objects.filter(occurred_at__gte=start, occurred_at__lte=at)
+    campaigns = list(
+        in_period.filter(contact_id=contact_id, campaign__isnull=False)
+        .values_list("campaign_id", flat=True)
+        .distinct()
+    )
+    if not campaigns:
+        return None
+    touched = in_period.filter(contact_id=OuterRef("contact_id"), campaign_id__in=campaigns)
+    # One journey per lead, to its latest handoff in the period (a reassigned or recycled
+    # lead is one lead); the lead priced ends now.
+    ends = dict(
+        Handoff.objects.filter(created_at__gte=start, created_at__lte=at)
+        .exclude(contact_id=contact_id)
+        .filter(Exists(touched))
+        .values("contact_id")
+        .annotate(end=Max("created_at"))
+        .values_list("contact_id", "end")
+    )
+    ends[contact_id] = at
+    paths: dict[int, list[str]] = {pk: [] for pk in ends}
+    ages: dict[int, list[float]] = {pk: [] for pk in ends}
+    rows = (
+        in_period.filter(contact_id__in=list(ends))
+        .order_by("contact_id", "occurred_at", "pk")
+        .values_list("contact_id", "occurred_at", "campaign_id")
+    )
+    for pk, occurred_at, campaign_id in rows:
+        if occurred_at <= ends[pk]:
+            paths[pk].append(NO_CAMPAIGN if campaign_id is None else str(campaign_id))
+            ages[pk].append((ends[pk] - occurred_at).total_seconds() / 86_400)
+    leads = [pk for pk in ends if paths[pk]]
+    spend = {
+        str(k): Decimal(v or 0)
+        for k, v in Spend.objects.filter(
+            campaign_id__in=campaigns, day__gte=start.date(), day__lte=at.date()
+        )
+        .values("campaign_id")
+        .annotate(total=Sum("amount"))
+        .values_list("campaign_id", "total")
+    }
+    amount = attributed_cost(
+        [paths[pk] for pk in leads],
+        [ages[pk] for pk in leads],
+        leads.index(contact_id),
+        spend,
+        model,
+    )
+    note = (
+        f"{model} attribution of {len(campaigns)} campaign(s)' spend over "
+        f"{len(leads)} lead(s) handed off in the {COST_LOOKBACK_DAYS} days before"
+    )
+    return LeadCost(amount, model, note)
+
+
+def even_split_lead_cost(contact_id: int, at: datetime) -> Decimal:
     """The contact's even-split share of the spend of every campaign that touched it by ``at``."""
     campaigns = list(
         Touchpoint.objects.filter(

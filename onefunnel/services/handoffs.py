@@ -97,6 +97,7 @@ class HandoffView:
     reason: str | None
     note: str
     cost: Decimal
+    cost_method: str
     expected_value: Decimal
     currency: str
     previous_id: int | None
@@ -145,6 +146,7 @@ def _view(h: Handoff, now: datetime) -> HandoffView:
         reason=h.reason,
         note=h.note,
         cost=Decimal(str(h.cost)),
+        cost_method=h.cost_method,
         expected_value=Decimal(str(h.expected_value)),
         currency=h.currency,
         previous_id=h.previous_id,
@@ -240,6 +242,7 @@ def _create(
     calendar, policy = team_sla(team)
     score, lines = score_snapshot(contact, at)
     value = lead_value(contact, score, at)
+    cost = lead_cost(contact.pk, at)
     handoff = Handoff.objects.create(
         contact=contact,
         account_id=contact.account_id,
@@ -251,7 +254,8 @@ def _create(
         created_at=at,
         sla_due_at=policy.due_at(at, calendar),
         status=HandoffStatus.PENDING.value,
-        cost=lead_cost(contact.pk, at),
+        cost=cost.amount,
+        cost_method=cost.method,
         expected_value=value.expected_value,
         previous=previous,
     )
@@ -259,6 +263,7 @@ def _create(
         *decision.explanation,
         f"expected value {value.expected_value} = {value.probability:.3f} ({value.source}) "
         f"× {value.average_deal} (average won deal, segment {value.band})",
+        f"cost {cost.amount}: {cost.note}",
     ]
     HandoffRouting.objects.create(
         handoff=handoff,
