@@ -515,6 +515,20 @@ def plan_stage_moves(
     return moves
 
 
+def stage_after_merge(kept: Stage | None, merged: Stage | None) -> Stage | None:
+    """The stage the kept contact moves to when another contact is merged into it, or None.
+
+    The further-along of the two wins, within awareness and consideration (what touches and
+    anonymous engagement reach): the kept contact never moves back, and side states or later
+    stages of the merged one are not carried over (they belong to decisions about that record:
+    intent opens a handoff, customers have deals). Touches merged along replay through the
+    touch rules anyway; this keeps a stage the merged contact reached otherwise.
+    """
+    if merged not in (Stage.AWARENESS, Stage.CONSIDERATION):
+        return None
+    return advance_for_touch(kept, merged)
+
+
 # --- traits -----------------------------------------------------------------------------------
 
 _CONTACT_TRAITS = {

@@ -7,6 +7,17 @@ when present, identifies the person across sites and wins over the user id.
 
 These functions write inside the caller's transaction (the tracking ingest use case); each
 returns ids and the touches it moved, never ORM objects.
+
+Merging contacts: when an identify links an anonymous id that already belongs to contact A to a
+different contact B (B found by the user id or the email), A is merged into B only when A is
+known *only* by anonymous ids — no email, no user id of its own, no handoff, no deal: then A and
+B are one person seen before and after signing in. Otherwise A is somebody else on the same
+browser (a shared computer, a colleague's laptop) and the two stay apart, as before. A merge
+moves A's touches and anonymous ids to B, fills B's blank fields from A, keeps the
+further-along stage (``stage_after_merge``: B never moves back; the move is a new stage change
+on B, cause ``rule``, cause id ``merge:<A>``), and records a ``ContactMerge`` row. Stage history
+is append-only, so A is not deleted: it keeps its own stage changes, and nothing points to it
+any more but the merge record. ``alias`` does not merge (it links only ids nobody owns).
 """
 
 from __future__ import annotations
@@ -18,9 +29,20 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
 
+from onefunnel.domain.stages import Cause, Stage
 from onefunnel.domain.touches import TouchKind
-from onefunnel.models import Account, Contact, ContactAlias, Touchpoint
+from onefunnel.domain.tracking import stage_after_merge
+from onefunnel.models import (
+    Account,
+    Contact,
+    ContactAlias,
+    ContactMerge,
+    Deal,
+    Handoff,
+    Touchpoint,
+)
 from onefunnel.services.contacts import upsert_account, upsert_contact
+from onefunnel.services.stages import apply_stage_change
 
 USER_PREFIX = "user:"
 GROUP_ID_PROPERTY = "segment_group_id"
@@ -39,6 +61,7 @@ class Identified:
 
     contact_id: int
     merged: tuple[MergedTouch, ...] = ()
+    merged_contact: int | None = None
 
 
 def resolve_users(user_ids: Iterable[str], *, at: datetime) -> dict[str, int]:
@@ -148,13 +171,15 @@ def identify(
     email: str | None,
     fields: Mapping[str, Any],
     at: datetime,
+    message_id: str = "",
 ) -> Identified:
     """Create or update the identified contact and merge the anonymous history into it.
 
     The contact is, in order: the one with this (normalised) email, the user id's contact,
     the anonymous id's contact, or a new one. A user id's contact learns the email when it had
     none (or a different one: the user changed it). When the email belongs to another contact,
-    the email wins and the user id is re-pointed to it.
+    the email wins and the user id is re-pointed to it. When the anonymous id belongs to another
+    contact known only by anonymous ids, that contact is merged into this one (module docstring).
     """
     contact = Contact.objects.filter(email=email).first() if email else None
     if contact is None:
@@ -183,8 +208,94 @@ def identify(
         )
         if user_contact_id is not None:
             _drop_if_empty(user_contact_id)
-    merged = merge_anonymous(anonymous_id, contact.pk, at=at) if anonymous_id else ()
-    return Identified(contact.pk, merged)
+    if not anonymous_id:
+        return Identified(contact.pk)
+    merged: tuple[MergedTouch, ...] = ()
+    other = resolve_anonymous([anonymous_id]).get(anonymous_id)
+    if other is not None and other != contact.pk and _anonymous_only(other):
+        merged = merge_contact(other, contact.pk, at=at, cause_id=message_id)
+    else:
+        other = None
+    merged += merge_anonymous(anonymous_id, contact.pk, at=at)
+    return Identified(contact.pk, merged, other)
+
+
+def _anonymous_only(contact_id: int) -> bool:
+    """True for a contact known only by anonymous ids: no email, no user id, no handoff, no deal."""
+    user_ids = ContactAlias.objects.filter(
+        contact_id=OuterRef("pk"), anonymous_id__startswith=USER_PREFIX
+    )
+    return (
+        Contact.objects.filter(pk=contact_id)
+        .filter(Q(email__isnull=True) | Q(email=""))
+        .exclude(Exists(user_ids))
+        .exclude(Exists(Handoff.objects.filter(contact_id=OuterRef("pk"))))
+        .exclude(Exists(Deal.objects.filter(contact_id=OuterRef("pk"))))
+        .exists()
+    )
+
+
+_FILLED_FROM_MERGED = ("first_name", "last_name", "title", "phone", "country")
+
+
+def merge_contact(
+    merged_id: int, into_id: int, *, at: datetime, cause_id: str = ""
+) -> tuple[MergedTouch, ...]:
+    """Merge one contact into another (see the module docstring); the touches moved.
+
+    Both rows are locked first, in id order. The caller replays the moved touches through the
+    touch rules and the score of ``into``, as for an anonymous history.
+    """
+    locked = {
+        c.pk: c
+        for c in Contact.objects.select_for_update()
+        .filter(pk__in=[merged_id, into_id])
+        .order_by("id")
+    }
+    merged, into = locked[merged_id], locked[into_id]
+    owned = Touchpoint.objects.filter(contact_id=merged_id)
+    moved = tuple(
+        (TouchKind(kind), occurred_at, str(pk))
+        for pk, kind, occurred_at in owned.values_list("id", "kind", "occurred_at")
+    )
+    ids = [int(t[2]) for t in moved]
+    Touchpoint.objects.filter(pk__in=ids).update(contact_id=into_id)
+    account_id = into.account_id or merged.account_id
+    if account_id is not None:
+        Touchpoint.objects.filter(pk__in=ids, account__isnull=True).update(account_id=account_id)
+    aliases = ContactAlias.objects.filter(contact_id=merged_id).update(contact_id=into_id)
+    blanks = {
+        name: getattr(merged, name)
+        for name in _FILLED_FROM_MERGED
+        if not getattr(into, name) and getattr(merged, name)
+    }
+    if merged.properties:
+        blanks["properties"] = {**merged.properties, **into.properties}
+    _apply_fields(into, blanks)
+    if into.account_id is None and merged.account_id is not None:
+        into.account_id = merged.account_id
+        into.save(update_fields=["account", "updated_at"])
+    target = stage_after_merge(
+        Stage(into.stage) if into.stage else None, Stage(merged.stage) if merged.stage else None
+    )
+    if target is not None:
+        apply_stage_change(
+            into,
+            target,
+            cause=Cause.RULE,
+            cause_id=f"merge:{merged_id}",
+            at=at,
+            note=f"contact {merged_id} merged into this one",
+        )
+    ContactMerge.objects.create(
+        merged_id=merged_id,
+        into_id=into_id,
+        at=at,
+        cause_id=cause_id[:200],
+        touches=len(moved),
+        aliases=aliases,
+    )
+    return moved
 
 
 def alias(*, previous_id: str, user_contact_id: int, at: datetime) -> Identified:

@@ -298,6 +298,7 @@ def _store(
                 email=given.email,
                 fields=given.fields,
                 at=event.timestamp,
+                message_id=event.message_id,
             )
             if event.user_id:
                 users[event.user_id] = done.contact_id
