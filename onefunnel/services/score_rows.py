@@ -12,6 +12,7 @@ the ones the ORM would read and write on either engine.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -163,3 +164,47 @@ def write_state(
         else:
             cursor.execute(insert, [contact_id, *prepared])
         cursor.execute(contact, [float(total), contact_id])
+
+
+@cache
+def _insert_many_sql() -> str:
+    columns = ("contact_id", *_STATE_COLUMNS, "probability")
+    names = ", ".join(connection.ops.quote_name(name) for name in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    return f"INSERT INTO {_table(ContactScore)} ({names}) VALUES ({marks})"
+
+
+def insert_states(
+    rows: Iterable[tuple[int, Decimal, float, Decimal, list[dict[str, Any]], float | None]],
+    *,
+    as_of: datetime,
+    model_version: int,
+) -> None:
+    """Insert many contacts' score states at once (the rescore, after deleting them all):
+    rows of (contact id, fit, engagement value, total, fit explanation, probability).
+
+    Contacts at one account share their explanation list, so each distinct one is encoded
+    once."""
+    fit, _value, at, total, _version, explanation = _state_fields()
+    probability = ContactScore._meta.get_field("probability")
+    when = at.get_db_prep_save(as_of, connection)
+    encoded: dict[int, Any] = {}
+    prepared = []
+    for pk, fit_points, value, total_points, lines, p in rows:
+        lines_db = encoded.get(id(lines))
+        if lines_db is None:
+            lines_db = encoded[id(lines)] = explanation.get_db_prep_save(lines, connection)
+        prepared.append(
+            (
+                pk,
+                fit.get_db_prep_save(fit_points, connection),
+                value,
+                when,
+                total.get_db_prep_save(total_points, connection),
+                model_version,
+                lines_db,
+                probability.get_db_prep_save(p, connection),
+            )
+        )
+    with connection.cursor() as cursor:
+        cursor.executemany(_insert_many_sql(), prepared)

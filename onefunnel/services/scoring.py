@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from onefunnel.domain.intent import employee_band, stage_after_threshold
 from onefunnel.domain.scoring import (
+    FitEvaluator,
     Profile,
     RuleError,
     ScoreLine,
@@ -36,7 +37,6 @@ from onefunnel.domain.scoring import (
     add_touch,
     crosses_threshold,
     default_scoring_model,
-    fit_lines,
     parse_scoring_model,
     score_contact,
     score_many,
@@ -260,43 +260,31 @@ def _touches_of(contact_id: int, *, exclude: Iterable[int] = ()) -> list[Touch]:
 def _fit_explanations(
     model: ScoringModel, profiles: list[dict[str, Any]]
 ) -> list[list[dict[str, Any]]]:
-    """Fit lines of many contacts, evaluating each distinct combination of the attributes the
-    rules read once (colleagues at one account share most of them)."""
-    attributes = sorted({rule.attribute for rule in model.fit_rules})
-    seen: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    """Fit lines of many contacts (each rule evaluated once per distinct attribute value)."""
+    evaluator = FitEvaluator(model)
+    as_dicts: dict[tuple[ScoreLine, ...], list[dict[str, Any]]] = {}
     out = []
     for profile in profiles:
-        key = tuple(profile.get(name) for name in attributes)
-        if key not in seen:
-            seen[key] = _lines(model, profile)
-        out.append(seen[key])
+        lines = evaluator.lines(profile)
+        found = as_dicts.get(lines)
+        if found is None:
+            found = as_dicts[lines] = [
+                {"points": float(line.points), "reason": line.reason} for line in lines
+            ]
+        out.append(found)
     return out
 
 
-_FIT_MEMO_SIZE = 50_000
-_fit_memo: tuple[ScoringModel, tuple[str, ...], dict[tuple[Any, ...], tuple[ScoreLine, ...]]] | None
-_fit_memo = None
+_evaluator: FitEvaluator | None = None
 
 
 def _fit_lines_cached(model: ScoringModel, profile: Profile) -> tuple[ScoreLine, ...]:
-    """``fit_lines``, remembered per combination of the attributes the rules read, for the
-    model in force (colleagues at one account, and a contact's successive touches, repeat it)."""
-    global _fit_memo
-    memo = _fit_memo
-    if memo is None or memo[0] is not model or len(memo[2]) > _FIT_MEMO_SIZE:
-        memo = (model, tuple(sorted({rule.attribute for rule in model.fit_rules})), {})
-        _fit_memo = memo
-    key = tuple(profile.get(name) for name in memo[1])
-    lines = memo[2].get(key)
-    if lines is None:
-        lines = memo[2][key] = fit_lines(profile, model)
-    return lines
-
-
-def _lines(model: ScoringModel, profile: Profile) -> list[dict[str, Any]]:
-    return [
-        {"points": float(line.points), "reason": line.reason} for line in fit_lines(profile, model)
-    ]
+    """``fit_lines`` through one evaluator per model in force, kept across touches."""
+    global _evaluator
+    evaluator = _evaluator
+    if evaluator is None or evaluator.model is not model:
+        evaluator = _evaluator = FitEvaluator(model)
+    return evaluator.lines(profile)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -471,21 +459,20 @@ def rescore_all(
         predicted = predict_contacts(ids, moment)
     with transaction.atomic():
         ContactScore.objects.all().delete()
-        ContactScore.objects.bulk_create(
+        score_rows.insert_states(
             (
-                ContactScore(
-                    contact_id=pk,
-                    fit=fits[i],
-                    engagement_value=float(batch.engagement_value[i]),
-                    as_of=moment,
-                    total=totals[i],
-                    model_version=model.version,
-                    explanation=lines[i],
-                    probability=None if predicted is None else float(predicted[i]),
+                (
+                    pk,
+                    fits[i],
+                    float(batch.engagement_value[i]),
+                    totals[i],
+                    lines[i],
+                    None if predicted is None else float(predicted[i]),
                 )
                 for i, pk in enumerate(ids)
             ),
-            batch_size=2000,
+            as_of=moment,
+            model_version=model.version,
         )
         with connection.cursor() as cursor:
             cursor.executemany(
