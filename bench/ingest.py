@@ -88,6 +88,19 @@ class Install:
         rows = self.query(sql)
         return int(rows[0][0]) if rows else 0
 
+    def inbox(self, where: str) -> int:
+        """Messages in the tracking inbox: a table on PostgreSQL, a file beside SQLite's."""
+        if self.engine != "sqlite":
+            return self.count(
+                f"SELECT COALESCE(SUM(events), 0) FROM onefunnel_inboundbatch {where}"
+            )
+        path = self.home / "onefunnel.sqlite3-inbox.sqlite3"
+        if not path.exists():
+            return 0
+        with sqlite3.connect(path) as conn:
+            sql = f"SELECT COALESCE(SUM(events), 0) FROM inbound_batch {where}"
+            return int(conn.execute(sql).fetchone()[0])
+
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         if self.engine == "sqlite":
             with sqlite3.connect(self.home / "onefunnel.sqlite3") as conn:
@@ -340,12 +353,11 @@ def http_run(
             stderr=subprocess.DEVNULL,
         )
         warm = args.workers * 4
-        waiting = "SELECT COALESCE(SUM(events), 0) FROM onefunnel_inboundbatch WHERE failed = ''"
         try:
             wait_ready(port, proc)
             # warm-up: a few batches per worker so imports and connections are paid for
             warmed = send(port, auth, bodies[:warm], 60, 1, args.workers)
-            drained_by(inst, waiting, time.monotonic() + 120)
+            drained_by(inst, time.monotonic() + 120)
             stored_before = inst.count("SELECT COUNT(*) FROM onefunnel_touchpoint")
             cpu_before = _process_tree_cpu(proc.pid)
             start = time.perf_counter()
@@ -354,13 +366,13 @@ def http_run(
             server_cpu = _process_tree_cpu(proc.pid) - cpu_before
             loadavg = os.getloadavg()
             stored_at_end = inst.count("SELECT COUNT(*) FROM onefunnel_touchpoint")
-            drained = drained_by(inst, waiting, time.monotonic() + args.drain_seconds)
+            drained = drained_by(inst, time.monotonic() + args.drain_seconds)
             until_drained = time.perf_counter() - start
         finally:
             proc.terminate()
             proc.wait(timeout=30)
         stored = inst.count("SELECT COUNT(*) FROM onefunnel_touchpoint")
-        set_aside = inst.count("SELECT COALESCE(SUM(events), 0) FROM onefunnel_inboundbatch")
+        set_aside = inst.inbox("")
         expected = load.sent_events + warmed.sent_events
         rows = inst.query(
             f"SELECT {ROW_COLUMNS.replace('properties', 'CAST(properties AS TEXT)')} "
@@ -387,9 +399,9 @@ def http_run(
         }, rows
 
 
-def drained_by(inst: Install, waiting: str, deadline: float) -> bool:
+def drained_by(inst: Install, deadline: float) -> bool:
     """Wait until the inbox holds no message waiting to be expanded; False at the deadline."""
-    while inst.count(waiting):
+    while inst.inbox("WHERE failed = ''"):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.25)

@@ -15,21 +15,30 @@ expands the stored batches into touchpoints, contacts and stage moves in large t
 What changes is that a touchpoint appears shortly *after* the acknowledgement (the processor's
 lag), and that the 200 cannot count duplicates any more (nothing is compared yet).
 
-Processors of all server processes take turns: an advisory lock on PostgreSQL, the ingest
-file lock on a SQLite file (where one writer at a time holds the database anyway), so batches
-are expanded one turn at a time, in the order they were acknowledged.
+Where the inbox lives: the ``InboundBatch`` table, except with a SQLite database file, where
+it is a second SQLite file beside it (``<database>-inbox.sqlite3``, WAL, the same durability
+settings). SQLite lets one writer at a time hold a database, and a processing turn is long: in
+the same file every acknowledgement would wait for the turn to end. In its own file an
+acknowledgement waits only for other acknowledgements. The price is that storing a turn's
+touchpoints and deleting its inbox rows are two commits: a crash between them expands those
+batches again, which stores nothing twice (every message id is then already stored).
+
+Processors of all server processes take turns: an advisory lock on PostgreSQL, a file lock
+on SQLite, so batches are expanded one turn at a time, in the order they were acknowledged.
 """
 
 from __future__ import annotations
 
 import fcntl
 import gzip
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 import orjson
 from django.db import OperationalError, connection, transaction
@@ -45,8 +54,7 @@ from onefunnel.models import InboundBatch
 from onefunnel.services.tracking import ingest_batches
 
 # A processing turn stops taking batches beyond this many messages: large enough to share the
-# per-turn costs (lookups, locks, one score per contact), small enough that on SQLite the
-# acknowledgements waiting for the write lock are not held up for long.
+# per-turn costs (lookups, locks, one score per contact), small enough to bound a transaction.
 MAX_PROCESS_EVENTS = 5_000
 # An arbitrary constant naming the processors' advisory lock on PostgreSQL.
 _PG_LOCK = 0x0F_7A_C1
@@ -74,42 +82,182 @@ class Processed:
     failed: int
 
 
-@contextmanager
-def writer_turn() -> Iterator[None]:
-    """Serialise the tracking writers of all processes on one SQLite file (no-op elsewhere).
-
-    A waiting process sleeps in the kernel and wakes the moment the lock is free, instead of
-    polling SQLite's busy handler (whose back-off sleeps make latency long under contention).
-    """
+def _database_file() -> Path | None:
+    """The SQLite database file, or None (PostgreSQL, or an in-memory test database)."""
     if connection.vendor != "sqlite":
-        yield
-        return
+        return None
     name = str(connection.settings_dict["NAME"])
     if name == ":memory:" or name.startswith("file:"):
-        yield
-        return
-    with open(Path(name + "-ingest.lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        return None
+    return Path(name)
+
+
+@contextmanager
+def _flock(path: Path, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
+    # A waiting process sleeps in the kernel and wakes the moment the lock is free, instead of
+    # polling SQLite's busy handler (whose back-off sleeps make latency long under contention).
+    with open(path, "a") as handle:
+        fcntl.flock(handle, mode)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def processor_turn() -> Iterator[None]:
+    """Serialise the inbox processors of all processes on one SQLite file (no-op elsewhere:
+    PostgreSQL's advisory lock is taken inside the transaction)."""
+    database = _database_file()
+    if database is None:
+        yield
+        return
+    with _flock(database.with_name(database.name + "-ingest.lock")):
+        yield
+
+
+class _Inbox(Protocol):
+    def add(self, batches: Sequence[Received]) -> None: ...
+    def oldest(self, limit: int) -> list[tuple[int, Received]]: ...
+    def remove(self, ids: Sequence[int]) -> None: ...
+    def set_aside(self, failed: dict[int, str]) -> None: ...
+    def pending(self) -> int: ...
+
+
+class _TableInbox:
+    """The inbox as the ``InboundBatch`` table, written in the caller's transaction."""
+
+    def add(self, batches: Sequence[Received]) -> None:
+        rows = [
+            InboundBatch(
+                received_at=b.received_at,
+                kind=b.kind.value if b.kind else "",
+                gzipped=b.gzipped,
+                body=b.body,
+                events=b.events,
+            )
+            for b in batches
+        ]
+        with transaction.atomic():
+            InboundBatch.objects.bulk_create(rows)
+
+    def oldest(self, limit: int) -> list[tuple[int, Received]]:
+        rows = InboundBatch.objects.filter(failed="").order_by("id")[:limit]
+        return [
+            (pk, Received(bytes(body), gzipped, EventType(kind) if kind else None, at, events))
+            for pk, at, kind, gzipped, body, events in rows.values_list(
+                "id", "received_at", "kind", "gzipped", "body", "events"
+            )
+        ]
+
+    def remove(self, ids: Sequence[int]) -> None:
+        InboundBatch.objects.filter(pk__in=ids).delete()
+
+    def set_aside(self, failed: dict[int, str]) -> None:
+        for pk, error in failed.items():
+            InboundBatch.objects.filter(pk=pk).update(failed=error)
+
+    def pending(self) -> int:
+        return sum(InboundBatch.objects.filter(failed="").values_list("events", flat=True))
+
+
+_SCHEMA = """CREATE TABLE IF NOT EXISTS inbound_batch (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, received_at TEXT NOT NULL, kind TEXT NOT NULL,
+    gzipped INTEGER NOT NULL, body BLOB NOT NULL, events INTEGER NOT NULL,
+    failed TEXT NOT NULL DEFAULT '')"""
+
+
+class FileInbox:
+    """The inbox as a SQLite file of its own (see the module docstring); one connection per
+    thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=20, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(_SCHEMA)
+            self._local.db = db
+        return db
+
+    def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        # Writers of several processes take turns on a file lock, not the busy handler.
+        with _flock(self.path.with_name(self.path.name + ".lock")):
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(sql, rows)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def add(self, batches: Sequence[Received]) -> None:
+        rows = [
+            (b.received_at.isoformat(), b.kind.value if b.kind else "", b.gzipped, b.body, b.events)
+            for b in batches
+        ]
+        self._write(
+            "INSERT INTO inbound_batch (received_at, kind, gzipped, body, events) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def oldest(self, limit: int) -> list[tuple[int, Received]]:
+        rows = self._db().execute(
+            "SELECT id, received_at, kind, gzipped, body, events FROM inbound_batch "
+            "WHERE failed = '' ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [
+            (pk, Received(body, bool(z), EventType(kind) if kind else None, _time(at), n))
+            for pk, at, kind, z, body, n in rows
+        ]
+
+    def remove(self, ids: Sequence[int]) -> None:
+        self._write("DELETE FROM inbound_batch WHERE id = ?", [(i,) for i in ids])
+
+    def set_aside(self, failed: dict[int, str]) -> None:
+        self._write(
+            "UPDATE inbound_batch SET failed = ? WHERE id = ?",
+            [(error, pk) for pk, error in failed.items()],
+        )
+
+    def pending(self) -> int:
+        row = (
+            self._db()
+            .execute("SELECT COALESCE(SUM(events), 0) FROM inbound_batch WHERE failed = ''")
+            .fetchone()
+        )
+        return int(row[0])
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+_inboxes: dict[Path, FileInbox] = {}
+_inboxes_lock = threading.Lock()
+
+
+def inbox() -> _Inbox:
+    """Where acknowledged batches wait on this database (see the module docstring)."""
+    database = _database_file()
+    if database is None:
+        return _TableInbox()
+    path = database.with_name(database.name + "-inbox.sqlite3")
+    with _inboxes_lock:
+        return _inboxes.setdefault(path, FileInbox(path))
+
+
 def accept(batches: Sequence[Received]) -> None:
     """Store acknowledged batches, all in one transaction (one multi-row insert)."""
-    rows = [
-        InboundBatch(
-            received_at=b.received_at,
-            kind=b.kind.value if b.kind else "",
-            gzipped=b.gzipped,
-            body=b.body,
-            events=b.events,
-        )
-        for b in batches
-    ]
-    with writer_turn(), transaction.atomic():
-        InboundBatch.objects.bulk_create(rows)
+    inbox().add(batches)
 
 
 def messages_of(received: Received) -> tuple[TrackingEvent, ...]:
@@ -126,36 +274,42 @@ _in_process = threading.Lock()
 
 def pending() -> int:
     """Messages acknowledged and not expanded yet (failed batches excluded)."""
-    counts = InboundBatch.objects.filter(failed="").values_list("events", flat=True)
-    return sum(counts)
+    return inbox().pending()
 
 
-def process_inbound(max_events: int = MAX_PROCESS_EVENTS) -> Processed:
-    """Expand the oldest waiting batches (up to about ``max_events`` messages) in one transaction.
+def process_inbound(max_events: int | None = None) -> Processed:
+    """Expand the oldest waiting batches (up to about ``max_events`` messages, by default
+    ``MAX_PROCESS_EVENTS``) in one transaction.
 
     A batch that cannot be stored even on its own (a bug, a rule the data breaks) is kept with
     its error in ``failed`` and skipped from then on; a busy database (OperationalError) stops
     the turn with nothing changed, to be retried.
     """
-    with _in_process, writer_turn(), transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK])
-        rows = InboundBatch.objects.filter(failed="").order_by("id")
-        taken: list[tuple[int, Received]] = []
-        size = 0
-        for pk, at, kind, gzipped, body, events in rows.values_list(
-            "id", "received_at", "kind", "gzipped", "body", "events"
-        )[:200]:
-            taken.append(
-                (pk, Received(bytes(body), gzipped, EventType(kind) if kind else None, at, events))
-            )
-            size += events
-            if size >= max_events:
-                break
-        if not taken:
-            return Processed(0, 0, 0, 0)
-        return _expand(taken)
+    box = inbox()
+    limit = max_events or MAX_PROCESS_EVENTS
+    with _in_process, processor_turn():
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK])
+            taken: list[tuple[int, Received]] = []
+            size = 0
+            for pk, received in box.oldest(200):
+                taken.append((pk, received))
+                size += received.events
+                if size >= limit:
+                    break
+            if not taken:
+                return Processed(0, 0, 0, 0)
+            done, failed, accepted, duplicates = _expand(taken)
+            if isinstance(box, _TableInbox):
+                box.remove(done)
+                box.set_aside(failed)
+        if not isinstance(box, _TableInbox):
+            # After the touchpoints' commit: a crash in between expands these again, harmlessly.
+            box.remove(done)
+            box.set_aside(failed)
+    return Processed(len(done), accepted, duplicates, len(failed))
 
 
 def drain() -> int:
@@ -166,7 +320,8 @@ def drain() -> int:
     return done
 
 
-def _expand(taken: list[tuple[int, Received]]) -> Processed:
+def _expand(taken: list[tuple[int, Received]]) -> tuple[list[int], dict[int, str], int, int]:
+    """Store the touchpoints of batches; (ids done, failed ids with error, accepted, duplicates)."""
     parsed: list[tuple[int, Received, tuple[TrackingEvent, ...]]] = []
     failed: dict[int, str] = {}
     for pk, received in taken:
@@ -199,7 +354,4 @@ def _expand(taken: list[tuple[int, Received]]) -> Processed:
             accepted += result.accepted
             duplicates += result.duplicates
     done = [pk for pk, _ in taken if pk not in failed]
-    InboundBatch.objects.filter(pk__in=done).delete()
-    for pk, error in failed.items():
-        InboundBatch.objects.filter(pk=pk).update(failed=error)
-    return Processed(len(done), accepted, duplicates, len(failed))
+    return done, failed, accepted, duplicates

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,6 +17,7 @@ from onefunnel.models import InboundBatch, Touchpoint
 from onefunnel.services import tracking_inbound
 from onefunnel.services.tracking import ingest_batches
 from onefunnel.services.tracking_inbound import (
+    FileInbox,
     Processed,
     Received,
     accept,
@@ -96,3 +99,35 @@ def test_turns_take_the_oldest_batches_up_to_the_size_asked() -> None:
     assert sorted(Touchpoint.objects.values_list("message_id", flat=True)) == ["m0", "m1"]
     assert drain() == 3
     assert Touchpoint.objects.count() == 5
+
+
+def test_an_inbox_in_its_own_sqlite_file_keeps_batches_until_expanded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = FileInbox(tmp_path / "db.sqlite3-inbox.sqlite3")
+    monkeypatch.setattr(tracking_inbound, "inbox", lambda: box)
+    early = NOW - timedelta(minutes=5)
+    accept([_batch(_page("f1"), at=early, zipped=True), _batch(_page("f2"), _page("f1"))])
+    ((_, stored), _) = box.oldest(10)
+    assert (stored.received_at, stored.gzipped, stored.events) == (early, True, 1)
+    assert pending() == 3
+    assert process_inbound() == Processed(batches=2, accepted=2, duplicates=1, failed=0)
+    assert Touchpoint.objects.get(message_id="f1").received_at == early
+    assert (pending(), box.oldest(10)) == (0, [])
+    # a batch expanded again (a crash between the two commits) stores nothing twice
+    accept([_batch(_page("f2"))])
+    assert process_inbound() == Processed(batches=1, accepted=0, duplicates=1, failed=0)
+    assert Touchpoint.objects.count() == 2
+
+
+def test_a_failed_batch_in_the_file_inbox_is_set_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = FileInbox(tmp_path / "inbox.sqlite3")
+    monkeypatch.setattr(tracking_inbound, "inbox", lambda: box)
+    accept([Received(b"{not json", False, None, NOW, 1), _batch(_page("g1"))])
+    assert process_inbound() == Processed(batches=1, accepted=1, duplicates=0, failed=1)
+    assert pending() == 0
+    with sqlite3.connect(box.path) as db:
+        ((failed,),) = db.execute("SELECT failed FROM inbound_batch").fetchall()
+    assert failed.startswith("cannot parse the stored body")
