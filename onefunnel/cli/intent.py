@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from onefunnel.cli import app, migrate, setup_django, translate_errors
 from onefunnel.cli.output import OutputFormat, console, emit_object, emit_rows, fail
+
+if TYPE_CHECKING:
+    from onefunnel.services.config_versions import ConfigVersion
 
 FormatOption = Annotated[
     OutputFormat, typer.Option("--format", "-f", help="table, json or csv", case_sensitive=False)
@@ -224,23 +228,35 @@ def scoring_explain(
         )
 
 
-@scoring_app.command("config")
-@translate_errors
-def scoring_config_command(
-    set_file: Annotated[
-        Path | None, typer.Option("--set", help="Store this JSON file as the new version")
-    ] = None,
-    note: Annotated[str, typer.Option(help="Why it changed")] = "",
-) -> None:
-    """Print the scoring model in force as JSON, or store a new version from a file."""
-    _ready()
-    from onefunnel.cli.output import to_json
-    from onefunnel.services.scoring import save_scoring_config, scoring_config
+SetFileOption = Annotated[
+    Path | None, typer.Option("--set", help="Store this JSON file as the new version")
+]
+NoteOption = Annotated[str, typer.Option(help="Why it changed")]
 
-    version = save_scoring_config(_read_json(set_file), note=note) if set_file else scoring_config()
+
+def _show_or_store(
+    current: Callable[[], ConfigVersion],
+    store: Callable[..., ConfigVersion],
+    set_file: Path | None,
+    note: str,
+) -> None:
+    """Print the configuration in force, or store the file as its next version and print it."""
+    from onefunnel.cli.output import to_json
+
+    version = store(_read_json(set_file), note=note) if set_file else current()
     typer.echo(
         to_json({"version": version.version, "note": version.note, "config": version.config})
     )
+
+
+@scoring_app.command("config")
+@translate_errors
+def scoring_config_command(set_file: SetFileOption = None, note: NoteOption = "") -> None:
+    """Print the scoring model in force as JSON, or store a new version from a file."""
+    _ready()
+    from onefunnel.services.scoring import save_scoring_config, scoring_config
+
+    _show_or_store(scoring_config, save_scoring_config, set_file, note)
 
 
 @scoring_app.command("train")
@@ -388,21 +404,12 @@ def reps_list(fmt: FormatOption = OutputFormat.table) -> None:
 
 @routing_app.command("config")
 @translate_errors
-def routing_config_command(
-    set_file: Annotated[
-        Path | None, typer.Option("--set", help="Store this JSON file as the new version")
-    ] = None,
-    note: Annotated[str, typer.Option(help="Why it changed")] = "",
-) -> None:
+def routing_config_command(set_file: SetFileOption = None, note: NoteOption = "") -> None:
     """Print the routing rules in force as JSON, or store a new version from a file."""
     _ready()
-    from onefunnel.cli.output import to_json
     from onefunnel.services.routing_config import routing_config, save_routing_config
 
-    version = save_routing_config(_read_json(set_file), note=note) if set_file else routing_config()
-    typer.echo(
-        to_json({"version": version.version, "note": version.note, "config": version.config})
-    )
+    _show_or_store(routing_config, save_routing_config, set_file, note)
 
 
 def _clock(value: str, name: str) -> Any:

@@ -12,24 +12,21 @@ from onefunnel.domain.routing import RoutingError, parse_routing_rules
 from onefunnel.domain.sla import BusinessHours, SlaError, SlaPolicy
 from onefunnel.models.choices import USER_MODEL
 from onefunnel.models.handoffs import Handoff
+from onefunnel.models.scoring import VersionedConfig
 
 
 def _weekdays() -> list[int]:
     return [0, 1, 2, 3, 4]
 
 
-class RoutingConfig(models.Model):
+class RoutingConfig(VersionedConfig):
     """One version of the routing rules (named accounts, territory and segment rules, default
     team). The newest version is in force; versions are never edited in place."""
 
-    version = models.PositiveIntegerField(unique=True)
     config = models.JSONField(help_text="The routing rules as JSON (see the API docs)")
-    note = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField()
-    created_by = models.ForeignKey(USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
-    class Meta:
-        ordering = ["-version"]
+    class Meta(VersionedConfig.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"routing v{self.version}"

@@ -11,21 +11,31 @@ from onefunnel.models.choices import USER_MODEL
 from onefunnel.models.crm import Contact
 
 
-class ScoringConfig(models.Model):
-    """One version of the scoring model (fit rules, engagement points, half-life, threshold).
+class VersionedConfig(models.Model):
+    """A configuration kept as numbered versions (the scoring model, the routing rules).
 
-    Versions are never edited in place: a change is a new version, so a stored score always
-    names the rules it was computed with. The newest version is the one in force.
+    Versions are never edited in place: a change is a new version, so a stored result always
+    names the configuration it was computed with. The newest version is the one in force.
     """
 
     version = models.PositiveIntegerField(unique=True)
-    config = models.JSONField(help_text="The scoring model as JSON (see the API docs)")
+    config = models.JSONField()
     note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
     class Meta:
+        abstract = True
         ordering = ["-version"]
+
+
+class ScoringConfig(VersionedConfig):
+    """One version of the scoring model (fit rules, engagement points, half-life, threshold)."""
+
+    config = models.JSONField(help_text="The scoring model as JSON (see the API docs)")
+
+    class Meta(VersionedConfig.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"scoring v{self.version}"

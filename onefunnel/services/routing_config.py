@@ -20,8 +20,13 @@ from onefunnel.domain.handoffs import HandoffStatus
 from onefunnel.domain.routing import Rep, RoutingError, RoutingRules, parse_routing_rules
 from onefunnel.domain.sla import BusinessHours, SlaError, SlaPolicy
 from onefunnel.models import RepProfile, RoutingConfig, TeamCalendar
+from onefunnel.services.config_versions import (
+    ConfigVersion,
+    InvalidConfigError,
+    current_config,
+    store_config,
+)
 from onefunnel.services.errors import InputError, NotFoundError
-from onefunnel.services.scoring import ConfigVersion, InvalidConfigError
 
 DEFAULT_TEAM = "sales"
 #: The SLA of a team without a calendar: 8 working hours, Monday to Friday 09:00-17:00 UTC.
@@ -44,10 +49,10 @@ def routing_rules() -> RoutingRules:
 
 def routing_config() -> ConfigVersion:
     """The routing configuration in force, as stored."""
-    row = RoutingConfig.objects.order_by("-version").first()
-    if row is None:
-        return ConfigVersion(1, default_rules().to_dict(), "built-in default", None)
-    return ConfigVersion(row.version, dict(row.config), row.note, row.created_at)
+    return current_config(
+        RoutingConfig,
+        lambda: ConfigVersion(1, default_rules().to_dict(), "built-in default", None),
+    )
 
 
 def save_routing_config(
@@ -60,18 +65,14 @@ def save_routing_config(
         rules = parse_routing_rules(data)
     except RoutingError as exc:
         raise InvalidConfigError(exc.errors) from None
-    with transaction.atomic():
-        latest = RoutingConfig.objects.select_for_update().order_by("-version").first()
-        version = max(latest.version if latest else 0, default_rules().version) + 1
-        stored = dataclasses.replace(rules, version=version).to_dict()
-        row = RoutingConfig.objects.create(
-            version=version,
-            config=stored,
-            note=note[:200],
-            created_at=now or timezone.now(),
-            created_by_id=actor_id,
-        )
-    return ConfigVersion(row.version, stored, row.note, row.created_at)
+    return store_config(
+        RoutingConfig,
+        lambda version: dataclasses.replace(rules, version=version).to_dict(),
+        default_version=default_rules().version,
+        note=note,
+        actor_id=actor_id,
+        now=now,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,7 +52,13 @@ from onefunnel.models import (
     Touchpoint,
 )
 from onefunnel.services import score_rows
-from onefunnel.services.errors import InputError, NotFoundError
+from onefunnel.services.config_versions import (
+    ConfigVersion,
+    InvalidConfigError,
+    current_config,
+    store_config,
+)
+from onefunnel.services.errors import NotFoundError
 from onefunnel.services.stages import StageMove, apply_stage_change, lock
 
 _PERSONAL = frozenset(
@@ -60,26 +66,8 @@ _PERSONAL = frozenset(
 )
 
 
-class InvalidConfigError(InputError):
-    """A configuration that cannot be used; ``errors`` lists (field, message) for each problem."""
-
-    def __init__(self, errors: Iterable[tuple[str, str]]) -> None:
-        self.errors = tuple(errors)
-        super().__init__("; ".join(f"{loc}: {msg}" for loc, msg in self.errors))
-
-
 # ---------------------------------------------------------------------------------------------
 # The scoring model in force
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigVersion:
-    """A stored configuration version (scoring or routing) as services return it."""
-
-    version: int
-    config: dict[str, Any]
-    note: str
-    created_at: datetime | None
 
 
 _cache_lock = threading.Lock()
@@ -117,11 +105,12 @@ def active_model() -> ScoringModel:
 
 def scoring_config() -> ConfigVersion:
     """The scoring configuration in force (the default one when nothing is stored)."""
-    row = ScoringConfig.objects.order_by("-version").first()
-    if row is None:
+
+    def default() -> ConfigVersion:
         model = default_scoring_model()
         return ConfigVersion(model.version, model.to_dict(), "built-in default", None)
-    return ConfigVersion(row.version, dict(row.config), row.note, row.created_at)
+
+    return current_config(ScoringConfig, default)
 
 
 def save_scoring_config(
@@ -134,20 +123,14 @@ def save_scoring_config(
         model = parse_scoring_model(data)
     except RuleError as exc:
         raise InvalidConfigError((e.loc, e.msg) for e in exc.errors) from None
-    with transaction.atomic():
-        latest = ScoringConfig.objects.select_for_update().order_by("-version").first()
-        # The built-in default is version 1, so stored versions start above it: a score
-        # computed with the default is never mistaken for one of a stored model.
-        version = max(latest.version if latest else 0, default_scoring_model().version) + 1
-        stored = dataclasses.replace(model, version=version).to_dict()
-        row = ScoringConfig.objects.create(
-            version=version,
-            config=stored,
-            note=note[:200],
-            created_at=now or timezone.now(),
-            created_by_id=actor_id,
-        )
-    return ConfigVersion(row.version, stored, row.note, row.created_at)
+    return store_config(
+        ScoringConfig,
+        lambda version: dataclasses.replace(model, version=version).to_dict(),
+        default_version=default_scoring_model().version,
+        note=note,
+        actor_id=actor_id,
+        now=now,
+    )
 
 
 def predictive_on() -> bool:
