@@ -156,3 +156,20 @@ def test_every_handoff_has_an_owner_or_queue_a_due_time_a_cost_and_a_value(
         assert h.cost is not None
         assert h.cost_method
         assert h.expected_value is not None
+
+
+@override_settings(ONEFUNNEL_HANDOFF_COST_MODEL="even_split")
+def test_the_even_split_counts_the_leads_touched_within_the_campaigns_dates(
+    make_contact: MakeContact, campaigns: dict[str, Campaign]
+) -> None:
+    # Webinar ran on 2 March only (T0 is 2 March 09:00 UTC): a lead it touched at 23:59 that
+    # day counts, one touched at 00:00 on 3 March does not.
+    Campaign.objects.filter(pk=campaigns["B"].pk).update(
+        start_date=date(2026, 3, 2), end_date=date(2026, 3, 2)
+    )
+    inside, outside, lead = make_contact(), make_contact(), make_contact()
+    _touch(inside, 14 * 60 + 59, TouchKind.WEBINAR, "webinar")  # 23:59 on 2 March
+    _touch(outside, 15 * 60, TouchKind.WEBINAR, "webinar")  # 00:00 on 3 March
+    _touch(lead, 60, TouchKind.WEBINAR, "webinar")
+    handoff = _hand_raise(lead, 16 * 60)
+    assert handoff.cost == Decimal("50.00")  # 100 over the 2 leads touched in its dates
