@@ -40,10 +40,12 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from onefunnel.domain.tracking import (
+    MAX_DEPTH,
     BatchError,
     EventError,
     EventType,
     ParsedBatch,
+    json_depth,
     parse_batch,
     parse_single,
 )
@@ -134,10 +136,11 @@ def _parse(body: bytes, kind: EventType | None, received: datetime) -> ParsedBat
         decoded = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise _RefusedError(400, "invalid_json", f"body: not valid JSON ({exc})") from None
+    shallow = json_depth(body) <= MAX_DEPTH
     try:
         if kind is None:
-            return parse_batch(decoded, received_at=received)
-        return parse_single(decoded, kind, received_at=received)
+            return parse_batch(decoded, received_at=received, shallow=shallow)
+        return parse_single(decoded, kind, received_at=received, shallow=shallow)
     except BatchError as exc:
         raise _RefusedError(400, "invalid_request", str(exc)) from None
 

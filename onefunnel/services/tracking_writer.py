@@ -27,7 +27,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from onefunnel.services.keys import TRACKING_WRITE, verify_key
 from onefunnel.services.tracking_inbound import Received, accept, process_inbound
@@ -135,10 +135,21 @@ class GroupCommitWriter:
             job.done.set_result(result)
 
 
+def _drop_broken_connection() -> None:
+    """Close the thread's connection when an error left it unusable (the next query reconnects).
+
+    Not Django's ``close_old_connections``: these threads live as long as the process, and with
+    ``CONN_MAX_AGE = 0`` (the SQLite default) it would reconnect on every turn.
+    """
+    if connection.connection is not None and connection.errors_occurred:
+        if not connection.is_usable():
+            connection.close()
+        else:
+            connection.errors_occurred = False
+
+
 def _ingest_turn(turn: list[_Job]) -> list[bool]:
-    # The writer thread lives as long as the process: drop a connection the database closed
-    # or that is past its age, as Django does around each request.
-    close_old_connections()
+    _drop_broken_connection()
     live = {key for key in {job.write_key for job in turn} if verify_key(key, TRACKING_WRITE)}
     batches = [job.batch for job in turn if job.write_key in live and job.batch is not None]
     if batches:
@@ -190,7 +201,7 @@ class InboxProcessor:
                 self._closed.set()
                 continue
             try:
-                close_old_connections()
+                _drop_broken_connection()
                 while process_inbound().batches:
                     if self._close.is_set():
                         break
