@@ -29,22 +29,23 @@ SEGMENT_BANDS: tuple[tuple[int, str], ...] = (
     (0, "smb"),
 )
 
-# First by time, then by id among touches at the same instant. Two grouped passes rather than a
-# window over every touch: both use the (contact, occurred_at) index, which keeps a million
-# touches well under a second on SQLite.
+# First by time, then by id among touches at the same instant. Each is one correlated MIN per
+# contact, which the (contact, occurred_at) index answers with a seek (SQLite and PostgreSQL;
+# Spark turns them into grouped joins): on the large demo 0.1 s, against 0.45 s for grouping
+# all 1.5 million touches by contact.
 FIRST_TOUCH_CTE = """
 first_touch_at AS (
-  SELECT t.contact_id, MIN(t.occurred_at) AS occurred_at
-  FROM onefunnel_touchpoint AS t
-  WHERE t.contact_id IS NOT NULL
-  GROUP BY t.contact_id
+  SELECT ct.id AS contact_id,
+         (SELECT MIN(t.occurred_at) FROM onefunnel_touchpoint AS t WHERE t.contact_id = ct.id)
+           AS occurred_at
+  FROM onefunnel_contact AS ct
 ),
 first_touch_id AS (
-  SELECT t.contact_id, MIN(t.id) AS id
+  SELECT fa.contact_id,
+         (SELECT MIN(t.id) FROM onefunnel_touchpoint AS t
+          WHERE t.contact_id = fa.contact_id AND t.occurred_at = fa.occurred_at) AS id
   FROM first_touch_at AS fa
-  JOIN onefunnel_touchpoint AS t
-    ON t.contact_id = fa.contact_id AND t.occurred_at = fa.occurred_at
-  GROUP BY t.contact_id
+  WHERE fa.occurred_at IS NOT NULL
 ),
 first_touch AS (
   SELECT t.contact_id, t.channel, tc.utm_campaign AS campaign

@@ -36,7 +36,7 @@ local or remote SparkSession over a Parquet export, one temp view per table).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -153,6 +153,9 @@ def compile_sql(sql: str, dialect: str) -> str:
     return tree.sql(dialect=dialect)
 
 
+Row = Sequence[Any]
+
+
 class Engine(Protocol):
     """Runs a report's portable SQL and returns a Table."""
 
@@ -160,6 +163,11 @@ class Engine(Protocol):
 
     def run(self, sql: str, params: Mapping[str, Param]) -> Table:
         """Execute one query with bound parameters."""
+        ...
+
+    def fetch(self, sql: str, params: Mapping[str, Param]) -> list[Row]:
+        """Execute one query and return its rows as the driver gives them: for the inputs of
+        a computation (hundreds of thousands of touches), which `Table` need not normalise."""
         ...
 
 
@@ -195,7 +203,16 @@ class DjangoEngine:
         return value
 
     def run(self, sql: str, params: Mapping[str, Param]) -> Table:
-        """Run on the database; SQLite through its own driver, so ``%`` needs no escaping."""
+        """Run on the database and return the rows as a Table."""
+        columns, rows = self._execute(sql, params)
+        return Table.of(columns, rows)
+
+    def fetch(self, sql: str, params: Mapping[str, Param]) -> list[Row]:
+        """Run on the database and return the driver's rows."""
+        return self._execute(sql, params)[1]
+
+    def _execute(self, sql: str, params: Mapping[str, Param]) -> tuple[list[str], list[Row]]:
+        """SQLite through its own driver, so ``%`` needs no escaping."""
         text = compile_sql(sql, self.dialect)
         bound = {k: self._param(v) for k, v in params.items()}
         if self.dialect == "sqlite":
@@ -204,15 +221,12 @@ class DjangoEngine:
             raw.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}").close()
             cursor = raw.execute(text, bound)
             try:
-                columns = [d[0] for d in cursor.description]
-                rows = cursor.fetchall()
+                return [d[0] for d in cursor.description], cursor.fetchall()
             finally:
                 cursor.close()
-            return Table.of(columns, rows)
         with self._connection.cursor() as cursor:
             cursor.execute(text, bound)
-            columns = [d[0] for d in cursor.description]
-            return Table.of(columns, cursor.fetchall())
+            return [d[0] for d in cursor.description], cursor.fetchall()
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,9 +283,18 @@ class SparkEngine:
             frame.createOrReplaceTempView(table)
 
     def run(self, sql: str, params: Mapping[str, Param]) -> Table:
-        """Run on Spark with named parameter markers bound by Spark itself."""
+        """Run on Spark and return the rows as a Table."""
+        columns, rows = self._execute(sql, params)
+        return Table.of(columns, rows)
+
+    def fetch(self, sql: str, params: Mapping[str, Param]) -> list[Row]:
+        """Run on Spark and return the rows (Spark's Row is a tuple)."""
+        return self._execute(sql, params)[1]
+
+    def _execute(self, sql: str, params: Mapping[str, Param]) -> tuple[list[str], list[Row]]:
+        """Named parameter markers are bound by Spark itself."""
         text = compile_sql(sql, self.dialect)
         bound = {k: _utc(v) if isinstance(v, datetime) else v for k, v in params.items()}
         frame = self.session.sql(text, args=dict(bound))
-        rows = frame.collect()
-        return Table.of(frame.columns, [tuple(row) for row in rows])
+        rows: list[Row] = list(frame.collect())
+        return frame.columns, rows

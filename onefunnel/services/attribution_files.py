@@ -163,7 +163,11 @@ def _read_grouped_arrow(
         if not name:
             return None  # an empty path or channel name: the careful reader names its row
         remap[raw_id] = ids.setdefault(name, len(ids))
-    touch_channels = remap[np.asarray(encoded.indices.to_numpy(), dtype=np.int64)]
+    # Index with Arrow's own int32 ids (no int64 copy), then let the Arrow buffers go before
+    # the arrays are checked: the peak of a million-path file stays well under 1 GB.
+    touch_channels = remap[encoded.indices.to_numpy()]
+    del pieces, encoded
+    table = table.select([])
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     try:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 
 from onefunnel.analytics.dimensions import NONE_LABEL, choose
-from onefunnel.analytics.engines import PATH_SEPARATOR, Engine
+from onefunnel.analytics.engines import Engine
 from onefunnel.analytics.period import Period
 from onefunnel.analytics.table import Table, Value
 from onefunnel.domain.attribution import (
@@ -51,12 +52,13 @@ class AttributionQuery:
     *non-converting* journeys (their touches within the lookback window before the period's
     end): the Markov model needs to know which paths did not lead anywhere.
 
-    One query gathers every journey as a row — the path of touch labels, joined in time order
-    (``PATH_AGG`` over a window, see engines.py), the touches' ages in seconds, whether it
-    converted and its revenue — and the pure models in ``onefunnel.domain.attribution`` split
-    the credit. Every model's credits add up to the conversions (and revenue) of the journeys
-    that have at least one touch in their window; a conversion with no touch there is
-    counted in neither.
+    One query reads every journey's touches — label, age in seconds, whether the journey
+    converted and its revenue — in journey and time order; they are cut into paths with numpy
+    (no window concatenating texts: on SQLite that cost a sort and a copy of the whole path per
+    touch, 2 s for the large demo's half-million touches) and the pure models in
+    ``onefunnel.domain.attribution`` split the credit. Every model's credits add up to the
+    conversions (and revenue) of the journeys that have at least one touch in their window; a
+    conversion with no touch there is counted in neither.
 
     Conversions count when the deal closed in the period.
     """
@@ -102,17 +104,8 @@ class AttributionQuery:
         credit under any model but Markov, and only list their labels with zero credit.
         """
         label, _direct = _LABELS[self.dimension]
-        window = (
-            "PARTITION BY tj.account_id ORDER BY tj.occurred_at, tj.touch_id "
-            "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
-        )
-        # Ages cost a time conversion per touch and a second concatenation: only when needed.
+        # Ages cost a time conversion per touch: only when a model reads them.
         age = ", j.end_s - EPOCH_SECONDS(t.occurred_at) AS age_s" if self.needs_ages else ""
-        ages = (
-            f"PATH_AGG(CAST(tj.age_s AS TEXT)) OVER ({window})"
-            if self.needs_ages
-            else "CAST(NULL AS TEXT)"
-        )
         others = (
             """
   UNION ALL
@@ -146,52 +139,52 @@ windows AS (
   SELECT j.account_id, j.end_s, j.converted, j.revenue,
          TIMESTAMP_OF(j.end_s - :lookback_s) AS from_at, TIMESTAMP_OF(j.end_s + 1) AS until_at
   FROM journeys AS j
-),
-journey_touches AS (
-  SELECT j.account_id, j.converted, j.revenue, t.occurred_at, t.id AS touch_id,
-         {label} AS label{age}
-  FROM windows AS j
-  JOIN onefunnel_touchpoint AS t
-    ON t.account_id = j.account_id AND t.occurred_at >= j.from_at AND t.occurred_at < j.until_at
-  LEFT JOIN onefunnel_campaign AS c ON c.id = t.campaign_id
-),
-paths AS (
-  SELECT tj.account_id, tj.converted, tj.revenue,
-         PATH_AGG(tj.label) OVER ({window}) AS path,
-         {ages} AS ages,
-         ROW_NUMBER() OVER (PARTITION BY tj.account_id ORDER BY tj.occurred_at, tj.touch_id) AS rn
-  FROM journey_touches AS tj
 )
-SELECT p.account_id, p.path, p.ages, p.converted, p.revenue
-FROM paths AS p
-WHERE p.rn = 1
-ORDER BY p.account_id
+SELECT j.account_id, j.converted, j.revenue, {label} AS label{age}
+FROM windows AS j
+JOIN onefunnel_touchpoint AS t
+  ON t.account_id = j.account_id AND t.occurred_at >= j.from_at AND t.occurred_at < j.until_at
+LEFT JOIN onefunnel_campaign AS c ON c.id = t.campaign_id
+ORDER BY j.account_id, t.occurred_at, t.id
 """
 
     def journeys(self, engine: Engine, *, non_converting: bool = True) -> Journeys:
         """Run the query and hand back the journeys, ready for the models (the touches' ages
-        only when a model reads them)."""
+        only when a model reads them).
+
+        The query returns one row per touch, each journey's touches together and in order;
+        numpy cuts them into paths where the account changes (`GroupedJourneys` is this very
+        flat layout), with no Python work per touch beyond reading the rows.
+        """
         params = {**self.period.params(), "lookback_s": self.lookback_days * 86400}
-        rows = engine.run(self.sql(non_converting=non_converting), params).rows
+        rows = engine.fetch(self.sql(non_converting=non_converting), params)
         if not rows:
             return Journeys(None, 0, 0)
-        paths = [str(row[1]).split(PATH_SEPARATOR) for row in rows]
+        account = np.fromiter(map(itemgetter(0), rows), np.int64, len(rows))
+        starts = np.flatnonzero(np.concatenate(([True], account[1:] != account[:-1])))
+        offsets = np.append(starts, len(account)).astype(np.int64)
+        firsts = [rows[i] for i in starts.tolist()]
+        converted = np.array([_number(row[1]) for row in firsts], dtype=np.float64)
+        revenue = np.array([_number(row[2]) for row in firsts], dtype=np.float64)
+        labels = list(map(itemgetter(3), rows))
+        channels = tuple(dict.fromkeys(labels))
+        ids = {name: i for i, name in enumerate(channels)}
         ages = (
-            [[int(a) / 86400 for a in str(row[2]).split(PATH_SEPARATOR)] for row in rows]
+            np.fromiter(map(itemgetter(4), rows), np.float64, len(rows)) / 86400
             if self.needs_ages
             else None
         )
-        converted = np.array([_number(row[3]) for row in rows], dtype=np.float64)
-        revenue = np.array([_number(row[4]) for row in rows], dtype=np.float64)
-        grouped = GroupedJourneys.from_paths(
-            paths,
-            conversions=converted.tolist(),
-            nulls=(1.0 - converted).tolist(),
-            values=(revenue * converted).tolist(),
+        grouped = GroupedJourneys(
+            channels=tuple(str(name) for name in channels),
+            touch_channels=np.fromiter(map(ids.__getitem__, labels), np.int64, len(labels)),
+            offsets=offsets,
+            conversions=converted,
+            nulls=1.0 - converted,
+            values=revenue * converted,
             touch_ages_days=ages,
         )
         n_converting = int(converted.sum())
-        return Journeys(grouped, n_converting, len(rows) - n_converting)
+        return Journeys(grouped, n_converting, len(firsts) - n_converting)
 
     def credits(
         self, engine: Engine, *, credited_only: bool = False

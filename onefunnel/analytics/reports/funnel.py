@@ -98,7 +98,8 @@ class FunnelQuery:
         )
         if needs_first_touch:
             # The source is spread over a contact's changes with a window rather than joined:
-            # SQLite would scan the derived first_touch table once per change.
+            # SQLite would scan the derived first_touch table once per change. The window is
+            # ordered like the spells' LEAD below, which then needs no sort of its own.
             changes = f"""{first_touch}
 marked AS (
   SELECT sc.contact_id, sc.id, sc.to_stage, sc.at, NULL AS dim
@@ -110,7 +111,13 @@ marked AS (
 ),
 changes AS (
   SELECT m.contact_id, m.id, m.to_stage, m.at,
-         COALESCE(MAX(m.dim) OVER (PARTITION BY m.contact_id), '{NONE_LABEL}') AS dim
+         COALESCE(
+           MAX(m.dim) OVER (
+             PARTITION BY m.contact_id ORDER BY m.id
+             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+           ),
+           '{NONE_LABEL}'
+         ) AS dim
   FROM marked AS m
 ),"""
         else:
@@ -120,6 +127,13 @@ changes AS (
   FROM onefunnel_stagechange AS sc
   {joins}
 ),"""
+        # The count shares the rank's order (its frame is the whole group anyway), so SQLite
+        # computes it from the rows as the rank leaves them instead of sorting them again.
+        ranking = (
+            "PARTITION BY sp.dim, sp.stage "
+            "ORDER BY CASE WHEN sp.days IS NULL THEN 1 ELSE 0 END, sp.days"
+        )
+        whole = "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
         return f"""
 WITH {changes}
 spells AS (
@@ -137,11 +151,8 @@ scoped AS (
 ),
 ranked AS (
   SELECT sp.dim, sp.stage, sp.next_stage, sp.days,
-         ROW_NUMBER() OVER (
-           PARTITION BY sp.dim, sp.stage
-           ORDER BY CASE WHEN sp.days IS NULL THEN 1 ELSE 0 END, sp.days
-         ) AS rn,
-         COUNT(sp.days) OVER (PARTITION BY sp.dim, sp.stage) AS n_done
+         ROW_NUMBER() OVER ({ranking}) AS rn,
+         COUNT(sp.days) OVER ({ranking} {whole}) AS n_done
   FROM scoped AS sp
 )
 SELECT r.dim AS dim, r.stage AS stage,
