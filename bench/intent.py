@@ -12,7 +12,9 @@ It measures, through the services (queries, numpy and writes included):
   target is <= 5 s);
 * ``score_on_touch``: the O(1) score update when one touch arrives, for --updates page-view
   touches on different contacts (median and p99; the target is <= 2 ms median), and the whole
-  ``record_touch`` path around it (store the touch, advance the stage, update the score).
+  ``record_touch`` path around it (store the touch, advance the stage, update the score);
+* ``lead_cost``: a handoff's cost for the --costs newest handoffs, under the configured
+  attribution model and under the even split (median; after one warm-up call).
 
 Touches added by the benchmark are rolled back. It prints one table; timings depend on the
 machine and its load, so quote them with both.
@@ -48,6 +50,7 @@ def main() -> None:
     parser.add_argument("--size", default="medium")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--updates", type=int, default=500)
+    parser.add_argument("--costs", type=int, default=20)
     args = parser.parse_args()
     _setup(args.home.resolve())
 
@@ -57,8 +60,9 @@ def main() -> None:
     from django.utils import timezone
 
     from onefunnel.domain.touches import TouchKind
-    from onefunnel.models import Contact, Touchpoint
+    from onefunnel.models import Contact, Handoff, Touchpoint
     from onefunnel.services.demo import DemoSize, generate_demo
+    from onefunnel.services.handoff_values import even_split_lead_cost, lead_cost
     from onefunnel.services.scoring import rescore_all, score_on_touch
     from onefunnel.services.touches import TouchInput, record_touch
 
@@ -105,6 +109,24 @@ def main() -> None:
             whole.append(time.perf_counter() - started)
         transaction.set_rollback(True)
 
+    newest = list(
+        Handoff.objects.order_by("-created_at").values_list("contact_id", "created_at")[
+            : args.costs
+        ]
+    )
+    attributed: list[float] = []
+    even: list[float] = []
+    methods: set[str] = set()
+    for i, (contact_id, at) in enumerate(newest):
+        started = time.perf_counter()
+        methods.add(lead_cost(contact_id, at).method)
+        if i:  # the first call warms the database cache
+            attributed.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        even_split_lead_cost(contact_id, at)
+        if i:
+            even.append(time.perf_counter() - started)
+
     def ms(values: list[float], q: float) -> str:
         ordered = sorted(values)
         return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.2f} ms"
@@ -118,6 +140,11 @@ def main() -> None:
         ("score_on_touch, p99", ms(update, 0.99)),
         ("record_touch (whole path), median", ms(whole, 0.5)),
         ("record_touch (whole path), p99", ms(whole, 0.99)),
+        (
+            "lead_cost (configured), median",
+            f"{ms(attributed, 0.5)}  ({', '.join(sorted(methods))})",
+        ),
+        ("lead_cost (even split), median", ms(even, 0.5)),
         ("load average (1 min)", f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"),
     ]
     width = max(len(name) for name, _ in rows)
