@@ -95,11 +95,19 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is UTC:
-        # Imports parse every time into UTC: only the offset has to go.
-        return str(value.replace(tzinfo=None))
+        # Imports parse every time into UTC: only the "+00:00" has to go (``replace`` costs
+        # twice as much as formatting).
+        return value.isoformat(" ")[:-6]
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return str(value)
+
+
+def adapted_datetime(value: Any) -> datetime:
+    """An aware datetime back from ``datetime_adapter``'s form (text on SQLite)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
 
 
 def json_adapter(model: type[Model], field: str) -> Callable[[Any], Any]:

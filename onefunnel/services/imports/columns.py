@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from onefunnel.domain.crm_mapping import (
@@ -156,9 +157,15 @@ def when(
 ) -> datetime | None:
     """A date/time column as aware UTC, or a RowError naming the column."""
     try:
-        return parse_crm_datetime(columns.get(values, field), tz)
+        return crm_time(columns.get(values, field), tz)
     except MappingError as exc:
         raise RowError(row, columns.label(field), str(exc)) from None
+
+
+# ``parse_crm_datetime`` for the cells of a file, remembering recent ones: an export repeats
+# times (a contact's create date is often its first "Became a … Date"). Datetimes are immutable,
+# so sharing one is safe; failures are not remembered and raise again.
+crm_time = lru_cache(maxsize=8192)(parse_crm_datetime)
 
 
 def mapped(row: int, columns: Columns, field: str, exc: MappingError) -> RowError:

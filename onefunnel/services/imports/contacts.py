@@ -41,6 +41,7 @@ from onefunnel.domain.crm_mapping import PlannedMove, StageStep, replay
 from onefunnel.domain.stages import Cause, Stage, StageReason
 from onefunnel.models import Account, Contact, StageChange
 from onefunnel.services.imports.bulk import (
+    adapted_datetime,
     datetime_adapter,
     insert_rows,
     json_adapter,
@@ -223,7 +224,7 @@ def _write_chunk(records: list[StagedContact], seen: SeenKeys, email_column: str
             continue
         stage = found[-2]
         current = Stage(stage) if stage else None
-        default_at = datetime.fromisoformat(record.since)
+        default_at = adapted_datetime(record.created)
         moves = replay(current, _path(record), last_at=None, default_at=default_at)
         update = _changes(found, record, account_id)
         if update is not None:
@@ -265,7 +266,7 @@ _NEW_CHANGE = ("contact", "from_stage", "to_stage", "at", "recorded_at", "cause"
 def _path(record: StagedContact) -> list[StageStep]:
     """The row's stage path as the funnel's rules read it (a stored contact replays it)."""
     return [
-        StageStep(Stage(stage), datetime.fromisoformat(at) if at else None,
+        StageStep(Stage(stage), adapted_datetime(at) if at is not None else None,
                   StageReason(reason) if reason else None)
         for stage, at, reason in record.path
     ]  # fmt: skip

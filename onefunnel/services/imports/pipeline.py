@@ -14,16 +14,18 @@ staged tuple, which made the second process a loss. Where fork is unavailable, o
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from pathlib import Path
 from queue import Empty
 from typing import Any
+
+import orjson
 
 from onefunnel.domain.crm_mapping import replay
 from onefunnel.domain.stages import Stage, StageReason
@@ -45,7 +47,8 @@ def parse_chunks(
 
     ``started`` is the import's time: the creation time of contacts whose row gives none.
     """
-    stamp = datetime_adapter()
+    # Times repeat within a row (a path's steps, its moves, the create date): adapted once.
+    stamp = lru_cache(maxsize=1024)(datetime_adapter())
     with CsvRows(path) as rows:
         reader = reader_for(source, rows.header, tz)
 
@@ -59,24 +62,29 @@ def staged(
     record: ContactRecord, started: datetime, stamp: Callable[[datetime | None], Any]
 ) -> StagedContact:
     """The record staged for the writer; as a new contact, its path is replayed from no stage
-    by the funnel's rules (the same ``replay`` an existing contact's path goes through)."""
+    by the funnel's rules (the same ``replay`` an existing contact's path goes through).
+
+    Properties are written as orjson writes them (compact): any JSON text reads back the same,
+    and a re-import compares the stored text with the row's own made the same way.
+    """
     created = record.created_at or started
     moves = replay(None, record.path, last_at=None, default_at=created)
     changes = tuple(
-        (_VALUE[m.from_stage], m.to_stage.value, stamp(m.at), _VALUE[m.reason]) for m in moves
+        (_VALUE[m.from_stage], _STAGE[m.to_stage], stamp(m.at), _VALUE[m.reason]) for m in moves
     )
     f, account = record.fields, record.account_fields
     return StagedContact(
         record.row, record.email, f.get("first_name", ""), f.get("last_name", ""),
         f.get("title", ""), f.get("phone", ""), f.get("country", ""), record.company,
         record.domain, account.get("industry", ""), account.get("employee_count"),
-        moves[-1].to_stage.value if moves else None, json.dumps(record.properties),
-        stamp(created), changes, record.source_id[:64], created.isoformat(),
-        tuple((s.stage.value, s.at.isoformat() if s.at else None, _VALUE[s.reason])
-              for s in record.path),
+        _STAGE[moves[-1].to_stage] if moves else None, orjson.dumps(record.properties).decode(),
+        stamp(created), changes, record.source_id[:64],
+        tuple((_STAGE[s.stage], stamp(s.at), _VALUE[s.reason]) for s in record.path),
     )  # fmt: skip
 
 
+# Enum members' ``.value`` is a property, slow at a few million calls: looked up instead.
+_STAGE: dict[Stage, str] = {s: s.value for s in Stage}
 _VALUE: dict[Stage | StageReason | None, str | None] = {
     None: None, **{s: s.value for s in Stage}, **{r: r.value for r in StageReason}
 }  # fmt: skip
@@ -121,6 +129,7 @@ def parsed_chunks(
                 break
             if isinstance(item, str):
                 raise RuntimeError(f"reading {path} failed:\n{item}")
+            item.parsed = _named(item.parsed)
             yield item
         producer.join()
     finally:
@@ -128,6 +137,12 @@ def parsed_chunks(
             producer.terminate()
             producer.join()
         queue.close()
+
+
+def _named(rows: list[Any]) -> list[StagedContact]:
+    """Plain tuples back as StagedContact; ``tuple.__new__`` skips the Python-level __new__."""
+    make = tuple.__new__
+    return [make(StagedContact, row) for row in rows]
 
 
 def _next(queue: Any, producer: Any, path: Path) -> Any:
@@ -153,6 +168,8 @@ def _produce(
     # Runs in the forked child: it never touches the database connection it inherited.
     try:
         for chunk in parse_chunks(path, source, tz, chunk_rows, started):
+            # Sent as plain tuples: unpickling a named tuple calls its Python-level __new__.
+            chunk.parsed = list(map(tuple, chunk.parsed))  # type: ignore[arg-type]
             queue.put(chunk)
     except BaseException:
         queue.put(traceback.format_exc())

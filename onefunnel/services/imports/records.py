@@ -35,9 +35,8 @@ class ContactRecord(NamedTuple):
     the stage path the source system vouches for, replayed through the funnel's rules.
     ``account_fields`` (industry, size) are used only when the import creates the account.
 
-    A named tuple rather than a frozen dataclass: records cross from the reading process to the
-    writing one by pickling, and a tuple is several times cheaper to rebuild. Nothing mutates
-    one after it is made.
+    A named tuple rather than a frozen dataclass: a tuple is cheaper to build, and nothing
+    mutates one after it is made.
     """
 
     row: int
@@ -58,9 +57,10 @@ class StagedContact(NamedTuple):
 
     Person fields are '' when the row leaves them empty (an empty cell never erases).
     ``stage``, ``created`` and ``changes`` are the contact as new: its cached stage, creation
-    time and stage path replayed from no stage, in database form. A contact already stored
-    replays ``path`` ((stage, ISO time or None, reason)) from its own stage instead, with
-    ``since`` (ISO) as the time of steps that carry none. ``properties`` is JSON text.
+    time and stage path replayed from no stage. A contact already stored replays ``path``
+    ((stage, time or None, reason)) from its own stage instead, with ``created`` as the time of
+    steps that carry none. Times are in database form (``bulk.datetime_adapter``);
+    ``properties`` is JSON text.
     """
 
     row: int
@@ -79,8 +79,7 @@ class StagedContact(NamedTuple):
     created: Any
     changes: tuple[tuple[str | None, str, Any, str | None], ...]
     source_id: str
-    since: str
-    path: tuple[tuple[str, str | None, str | None], ...]
+    path: tuple[tuple[str, Any, str | None], ...]
 
 
 @dataclass(frozen=True, slots=True)

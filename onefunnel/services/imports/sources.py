@@ -21,7 +21,6 @@ from onefunnel.domain.crm_mapping import (
     hubspot_source_channel,
     onefunnel_step,
     parse_bool,
-    parse_crm_datetime,
     salesforce_source_channel,
     salesforce_status,
     stage_path,
@@ -32,6 +31,7 @@ from onefunnel.services.imports.columns import (
     Columns,
     account_key,
     check_shape,
+    crm_time,
     email_of,
     mapped,
     person_fields,
@@ -142,8 +142,10 @@ class HubSpotReader:
             raise mapped(row, cols, "source", exc) from None
         dated: list[StageStep] = []
         for i, label, became in self.became:
+            if not values[i]:
+                continue  # most "Became a … Date" cells are empty
             try:
-                at = parse_crm_datetime(values[i], self.tz)
+                at = crm_time(values[i], self.tz)
             except MappingError as exc:
                 raise RowError(row, label, str(exc)) from None
             if at is not None:
