@@ -218,18 +218,21 @@ def contact_profile_attributes(contact: Contact) -> dict[str, Any]:
         if contact.account_id
         else []
     )
-    industry, employees, a_country, region, a_props = rows[0] if rows else (None,) * 4 + ({},)
-    return build_profile(
-        email=contact.email,
-        title=contact.title,
-        country=contact.country,
-        properties=contact.properties,
-        industry=industry,
-        employees=employees,
-        account_country=a_country,
-        region=region,
-        account_properties=a_props,
-    )
+    return _contact_profile(contact, *(rows[0] if rows else (None,) * 4 + ({},)))
+
+
+def _contact_profile(
+    contact: Contact,
+    industry: str | None,
+    employees: int | None,
+    account_country: str | None,
+    region: str | None,
+    account_properties: object,
+) -> dict[str, Any]:
+    return profile_from_row(
+        (contact.email, contact.title, contact.country, contact.properties,
+         industry, employees, account_country, region, account_properties)
+    )  # fmt: skip
 
 
 def _touches_of(contact_id: int, *, exclude: Iterable[int] = ()) -> list[Touch]:
@@ -307,16 +310,13 @@ def score_on_touches(contact: Contact, touches: Sequence[tuple[int, str, datetim
     if row is None:
         raise NotFoundError(f"contact_id: no contact #{contact.pk}")
     model = _model_for(row.model_version, row.model_config)
-    profile = build_profile(
-        email=contact.email,
-        title=contact.title,
-        country=contact.country,
-        properties=contact.properties,
-        industry=row.industry,
-        employees=row.employees,
-        account_country=row.account_country,
-        region=row.region,
-        account_properties=row.account_properties,
+    profile = _contact_profile(
+        contact,
+        row.industry,
+        row.employees,
+        row.account_country,
+        row.region,
+        row.account_properties,
     )
     matched = _fit_lines_cached(model, profile)
     fit = sum((line.points for line in matched), Decimal(0))
