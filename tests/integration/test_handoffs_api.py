@@ -54,6 +54,8 @@ def test_queue_accept_and_the_losing_second_accept(
     assert queue.status_code == 200
     assert [h["id"] for h in queue.json()] == [handoff.pk]
     assert queue.json()[0]["sla"] in ("pending", "breached")
+    # No campaign touched the lead: it cost nothing, by the fallback even split.
+    assert (queue.json()[0]["cost"], queue.json()[0]["cost_method"]) == ("0.00", "even_split")
     accepted = client.post(f"/api/handoffs/{handoff.pk}/accept")
     assert accepted.status_code == 200
     body = accepted.json()
