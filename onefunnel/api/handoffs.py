@@ -17,6 +17,7 @@ from ninja import Body, Router, Schema, Status
 from ninja.security import django_auth
 
 from onefunnel.api.root import api
+from onefunnel.services.config_versions import ConfigVersion, InvalidConfigError
 from onefunnel.services.errors import InputError
 from onefunnel.services.handoffs import (
     HandoffDecided,
@@ -29,13 +30,7 @@ from onefunnel.services.handoffs import (
     reject_handoff,
 )
 from onefunnel.services.routing_config import routing_config, save_routing_config
-from onefunnel.services.scoring import (
-    ConfigVersion,
-    InvalidConfigError,
-    explain_score,
-    save_scoring_config,
-    scoring_config,
-)
+from onefunnel.services.scoring import explain_score, save_scoring_config, scoring_config
 
 router = Router(auth=django_auth)
 

@@ -18,9 +18,9 @@ from django.test import Client
 from onefunnel.domain.scoring import Touch, default_scoring_model, score_contact
 from onefunnel.domain.touches import TouchKind
 from onefunnel.models import Contact, ContactScore, Handoff, ScoringConfig
+from onefunnel.services.config_versions import InvalidConfigError
 from onefunnel.services.errors import InputError
 from onefunnel.services.scoring import (
-    InvalidConfigError,
     active_model,
     contact_profile_attributes,
     explain_score,
