@@ -131,7 +131,10 @@ class DealAdmin(admin.ModelAdmin[Deal]):
 
 @admin.register(Handoff)
 class HandoffAdmin(admin.ModelAdmin[Handoff]):
-    list_display = ("contact", "trigger", "owner", "team_queue", "status", "sla_due_at", "reason")
+    list_display = (
+        "contact", "trigger", "owner", "team_queue", "status", "sla_due_at", "reason", "cost",
+        "cost_method", "expected_value",
+    )  # fmt: skip
     list_filter = ("status", "trigger", "reason", "team_queue")
     search_fields = ("contact__email",)
     raw_id_fields = ("contact", "account", "owner", "previous", "deal")

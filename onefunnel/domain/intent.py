@@ -12,8 +12,10 @@ this one holds the small rules that join them:
   consideration or nurture (re-engagement); never from a later or disqualified state.
 * **First response** is the owner's first logged one-to-one touch (call, meeting, demo, sales
   email) or the acceptance itself.
-* **Cost** is an even split: each campaign's spend shared equally by the leads it touched, summed
-  over the lead's campaigns. **Expected value** is conversion probability × the average won
+* **Cost** is campaign spend attributed to the lead's touches by the configured attribution model
+  (`domain/lead_cost.py`); the **even split** here — each campaign's spend shared equally by the
+  leads it touched, summed over the lead's campaigns — stands in when the lead has no campaign
+  touch in the window or no model is configured. **Expected value** is conversion probability × the average won
   new-business deal of the lead's segment (employee band).
 """
 

@@ -67,6 +67,8 @@ def test_small_demo_loads_consistently() -> None:
     assert Touchpoint.objects.filter(contact__isnull=True).count() == 0
     duplicated = Touchpoint.objects.values("message_id").annotate(n=Count("id")).filter(n__gt=1)
     assert not duplicated.exists()
+    # Every handoff says how its cost was found, as live ones do.
+    assert set(Handoff.objects.values_list("cost_method", flat=True)) == {"demo:first_touch"}
 
     users = get_user_model().objects.filter(groups__name__in=[t.value for t in Team]).distinct()
     assert users.count() == summary.users

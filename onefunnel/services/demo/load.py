@@ -354,6 +354,8 @@ class _Writer:
                 "reason": _labels(REASONS, h.reason),
                 "note": h.note,
                 "cost": _money(h.cost_cents),
+                # The simulation shares a campaign's spend over the leads it first touched.
+                "cost_method": repeat("demo:first_touch"),
                 "expected_value": _money(h.expected_value_cents),
                 "currency": repeat(self.currency),
                 "previous": _ref(handoff_ids, h.previous),
