@@ -12,7 +12,8 @@ because the official Segment and RudderStack SDKs decide what to do from them:
   see :mod:`onefunnel.services.tracking_inbound`);
 * ``400`` for input no retry can fix, ``401`` for a missing or wrong write key, ``413`` for an
   oversized body — clients drop these and do not retry;
-* ``429`` with ``Retry-After`` when too many batches are already waiting in this process, ``503``
+* ``429`` with ``Retry-After`` when too many batches are already waiting in this process or too
+  many messages wait in the inbox (``ONEFUNNEL_TRACKING_MAX_BACKLOG``), ``503``
   with ``Retry-After`` when the database is busy — clients back off and resend, which is safe
   because messages are deduplicated on ``messageId``.
 
@@ -50,7 +51,7 @@ from onefunnel.domain.tracking import (
     parse_single,
 )
 from onefunnel.services.tracking_inbound import Received
-from onefunnel.services.tracking_writer import writer
+from onefunnel.services.tracking_writer import InboxFullError, writer
 
 DEFAULT_MAX_BODY = 512 * 1024
 DEFAULT_MAX_PENDING = 32
@@ -179,6 +180,8 @@ async def _handle(request: HttpRequest, kind: EventType | None) -> HttpResponse:
             raise _RefusedError(400, "invalid_request", message, errors=_errors(parsed.errors))
     except _RefusedError as refused:
         return _error(refused)
+    except InboxFullError:
+        return _error(_RefusedError(429, "rate_limited", "too many messages waiting; retry"))
     except OperationalError as exc:
         busy = _RefusedError(503, "unavailable", f"database busy, retry ({str(exc)[:80]})")
         return _error(busy)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -30,10 +31,13 @@ from django.conf import settings
 from django.db import connection
 
 from onefunnel.services.keys import TRACKING_WRITE, verify_key
-from onefunnel.services.tracking_inbound import Received, accept, process_inbound
+from onefunnel.services.tracking_inbound import Received, accept, pending, process_inbound
 
 log = logging.getLogger(__name__)
 
+# The default bound on the messages waiting in the inbox (ONEFUNNEL_TRACKING_MAX_BACKLOG):
+# about a minute and a half of a 20,000 messages/s stream.
+MAX_BACKLOG = 2_000_000
 # A turn stops taking batches beyond this many messages: bounds one transaction's size (and the
 # SQL parameters of its lookups) while still amortising the per-transaction costs.
 MAX_TURN_EVENTS = 5_000
@@ -132,7 +136,10 @@ class GroupCommitWriter:
                 self._write([job])
             return
         for job, result in zip(turn, results, strict=True):
-            job.done.set_result(result)
+            if isinstance(result, InboxFullError):
+                job.done.set_exception(result)
+            else:
+                job.done.set_result(result)
 
 
 def _drop_broken_connection() -> None:
@@ -148,14 +155,54 @@ def _drop_broken_connection() -> None:
             connection.errors_occurred = False
 
 
-def _ingest_turn(turn: list[_Job]) -> list[bool]:
+def _ingest_turn(turn: list[_Job]) -> list[bool | InboxFullError]:
     _drop_broken_connection()
     live = {key for key in {job.write_key for job in turn} if verify_key(key, TRACKING_WRITE)}
     batches = [job.batch for job in turn if job.write_key in live and job.batch is not None]
-    if batches:
+    full = InboxFullError() if batches and backlog.full(sum(b.events for b in batches)) else None
+    if batches and full is None:
         accept(batches)
         processor.wake()
-    return [job.write_key in live for job in turn]
+    return [
+        full
+        if full is not None and job.batch is not None and job.write_key in live
+        else job.write_key in live
+        for job in turn
+    ]
+
+
+class InboxFullError(Exception):
+    """The inbox holds ``ONEFUNNEL_TRACKING_MAX_BACKLOG`` messages or more: answer 429."""
+
+
+class Backlog:
+    """A bound on the messages waiting in the inbox, so that acknowledging faster than the
+    processor expands cannot grow the lag (and the disk) without end: beyond it, senders are
+    told to come back later (429), and their SDKs keep the messages meanwhile.
+
+    Counting the inbox costs a query, so the writer keeps an estimate — the last count plus
+    what it acknowledged since — and counts again once a second, or as soon as the estimate
+    reaches the bound (the processor may have caught up).
+    """
+
+    def __init__(self) -> None:
+        self._counted = 0
+        self._counted_at = -1.0
+        self._since = 0
+
+    def full(self, incoming: int) -> bool:
+        """Whether ``incoming`` more messages would pass the bound; counts them if not."""
+        limit = int(getattr(settings, "ONEFUNNEL_TRACKING_MAX_BACKLOG", 0) or MAX_BACKLOG)
+        now = time.monotonic()
+        if now - self._counted_at >= 1.0 or self._counted + self._since + incoming > limit:
+            self._counted, self._counted_at, self._since = pending(), now, 0
+        if self._counted + self._since + incoming > limit:
+            return True
+        self._since += incoming
+        return False
+
+
+backlog = Backlog()
 
 
 class InboxProcessor:

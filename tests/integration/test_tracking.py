@@ -345,6 +345,18 @@ def test_overload_is_429_with_retry_after(key: str, monkeypatch: pytest.MonkeyPa
     assert _nothing_written()
 
 
+def test_a_full_inbox_is_429_until_the_processor_catches_up(key: str, settings: Any) -> None:
+    settings.ONEFUNNEL_TRACKING_MAX_BACKLOG = 2
+    client = Client()
+    assert _post(client, "/v1/batch", _body(_visit(1), _visit(2)), key)[0] == 200
+    status, payload, response = _post(client, "/v1/batch", _body(_visit(3)), key)
+    assert (status, payload["code"], response["Retry-After"]) == (429, "rate_limited", "1")
+    assert drain() == 1
+    assert _post(client, "/v1/batch", _body(_visit(3)), key)[0] == 200
+    drain()
+    assert sorted(Touchpoint.objects.values_list("message_id", flat=True)) == ["p1", "p2", "p3"]
+
+
 def test_only_post(key: str) -> None:
     response = Client().get("/v1/batch")
     assert response.status_code == 405
