@@ -224,6 +224,11 @@ def spark() -> Iterator[Any]:
 
     session = spark_session()
     session.sparkContext.setLogLevel("ERROR")
+    # The journeys here are a few rows: compiling each query's generated Java code and
+    # re-planning it adaptively cost more than running it (the Spark tests took 163 s with
+    # both, 101 s without, back to back on a busy 2-core box). Results depend on neither.
+    session.conf.set("spark.sql.codegen.wholeStage", "false")
+    session.conf.set("spark.sql.adaptive.enabled", "false")
     yield session
     session.stop()
 
