@@ -7,11 +7,10 @@ and importing the rejects file (or the whole file again) finishes the job.
 
 How, in constant memory and set-based, per chunk of ``chunk_rows`` rows in one transaction:
 a second process reads and normalises each row (a ContactRecord or a RowError) and stages it
-for the writer with its form as a new contact, path replayed by the funnel's rules
-(``pipeline``); this process
-looks the chunk's emails and domains up in one query per thousand keys, bulk-creates new
-accounts and contacts, bulk-updates changed contacts, and writes new contacts' stage paths as
-one bulk insert of stage changes. Contacts already stored move through
+for the writer as plain values, with its form as a new contact, path replayed by the funnel's
+rules (``pipeline``); this process looks the chunk's emails and domains up in one query per
+thousand keys, bulk-creates new accounts and contacts, bulk-updates changed contacts, and
+writes new contacts' stage paths as one bulk insert of stage changes. Contacts already stored move through
 ``apply_stage_change``, so its clamping and locking apply (tests check that both ways record
 the same history). Should the database still refuse a chunk, the chunk is retried one row per
 transaction, so the one bad row is rejected and the others are written; such rows are read
