@@ -1,12 +1,12 @@
 """The tracking inbox: acknowledge a batch by storing it whole, expand it into touchpoints after.
 
-This is how tracking APIs built for volume work (Segment's own does it): the endpoint validates
+This is how tracking APIs built for volume usually work: the endpoint validates
 a batch and commits it *as received* — one row, one insert — and answers 200; a processor then
 expands the stored batches into touchpoints, contacts and stage moves in large turns with
 :func:`onefunnel.services.tracking.ingest_batches`. The guarantees stay:
 
 * acknowledged means durable: the 200 is sent after the row holding the batch has committed,
-  and a row is deleted only in the transaction that stores its touchpoints;
+  and a row is deleted only once its touchpoints are committed;
 * a resent batch is stored once: the processor deduplicates on ``messageId`` against the
   touchpoints, as the direct path did;
 * the touchpoints are the same as if stored directly: the body is parsed again with the same
@@ -56,6 +56,8 @@ from onefunnel.services.tracking import ingest_batches
 # A processing turn stops taking batches beyond this many messages: large enough to share the
 # per-turn costs (lookups, locks, one score per contact), small enough to bound a transaction.
 MAX_PROCESS_EVENTS = 5_000
+# ... and beyond this many batches (single-message calls are batches of one).
+_MAX_PROCESS_BATCHES = 1_000
 # An arbitrary constant naming the processors' advisory lock on PostgreSQL.
 _PG_LOCK = 0x0F_7A_C1
 
@@ -294,7 +296,7 @@ def process_inbound(max_events: int | None = None) -> Processed:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK])
             taken: list[tuple[int, Received]] = []
             size = 0
-            for pk, received in box.oldest(200):
+            for pk, received in box.oldest(_MAX_PROCESS_BATCHES):
                 taken.append((pk, received))
                 size += received.events
                 if size >= limit:
