@@ -14,27 +14,14 @@ def percentile_sql(p: float, value: str, rank: str, count: str) -> str:
     """An aggregate expression for the p-th percentile (0 ≤ p ≤ 1) of ``value`` in a group,
     given each row's 1-based ``rank`` among the group's non-NULL values and their ``count``.
     NULL for a group with no values."""
-    place, fraction = percentile_place_sql(p, rank, count)
-    return interpolated_sql(value, place, fraction)
-
-
-def percentile_place_sql(p: float, rank: str, count: str) -> tuple[str, str]:
-    """Per-row expressions for the p-th percentile: the row's *place* (1 for the value ranked
-    ``floor(pos) + 1``, 2 for the next one) and the interpolation *fraction*. A query over many
-    rows computes them once per row in a subquery and aggregates with `interpolated_sql`,
-    rather than repeating the arithmetic in every aggregate."""
     if not 0 <= p <= 1:
         raise ValueError("p must be between 0 and 1")
     pos = f"(CAST({p!r} AS DOUBLE PRECISION) * ({count} - 1))"
     low = f"FLOOR_INT({pos})"
-    return f"({rank} - {low})", f"({pos} - {low})"
-
-
-def interpolated_sql(value: str, place: str, fraction: str) -> str:
-    """The aggregate interpolating between the values at places 1 and 2 (see above)."""
-    lower = f"MAX(CASE WHEN {place} = 1 THEN {value} END)"
-    upper = f"MAX(CASE WHEN {place} = 2 THEN {value} END)"
-    return f"({lower} + COALESCE(MAX({fraction}) * ({upper} - {lower}), 0))"
+    lower = f"MAX(CASE WHEN {rank} = {low} + 1 THEN {value} END)"
+    upper = f"MAX(CASE WHEN {rank} = {low} + 2 THEN {value} END)"
+    fraction = f"MAX({pos} - {low})"
+    return f"({lower} + COALESCE({fraction} * ({upper} - {lower}), 0))"
 
 
 def ratio_sql(numerator: str, denominator: str) -> str:

@@ -15,13 +15,7 @@ from onefunnel.analytics.dimensions import (
 )
 from onefunnel.analytics.engines import Engine
 from onefunnel.analytics.period import Period
-from onefunnel.analytics.sql import (
-    count_if,
-    days_between,
-    interpolated_sql,
-    percentile_place_sql,
-    ratio_sql,
-)
+from onefunnel.analytics.sql import count_if, days_between, percentile_sql, ratio_sql
 from onefunnel.analytics.table import Table
 
 # by → (the dimension's SQL over stage change `sc`, contact `ct`, account `ac`, user `u`,
@@ -83,7 +77,7 @@ class FunnelQuery:
         """The report's one query, in portable SQL (see engines.py)."""
         by = choose(self.by, _DIMENSIONS, "funnel")
         dim, needs_first_touch = _DIMENSIONS[by] if by else ("'all'", False)
-        rank_next, rank_here = stage_rank_sql("s.next_stage"), stage_rank_sql("s.stage")
+        rank_next, rank_here = stage_rank_sql("r.next_stage"), stage_rank_sql("r.stage")
         forward = f"{rank_next} > COALESCE({rank_here}, 0)"
         first_touch = f"{FIRST_TOUCH_CTE}," if needs_first_touch else ""
         joins = "\n".join(
@@ -104,8 +98,7 @@ class FunnelQuery:
         )
         if needs_first_touch:
             # The source is spread over a contact's changes with a window rather than joined:
-            # SQLite would scan the derived first_touch table once per change. The window is
-            # ordered like the spells' LEAD below, which then needs no sort of its own.
+            # SQLite would scan the derived first_touch table once per change.
             changes = f"""{first_touch}
 marked AS (
   SELECT sc.contact_id, sc.id, sc.to_stage, sc.at, NULL AS dim
@@ -117,13 +110,7 @@ marked AS (
 ),
 changes AS (
   SELECT m.contact_id, m.id, m.to_stage, m.at,
-         COALESCE(
-           MAX(m.dim) OVER (
-             PARTITION BY m.contact_id ORDER BY m.id
-             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-           ),
-           '{NONE_LABEL}'
-         ) AS dim
+         COALESCE(MAX(m.dim) OVER (PARTITION BY m.contact_id), '{NONE_LABEL}') AS dim
   FROM marked AS m
 ),"""
         else:
@@ -133,18 +120,6 @@ changes AS (
   FROM onefunnel_stagechange AS sc
   {joins}
 ),"""
-        # The count shares the rank's order (its frame is the whole group anyway), so SQLite
-        # computes it from the rows as the rank leaves them instead of sorting them again.
-        ranking = (
-            "PARTITION BY sp.dim, sp.stage "
-            "ORDER BY CASE WHEN sp.days IS NULL THEN 1 ELSE 0 END, sp.days"
-        )
-        whole = "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
-        # Each row's flags and percentile places are computed once, in subqueries: the final
-        # aggregates then only compare (a third of the large demo's funnel time went on
-        # repeating that arithmetic in every aggregate).
-        median = percentile_place_sql(0.5, "rk.rn", "rk.n_done")
-        p90 = percentile_place_sql(0.9, "rk.rn", "rk.n_done")
         return f"""
 WITH {changes}
 spells AS (
@@ -156,34 +131,30 @@ spells AS (
 ),
 scoped AS (
   SELECT {scoped_dim} AS dim, s.stage, s.next_stage,
-         CASE WHEN {forward} THEN 1 ELSE 0 END AS moves_forward,
          {days_between("s.entered_at", "s.left_at")} AS days
   FROM spells AS s
   WHERE s.entered_at >= :period_start AND s.entered_at < :period_end
 ),
 ranked AS (
-  SELECT sp.dim, sp.stage, sp.next_stage, sp.moves_forward, sp.days,
-         ROW_NUMBER() OVER ({ranking}) AS rn,
-         COUNT(sp.days) OVER ({ranking} {whole}) AS n_done
+  SELECT sp.dim, sp.stage, sp.next_stage, sp.days,
+         ROW_NUMBER() OVER (
+           PARTITION BY sp.dim, sp.stage
+           ORDER BY CASE WHEN sp.days IS NULL THEN 1 ELSE 0 END, sp.days
+         ) AS rn,
+         COUNT(sp.days) OVER (PARTITION BY sp.dim, sp.stage) AS n_done
   FROM scoped AS sp
-),
-placed AS (
-  SELECT rk.dim, rk.stage, rk.next_stage, rk.moves_forward, rk.days,
-         {median[0]} AS median_place, {median[1]} AS median_fraction,
-         {p90[0]} AS p90_place, {p90[1]} AS p90_fraction
-  FROM ranked AS rk
 )
 SELECT r.dim AS dim, r.stage AS stage,
        COUNT(*) AS entries,
-       SUM(r.moves_forward) AS exits_forward,
+       {count_if(forward)} AS exits_forward,
        {count_if("r.next_stage = 'nurture'")} AS to_nurture,
        {count_if("r.next_stage = 'disqualified'")} AS to_disqualified,
        {count_if("r.next_stage = 'churned'")} AS to_churned,
        {count_if("r.next_stage IS NULL")} AS still_in,
-       {ratio_sql("SUM(r.moves_forward)", "COUNT(*)")} AS conversion_rate,
-       {interpolated_sql("r.days", "r.median_place", "r.median_fraction")} AS median_days,
-       {interpolated_sql("r.days", "r.p90_place", "r.p90_fraction")} AS p90_days
-FROM placed AS r
+       {ratio_sql(count_if(forward), "COUNT(*)")} AS conversion_rate,
+       {percentile_sql(0.5, "r.days", "r.rn", "r.n_done")} AS median_days,
+       {percentile_sql(0.9, "r.days", "r.rn", "r.n_done")} AS p90_days
+FROM ranked AS r
 GROUP BY r.dim, r.stage
 ORDER BY r.dim, {state_order_sql("r.stage")}
 """
