@@ -145,3 +145,14 @@ LOGGING = {
 # What a handoff's cost is: spend attributed by this model (first, last, last_non_direct, linear,
 # time_decay, position, w_shaped, shapley; see onefunnel/domain/lead_cost.py) or even_split.
 ONEFUNNEL_HANDOFF_COST_MODEL = os.environ.get("ONEFUNNEL_HANDOFF_COST_MODEL", "position")
+
+# Whether each web process expands the tracking inbox in a thread of its own (True: for a plain
+# `uvicorn onefunnel.asgi:application`). `onefunnel serve` turns it off in its web workers and
+# runs one processor process beside them instead; `onefunnel worker --tracking` is the
+# separate-deployment form.
+ONEFUNNEL_TRACKING_PROCESSOR = os.environ.get("ONEFUNNEL_TRACKING_PROCESSOR", "1").lower() not in {
+    "0",
+    "false",
+    "no",
+    "off",
+}

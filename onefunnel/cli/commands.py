@@ -98,12 +98,24 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    processor: Annotated[
+        bool,
+        typer.Option(
+            help="Expand the tracking inbox in one process of its own beside the web workers "
+            "(restarted if it dies, stopped with the server). --no-processor when "
+            "`onefunnel worker --tracking` runs elsewhere; either way the web workers do not "
+            "expand the inbox themselves"
+        ),
+    ] = True,
 ) -> None:
-    """Serve the dashboard, admin and API with uvicorn."""
+    """Serve the dashboard, admin, API and tracking endpoints with uvicorn."""
     setup_django()
     migrate()
     import uvicorn
+    from django.conf import settings
+    from django.db import connections
 
+    from onefunnel.cli.inbox_process import ProcessorSupervisor
     from onefunnel.services.users import ensure_demo_admin
 
     login = ensure_demo_admin()
@@ -112,9 +124,21 @@ def serve(
     if login:
         console.print(f"admin login: {login}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onefunnel.settings")
-    uvicorn.run(
-        "onefunnel.asgi:application", host=host, port=port, workers=workers, log_level="info"
-    )
+    # One place expands the inbox: the web workers (spawned, they read the environment; a single
+    # worker runs in this process, whose settings are loaded already) leave it to the processor.
+    os.environ["ONEFUNNEL_TRACKING_PROCESSOR"] = "0"
+    settings.ONEFUNNEL_TRACKING_PROCESSOR = False
+    connections.close_all()
+    supervisor = ProcessorSupervisor() if processor else None
+    if supervisor is not None:
+        supervisor.start()
+    try:
+        uvicorn.run(
+            "onefunnel.asgi:application", host=host, port=port, workers=workers, log_level="info"
+        )
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
 
 
 @app.command()

@@ -489,11 +489,24 @@ def webhooks_log(
 def worker(
     once: Annotated[bool, typer.Option(help="One pass, then exit (for cron)")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between passes")] = 30.0,
+    tracking: Annotated[
+        bool,
+        typer.Option(
+            help="Also expand the tracking inbox into touchpoints, continuously between passes "
+            "(with --once: until it is empty). For servers started with `serve --no-processor` "
+            "or a plain uvicorn with ONEFUNNEL_TRACKING_PROCESSOR=0; processors take turns, so "
+            "several may run"
+        ),
+    ] = False,
 ) -> None:
     """Escalate breached SLAs and deliver due webhooks, every --interval seconds."""
     if interval <= 0:
         fail("interval: must be more than 0 seconds")
     _ready()
+    import threading
+
+    from onefunnel.services.tracking_inbound import drain
+    from onefunnel.services.tracking_writer import serve_inbox
     from onefunnel.services.worker import run_once
 
     while True:
@@ -505,5 +518,17 @@ def worker(
             highlight=False,
         )
         if once:
+            if tracking:
+                console.print(f"tracking batches expanded {drain()}", highlight=False)
             return
-        time.sleep(interval)
+        if not tracking:
+            time.sleep(interval)
+            continue
+        # Expanding until the next pass: a timer sets the stop signal at the pass's time.
+        until = threading.Event()
+        timer = threading.Timer(interval, until.set)
+        timer.start()
+        try:
+            serve_inbox(until)
+        finally:
+            timer.cancel()

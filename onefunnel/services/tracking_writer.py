@@ -14,7 +14,10 @@ A second thread, the processor, expands the acknowledged batches into touchpoint
 (:func:`onefunnel.services.tracking_inbound.process_inbound`): woken by each commit of the
 writer, and every few seconds anyway (for batches another process acknowledged, or left by a
 process that stopped). ``ONEFUNNEL_TRACKING_PROCESSOR = False`` turns it off, for whoever
-processes the inbox elsewhere (or a test that drains it itself).
+processes the inbox elsewhere (or a test that drains it itself): ``onefunnel serve`` runs
+:func:`serve_inbox` in a process of its own beside the web workers, so that expanding does not
+compete with answering requests for one interpreter lock, and ``onefunnel worker --tracking``
+runs it for deployments that start the web server some other way.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Protocol
 
 from django.conf import settings
 from django.db import connection
@@ -260,3 +264,37 @@ class InboxProcessor:
 
 processor = InboxProcessor()
 writer = GroupCommitWriter()
+
+
+class StopSignal(Protocol):
+    """What :func:`serve_inbox` waits on: a ``threading.Event`` or a ``multiprocessing`` one."""
+
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+def serve_inbox(
+    stop: StopSignal, *, idle_seconds: float = 0.2, alive: Callable[[], bool] = lambda: True
+) -> int:
+    """Expand the inbox turn after turn until ``stop`` is set (or ``alive()`` turns False);
+    the number of batches expanded.
+
+    Without a wake-up from the acknowledging processes, an empty inbox is looked at again every
+    ``idle_seconds``: one indexed query, and at most that much added to the lag. A failed turn
+    (a busy or lost database) is logged and retried after the same pause; its batches stay in
+    the inbox.
+    """
+    done = 0
+    while not stop.is_set() and alive():
+        try:
+            _drop_broken_connection()
+            turn = process_inbound()
+        except Exception:
+            log.exception("tracking inbox: processing turn failed, will retry")
+            connection.close()
+            stop.wait(idle_seconds)
+            continue
+        done += turn.batches
+        if not turn.batches:
+            stop.wait(idle_seconds)
+    return done
