@@ -305,10 +305,59 @@ def score_on_touches(contact: Contact, touches: Sequence[tuple[int, str, datetim
     crosses the MQL threshold, the contact moves to intent (cause: rule, the crossing touch as the
     cause), which opens a handoff. A tracking batch scores each contact once for all its touches.
     """
+    return score_on_touches_many([(contact, touches)])[0]
+
+
+def score_on_touches_many(
+    scored: Sequence[tuple[Contact, Sequence[tuple[int, str, datetime]]]],
+) -> list[ScoreUpdate]:
+    """:func:`score_on_touches` for several contacts at once (each with its touches), with one
+    read of their stored states and one batched write of the new ones; then the threshold
+    crossings move their contacts, in the order given. The results equal those of one call
+    per contact: contacts' scores do not depend on each other."""
+    rows = score_rows.read_for_touches([contact.pk for contact, _ in scored])
+    planned: list[tuple[Contact, _Planned]] = []
+    for contact, touches in scored:
+        row = rows.get(contact.pk)
+        if row is None:
+            raise NotFoundError(f"contact_id: no contact #{contact.pk}")
+        planned.append((contact, _plan_score(contact, touches, row)))
+    score_rows.write_states([plan.write for _, plan in planned])
+    updates: list[ScoreUpdate] = []
+    for contact, plan in planned:
+        contact.score = float(plan.write.total)
+        move = None
+        if plan.crossing is not None:
+            target = stage_after_threshold(Stage(contact.stage) if contact.stage else None)
+            if target is not None:
+                move = apply_stage_change(
+                    contact,
+                    target,
+                    cause=Cause.RULE,
+                    cause_id=str(plan.crossing[0]),
+                    at=plan.crossing[1],
+                )
+        updates.append(
+            ScoreUpdate(contact.pk, plan.before, plan.write.total, plan.crossing is not None, move)
+        )
+    return updates
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """A contact's score update, computed and not yet written."""
+
+    write: score_rows.StateWrite
+    before: Decimal
+    crossing: tuple[int, datetime] | None  # the touch that crossed the threshold, if one did
+
+
+def _plan_score(
+    contact: Contact,
+    touches: Sequence[tuple[int, str, datetime]],
+    row: score_rows.TouchScoreRow,
+) -> _Planned:
     ordered = sorted(touches, key=lambda t: (t[2], t[0]))
-    row = score_rows.read_for_touch(contact.pk)
-    if row is None:
-        raise NotFoundError(f"contact_id: no contact #{contact.pk}")
     model = _model_for(row.model_version, row.model_config)
     profile = _contact_profile(
         contact,
@@ -336,26 +385,17 @@ def score_on_touches(contact: Contact, touches: Sequence[tuple[int, str, datetim
             previous.total_at(state.as_of, model), state.total_at(state.as_of, model), model
         ):
             crossing = (touch_id, at)
-    after = state.total_at(state.as_of, model)
-    score_rows.write_state(
+    write = score_rows.StateWrite(
         contact.pk,
         exists=row.as_of is not None,
         fit=fit,
         engagement_value=state.engagement_value,
         as_of=state.as_of,
-        total=after,
+        total=state.total_at(state.as_of, model),
         model_version=model.version,
         explanation=[{"points": float(x.points), "reason": x.reason} for x in matched],
     )
-    contact.score = float(after)
-    move = None
-    if crossing is not None:
-        target = stage_after_threshold(Stage(contact.stage) if contact.stage else None)
-        if target is not None:
-            move = apply_stage_change(
-                contact, target, cause=Cause.RULE, cause_id=str(crossing[0]), at=crossing[1]
-            )
-    return ScoreUpdate(contact.pk, before, after, crossing is not None, move)
+    return _Planned(write, before, crossing)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ from onefunnel.models import Campaign, Contact, StageChange, Touchpoint
 from onefunnel.services import identity
 from onefunnel.services.contacts import normalise_domain, normalise_email
 from onefunnel.services.errors import InputError
-from onefunnel.services.scoring import score_on_touches
+from onefunnel.services.scoring import score_on_touches_many
 from onefunnel.services.stages import apply_stage_change
 
 _COLUMNS = (
@@ -367,10 +367,12 @@ def _score(new_touches: Mapping[int, list[identity.MergedTouch]]) -> None:
     if not new_touches:
         return
     people = Contact.objects.select_related("account").filter(pk__in=new_touches).order_by("id")
-    for contact in people:
-        score_on_touches(
-            contact, [(int(pk), str(kind), at) for kind, at, pk in new_touches[contact.pk]]
-        )
+    score_on_touches_many(
+        [
+            (contact, [(int(pk), str(kind), at) for kind, at, pk in new_touches[contact.pk]])
+            for contact in people
+        ]
+    )
 
 
 @dataclass(frozen=True, slots=True)
