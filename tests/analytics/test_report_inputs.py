@@ -90,16 +90,19 @@ def signed_in(django_user_model: Any) -> Client:
     return client
 
 
-def test_api_serves_reports_to_signed_in_users(
-    signed_in: Client, journeys_for: Callable[..., Written]
-) -> None:
-    journeys_for(
+@pytest.fixture
+def one_journey(journeys_for: Callable[..., Written]) -> Written:
+    """Eve at Epsilon: one direct touch, aware on 2026-01-02."""
+    return journeys_for(
         {
             "eve": Journey(
                 "Epsilon", [Touch("2026-01-02", "direct"), Move("2026-01-02", "awareness")]
             )
         }
     )
+
+
+def test_api_serves_reports_to_signed_in_users(signed_in: Client, one_journey: Written) -> None:
     assert Client().get("/api/reports/funnel").status_code == 401
     response = signed_in.get("/api/reports/funnel?from=2026-01-01&to=2026-03-31&by=channel")
     assert response.status_code == 200
@@ -108,16 +111,7 @@ def test_api_serves_reports_to_signed_in_users(
     assert body["rows"][0][:3] == ["direct", "awareness", 1]
 
 
-def test_api_serves_reports_to_keys_with_the_reports_scope(
-    db: None, journeys_for: Callable[..., Written]
-) -> None:
-    journeys_for(
-        {
-            "eve": Journey(
-                "Epsilon", [Touch("2026-01-02", "direct"), Move("2026-01-02", "awareness")]
-            )
-        }
-    )
+def test_api_serves_reports_to_keys_with_the_reports_scope(one_journey: Written) -> None:
     reports = create_key("reports:read", "analyst").secret
     crm = create_key("crm:read").secret
     url = "/api/reports/funnel?from=2026-01-01&to=2026-03-31&by=channel"
