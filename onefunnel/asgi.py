@@ -15,6 +15,8 @@ from typing import Any
 from django.core.asgi import get_asgi_application
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onefunnel.settings")
 _full = get_asgi_application()
@@ -33,6 +35,14 @@ class LeanHandler(ASGIHandler):
         # The view's own response path, with Django's conversion of exceptions to responses.
         get_response = getattr(self, "_get_response_async")  # noqa: B009 (absent from the stubs)
         self._middleware_chain = convert_exception_to_response(get_response)
+
+    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
+        """The view's response, with the ``Content-Length`` that ``CommonMiddleware`` adds on the
+        full path: without it a response is sent chunked, which some clients handle poorly."""
+        response = await super().get_response_async(request)
+        if not response.streaming and not response.has_header("Content-Length"):
+            response.headers["Content-Length"] = str(len(getattr(response, "content", b"")))
+        return response
 
 
 _lean = LeanHandler()
