@@ -316,12 +316,17 @@ def score_on_touches_many(
     crossings move their contacts, in the order given. The results equal those of one call
     per contact: contacts' scores do not depend on each other."""
     rows = score_rows.read_for_touches([contact.pk for contact, _ in scored])
-    planned: list[tuple[Contact, _Planned]] = []
-    for contact, touches in scored:
-        row = rows.get(contact.pk)
-        if row is None:
+    for contact, _ in scored:
+        if contact.pk not in rows:
             raise NotFoundError(f"contact_id: no contact #{contact.pk}")
-        planned.append((contact, _plan_score(contact, touches, row)))
+    history = _earlier_touches(
+        [contact.pk for contact, _ in scored if not _state_current(rows[contact.pk])],
+        exclude={touch[0] for _, touches in scored for touch in touches},
+    )
+    planned = [
+        (contact, _plan_score(contact, touches, rows[contact.pk], history.get(contact.pk, [])))
+        for contact, touches in scored
+    ]
     score_rows.write_states([plan.write for _, plan in planned])
     updates: list[ScoreUpdate] = []
     for contact, plan in planned:
@@ -352,11 +357,39 @@ class _Planned:
     crossing: tuple[int, datetime] | None  # the touch that crossed the threshold, if one did
 
 
+def _state_current(row: score_rows.TouchScoreRow) -> bool:
+    """Whether the stored state was computed with the model in force (else: score from history)."""
+    return (
+        row.as_of is not None
+        and row.state_version == _model_for(row.model_version, row.model_config).version
+    )
+
+
+# Contacts per history query: under SQLite's limit on the parameters of one statement.
+_HISTORY_CHUNK = 900
+
+
+def _earlier_touches(contact_ids: Sequence[int], *, exclude: set[int]) -> dict[int, list[Touch]]:
+    """The stored touches of contacts, except those in ``exclude`` (the ones being scored)."""
+    found: dict[int, list[Touch]] = {}
+    for start in range(0, len(contact_ids), _HISTORY_CHUNK):
+        rows = Touchpoint.objects.filter(
+            contact_id__in=contact_ids[start : start + _HISTORY_CHUNK]
+        ).values_list("id", "contact_id", "kind", "occurred_at")
+        for pk, contact_id, kind, at in rows:
+            if pk not in exclude:
+                found.setdefault(contact_id, []).append(Touch(kind, at))
+    return found
+
+
 def _plan_score(
     contact: Contact,
     touches: Sequence[tuple[int, str, datetime]],
     row: score_rows.TouchScoreRow,
+    earlier: list[Touch],
 ) -> _Planned:
+    """The score update of one contact; ``earlier`` are its stored touches before these, read
+    only when its stored state is not current."""
     ordered = sorted(touches, key=lambda t: (t[2], t[0]))
     model = _model_for(row.model_version, row.model_config)
     profile = _contact_profile(
@@ -374,7 +407,6 @@ def _plan_score(
         assert row.engagement_value is not None
         state = ScoreState(fit, row.engagement_value, row.as_of, model.version)
     else:
-        earlier = _touches_of(contact.pk, exclude=(t[0] for t in ordered))
         state = dataclasses.replace(score_state(profile, earlier, model, first_at), fit=fit)
     before = state.total_at(max(state.as_of, first_at), model)
     crossing: tuple[int, datetime] | None = None
