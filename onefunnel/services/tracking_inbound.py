@@ -33,7 +33,7 @@ import fcntl
 import gzip
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,7 +120,7 @@ def processor_turn() -> Iterator[None]:
 
 class _Inbox(Protocol):
     def add(self, batches: Sequence[Received]) -> None: ...
-    def oldest(self, limit: int) -> list[tuple[int, Received]]: ...
+    def oldest(self, limit: int, max_events: int) -> list[tuple[int, Received]]: ...
     def remove(self, ids: Sequence[int]) -> None: ...
     def set_aside(self, failed: dict[int, str]) -> None: ...
     def pending(self) -> int: ...
@@ -143,8 +143,10 @@ class _TableInbox:
         with transaction.atomic():
             InboundBatch.objects.bulk_create(rows)
 
-    def oldest(self, limit: int) -> list[tuple[int, Received]]:
-        rows = InboundBatch.objects.filter(failed="").order_by("id")[:limit]
+    def oldest(self, limit: int, max_events: int) -> list[tuple[int, Received]]:
+        waiting = InboundBatch.objects.filter(failed="").order_by("id")
+        ids = _first_batches(waiting[:limit].values_list("id", "events"), max_events)
+        rows = InboundBatch.objects.filter(pk__in=ids).order_by("id")
         return [
             (pk, Received(bytes(body), gzipped, EventType(kind) if kind else None, at, events))
             for pk, at, kind, gzipped, body, events in rows.values_list(
@@ -210,11 +212,18 @@ class FileInbox:
             rows,
         )
 
-    def oldest(self, limit: int) -> list[tuple[int, Received]]:
-        rows = self._db().execute(
+    def oldest(self, limit: int, max_events: int) -> list[tuple[int, Received]]:
+        db = self._db()
+        waiting = db.execute(
+            "SELECT id, events FROM inbound_batch WHERE failed = '' ORDER BY id LIMIT ?", (limit,)
+        )
+        ids = _first_batches(waiting, max_events)
+        if not ids:
+            return []
+        rows = db.execute(
             "SELECT id, received_at, kind, gzipped, body, events FROM inbound_batch "
-            "WHERE failed = '' ORDER BY id LIMIT ?",
-            (limit,),
+            "WHERE id BETWEEN ? AND ? AND failed = '' ORDER BY id",
+            (ids[0], ids[-1]),
         )
         return [
             (pk, Received(body, bool(z), EventType(kind) if kind else None, _time(at), n))
@@ -237,6 +246,20 @@ class FileInbox:
             .fetchone()
         )
         return int(row[0])
+
+
+def _first_batches(waiting: Iterable[tuple[int, int]], max_events: int) -> list[int]:
+    """Ids of the oldest waiting batches, up to the first that brings the total to
+    ``max_events`` messages: a turn reads only the bodies it will expand, however long the
+    backlog."""
+    ids: list[int] = []
+    size = 0
+    for pk, events in waiting:
+        ids.append(pk)
+        size += events
+        if size >= max_events:
+            break
+    return ids
 
 
 def _time(value: str) -> datetime:
@@ -294,13 +317,7 @@ def process_inbound(max_events: int | None = None) -> Processed:
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK])
-            taken: list[tuple[int, Received]] = []
-            size = 0
-            for pk, received in box.oldest(_MAX_PROCESS_BATCHES):
-                taken.append((pk, received))
-                size += received.events
-                if size >= limit:
-                    break
+            taken = box.oldest(_MAX_PROCESS_BATCHES, limit)
             if not taken:
                 return Processed(0, 0, 0, 0)
             done, failed, accepted, duplicates = _expand(taken)

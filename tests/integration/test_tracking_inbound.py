@@ -108,12 +108,12 @@ def test_an_inbox_in_its_own_sqlite_file_keeps_batches_until_expanded(
     monkeypatch.setattr(tracking_inbound, "inbox", lambda: box)
     early = NOW - timedelta(minutes=5)
     accept([_batch(_page("f1"), at=early, zipped=True), _batch(_page("f2"), _page("f1"))])
-    ((_, stored), _) = box.oldest(10)
+    ((_, stored), _) = box.oldest(10, 10_000)
     assert (stored.received_at, stored.gzipped, stored.events) == (early, True, 1)
     assert pending() == 3
     assert process_inbound() == Processed(batches=2, accepted=2, duplicates=1, failed=0)
     assert Touchpoint.objects.get(message_id="f1").received_at == early
-    assert (pending(), box.oldest(10)) == (0, [])
+    assert (pending(), box.oldest(10, 10_000)) == (0, [])
     # a batch expanded again (a crash between the two commits) stores nothing twice
     accept([_batch(_page("f2"))])
     assert process_inbound() == Processed(batches=1, accepted=0, duplicates=1, failed=0)
