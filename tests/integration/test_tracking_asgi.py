@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from onefunnel.asgi import application
+from onefunnel.services.tracking_writer import writer
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _release_the_writer_connection(settings: Any) -> Iterator[None]:
+    # The endpoint checks the key in the writer thread, which keeps its own connection;
+    # PostgreSQL refuses to drop the test database while it is open.
+    settings.ONEFUNNEL_TRACKING_PROCESSOR = False
+    yield
+    writer.close_connection()
 
 
 def _call(method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
