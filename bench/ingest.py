@@ -12,7 +12,8 @@ server whose user may create databases):
    its ``Retry-After``, as the SDKs do. The senders are cheap on purpose (their CPU time is
    reported) so that they do not take the CPU the server needs;
 3. the server acknowledges a batch once it is committed to the tracking inbox and expands it
-   into touchpoints afterwards (:mod:`onefunnel.services.tracking_inbound`): so the bench
+   into touchpoints afterwards, in the processor process ``serve`` starts beside its web
+   workers (:mod:`onefunnel.services.tracking_inbound`): so the bench
    reports the *accepted* rate (acknowledged messages per second of sending) and, separately,
    the *materialised* rate (touchpoints stored per second from the start of sending until the
    inbox is empty) and the *lag* (how long after the last acknowledgement the last touchpoint
