@@ -26,9 +26,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import islice
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
+from numpy.typing import NDArray
 
 from onefunnel.domain.attribution import AttributionInputError, GroupedJourneys
 from onefunnel.domain.attribution.journeys import FloatArray, IntArray
@@ -68,6 +69,11 @@ class AttributionFileOptions:
     lookback_days: float | None = None
 
 
+# Arrow reads the file in blocks of this many bytes (its default is 1 MiB; larger blocks cost
+# less per block, smaller ones bound the memory of the split pieces).
+_ARROW_BLOCK_BYTES = 8 << 20
+
+
 def read_journeys(file: Path, options: AttributionFileOptions) -> GroupedJourneys:
     """Read a grouped-paths or touch-level file (detected from its header when `auto`)."""
     with _open(file) as handle:
@@ -103,7 +109,13 @@ def read_grouped_paths(
 def _read_grouped_arrow(
     file: Path, options: AttributionFileOptions, sep: str
 ) -> GroupedJourneys | None:
-    """The fast path, or None when the file needs the careful reader (or pyarrow is missing)."""
+    """The fast path, or None when the file needs the careful reader (or pyarrow is missing).
+
+    Arrow's streaming CSV reader hands over the file in blocks of a few megabytes; each block's
+    paths are split and dictionary-encoded by Arrow's string kernels and mapped to the file's
+    channel ids, so only the flat numpy arrays grow with the file: a million paths stay well
+    under 1 GB (the whole-file table and its split pieces once peaked near it).
+    """
     try:
         import pyarrow as pa  # type: ignore[import-untyped]
         import pyarrow.compute as pc  # type: ignore[import-untyped]
@@ -112,75 +124,90 @@ def _read_grouped_arrow(
         return None
     value_name = options.value_column or "total_conversion_value"
     null_name = options.null_column or "total_null"
+    amount_names = (options.conversions_column, value_name, null_name)
     try:
-        table = pacsv.read_csv(
+        reader = pacsv.open_csv(
             file,
+            read_options=pacsv.ReadOptions(block_size=_ARROW_BLOCK_BYTES),
             parse_options=pacsv.ParseOptions(delimiter=sep),
             convert_options=pacsv.ConvertOptions(
-                column_types={options.path_column: pa.string()}, strings_can_be_null=False
+                column_types={options.path_column: pa.string()}
+                | {name: pa.float64() for name in amount_names},
+                strings_can_be_null=False,
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError):
         return None
-    names = set(table.column_names)
+    names = set(reader.schema.names)
     if options.path_column not in names or options.conversions_column not in names:
         return None
     if options.value_column is not None and value_name not in names:
         return None
     if options.null_column is not None and null_name not in names:
         return None
-    if table.num_rows == 0:
-        return None
-
-    def amounts(name: str, *, blank_is_zero: bool) -> FloatArray | None:
-        column = table.column(name)
-        if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
-            return None
-        if column.null_count and not blank_is_zero:
-            return None
-        numbers = np.asarray(pc.fill_null(column, 0).to_numpy(), dtype=np.float64)
-        if not np.all(np.isfinite(numbers) & (numbers >= 0)):
-            return None
-        return numbers
-
-    conversions = amounts(options.conversions_column, blank_is_zero=False)
-    values = amounts(value_name, blank_is_zero=True) if value_name in names else None
-    nulls = amounts(null_name, blank_is_zero=True) if null_name in names else None
-    if conversions is None:
-        return None
-    if (value_name in names and values is None) or (null_name in names and nulls is None):
-        return None
-    pieces = pc.split_pattern(table.column(options.path_column), options.channel_separator)
-    pieces = pieces.combine_chunks()
-    lengths = np.asarray(pc.list_value_length(pieces).to_numpy(), dtype=np.int64)
-    # Encode the raw pieces first, then trim the few distinct ones: `a > b` and `a>b` share ids,
-    # in order of first appearance, as in the careful reader.
-    encoded = pc.dictionary_encode(pc.list_flatten(pieces))
+    has_value, has_null = value_name in names, null_name in names
+    amounts = [
+        (role, name, blank_is_zero)
+        for role, name, present, blank_is_zero in (
+            ("conversions", options.conversions_column, True, False),
+            ("value", value_name, has_value, True),
+            ("null", null_name, has_null, True),
+        )
+        if present
+    ]
     ids: dict[str, int] = {}
-    remap = np.empty(len(encoded.dictionary), dtype=np.int64)
-    for raw_id, raw in enumerate(encoded.dictionary.to_pylist()):
-        name = raw.strip()
-        if not name:
-            return None  # an empty path or channel name: the careful reader names its row
-        remap[raw_id] = ids.setdefault(name, len(ids))
-    # Index with Arrow's own int32 ids (no int64 copy), then let the Arrow buffers go before
-    # the arrays are checked: the peak of a million-path file stays well under 1 GB.
-    touch_channels = remap[encoded.indices.to_numpy()]
-    del pieces, encoded
-    table = table.select([])
+    parts: dict[str, list[NDArray[Any]]] = {
+        k: [] for k in ("touches", "lengths", "conversions", "value", "null")
+    }
+    try:
+        for batch in reader:
+            for role, name, blank_is_zero in amounts:
+                numbers = _arrow_amounts(pc, batch.column(name), blank_is_zero=blank_is_zero)
+                if numbers is None:
+                    return None
+                parts[role].append(numbers)
+            pieces = pc.split_pattern(batch.column(options.path_column), options.channel_separator)
+            parts["lengths"].append(np.asarray(pc.list_value_length(pieces), dtype=np.int64))
+            encoded = pc.dictionary_encode(pc.list_flatten(pieces))
+            # The few distinct raw pieces of the block, trimmed and numbered in order of first
+            # appearance across the file (`a > b` and `a>b` share ids, as in the careful reader).
+            remap = np.empty(len(encoded.dictionary), dtype=np.int64)
+            for raw_id, raw in enumerate(encoded.dictionary.to_pylist()):
+                label = raw.strip()
+                if not label:
+                    return None  # an empty path or channel name: the careful reader names its row
+                remap[raw_id] = ids.setdefault(label, len(ids))
+            parts["touches"].append(remap[encoded.indices.to_numpy()])
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+        return None  # a cell that is not a number, a ragged row: the careful reader says where
+    if not parts["lengths"] or not sum(len(p) for p in parts["lengths"]):
+        return None
+    lengths = np.concatenate(parts["lengths"])
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
+    conversions = np.concatenate(parts["conversions"])
     try:
         return GroupedJourneys(
             channels=tuple(ids),
-            touch_channels=touch_channels,
+            touch_channels=np.concatenate(parts["touches"]),
             offsets=offsets,
             conversions=conversions,
-            nulls=nulls if nulls is not None else conversions * 0,
-            values=values,
+            nulls=np.concatenate(parts["null"]) if has_null else conversions * 0,
+            values=np.concatenate(parts["value"]) if has_value else None,
         )
     except AttributionInputError:
         return None
+
+
+def _arrow_amounts(pc: Any, column: Any, *, blank_is_zero: bool) -> FloatArray | None:
+    """A block's numeric column as floats; None when a blank is not allowed or a number is
+    negative or not finite (the careful reader then names the row)."""
+    if column.null_count and not blank_is_zero:
+        return None
+    numbers = np.asarray(pc.fill_null(column, 0.0), dtype=np.float64)
+    if not np.all(np.isfinite(numbers) & (numbers >= 0)):
+        return None
+    return numbers
 
 
 def _read_grouped_checked(file: Path, options: AttributionFileOptions, sep: str) -> GroupedJourneys:

@@ -212,3 +212,41 @@ def test_the_fast_path_leaves_bad_files_to_the_careful_reader(tmp_path: Path, ba
     assert _read_grouped_arrow(file, AttributionFileOptions(), ";") is None
     with pytest.raises(InputError, match="row 2"):
         read_journeys(file, AttributionFileOptions())
+
+
+def test_the_fast_path_reads_block_by_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Channel ids stay those of first appearance across blocks; a bad row in a late block still
+    sends the file to the careful reader, which names it."""
+    from onefunnel.services import attribution_files
+    from onefunnel.services.attribution_files import _read_grouped_arrow, _read_grouped_checked
+
+    monkeypatch.setattr(attribution_files, "_ARROW_BLOCK_BYTES", 256)
+    channels = ["email", "search", "display", "direct", "social", "events", "partner"]
+    rows = [
+        f"{' > '.join(channels[(i + k) % len(channels)] for k in range(1 + i % 4))};{i % 3};{i};{i % 5}"
+        for i in range(300)
+    ]
+    file = tmp_path / "paths.csv"
+    file.write_text(
+        "path;total_conversions;total_conversion_value;total_null\n" + "\n".join(rows) + "\n",
+        encoding="utf-8",
+    )
+    options = AttributionFileOptions()
+    fast = _read_grouped_arrow(file, options, ";")
+    careful = _read_grouped_checked(file, options, ";")
+    assert fast is not None
+    assert fast.channels == careful.channels
+    for name in ("touch_channels", "offsets", "conversions", "nulls", "values"):
+        assert getattr(fast, name).tolist() == getattr(careful, name).tolist(), name
+
+    file.write_text(
+        "path;total_conversions;total_conversion_value;total_null\n"
+        + "\n".join([*rows[:250], "email;-2;0;0", *rows[250:]])
+        + "\n",
+        encoding="utf-8",
+    )
+    assert _read_grouped_arrow(file, options, ";") is None
+    with pytest.raises(InputError, match="row 251"):
+        read_journeys(file, options)
