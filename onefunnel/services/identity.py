@@ -16,8 +16,9 @@ browser (a shared computer, a colleague's laptop) and the two stay apart, as bef
 moves A's touches and anonymous ids to B, fills B's blank fields from A, keeps the
 further-along stage (``stage_after_merge``: B never moves back; the move is a new stage change
 on B, cause ``rule``, cause id ``merge:<A>``), and records a ``ContactMerge`` row. Stage history
-is append-only, so A is not deleted: it keeps its own stage changes, and nothing points to it
-any more but the merge record. ``alias`` does not merge (it links only ids nobody owns).
+is append-only, so A is not deleted: it keeps its own stage changes and moves to
+``disqualified`` with the reason ``duplicate`` (so counts by stage see the person once), and
+nothing points to it any more but the merge record. ``alias`` does not merge (it links only ids nobody owns).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
 
-from onefunnel.domain.stages import Cause, Stage
+from onefunnel.domain.stages import Cause, Stage, StageReason
 from onefunnel.domain.touches import TouchKind
 from onefunnel.domain.tracking import stage_after_merge
 from onefunnel.models import (
@@ -286,6 +287,18 @@ def merge_contact(
             cause_id=f"merge:{merged_id}",
             at=at,
             note=f"contact {merged_id} merged into this one",
+        )
+    if merged.stage != Stage.DISQUALIFIED:
+        # The merged record is the same person again: it leaves the funnel as a duplicate, so
+        # every count by stage sees the person once; its own history stays as it was.
+        apply_stage_change(
+            merged,
+            Stage.DISQUALIFIED,
+            cause=Cause.RULE,
+            cause_id=f"merge:{merged_id}",
+            at=at,
+            reason=StageReason.DUPLICATE,
+            note=f"merged into contact {into_id}",
         )
     ContactMerge.objects.create(
         merged_id=merged_id,

@@ -80,9 +80,15 @@ def test_a_contact_known_only_by_an_anonymous_id_is_merged_into_the_identified_o
     merge = ContactMerge.objects.get()
     assert (merge.merged_id, merge.into_id, merge.cause_id) == (anonymous.pk, known.pk, "link")
     assert (merge.touches, merge.aliases) == (3, 1)
-    # history is append-only: the merged contact keeps its own, the kept one gains a move to
-    # the further-along stage
-    assert _history(anonymous.pk) == before
+    # history is append-only: the merged contact keeps its own and leaves the funnel as a
+    # duplicate (counted once), the kept one gains a move to the further-along stage
+    after = _history(anonymous.pk)
+    assert after[:-1] == before
+    assert after[-1][:2] == ("consideration", "disqualified")
+    assert after[-1][3:] == ("rule", f"merge:{anonymous.pk}")
+    assert StageChange.objects.filter(contact=anonymous).latest("id").reason == "duplicate"
+    anonymous.refresh_from_db()
+    assert anonymous.stage == "disqualified"
     known.refresh_from_db()
     assert (known.stage, known.first_name, known.properties.get("plan")) == (
         "consideration",
