@@ -37,11 +37,12 @@ local or remote SparkSession over a Parquet export, one temp view per table).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import sqlglot
 from sqlglot import exp
@@ -154,6 +155,8 @@ def compile_sql(sql: str, dialect: str) -> str:
 
 
 Row = Sequence[Any]
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 class Engine(Protocol):
@@ -168,6 +171,12 @@ class Engine(Protocol):
     def fetch(self, sql: str, params: Mapping[str, Param]) -> list[Row]:
         """Execute one query and return its rows as the driver gives them: for the inputs of
         a computation (hundreds of thousands of touches), which `Table` need not normalise."""
+        ...
+
+    def in_parallel(
+        self, first: Callable[[Engine], T], second: Callable[[Engine], U]
+    ) -> tuple[T, U]:
+        """Both results of two independent parts of a report, at once where the engine can."""
         ...
 
 
@@ -210,6 +219,28 @@ class DjangoEngine:
     def fetch(self, sql: str, params: Mapping[str, Param]) -> list[Row]:
         """Run on the database and return the driver's rows."""
         return self._execute(sql, params)[1]
+
+    def in_parallel(
+        self, first: Callable[[Engine], T], second: Callable[[Engine], U]
+    ) -> tuple[T, U]:
+        """Run two independent parts of a report at once, ``second`` on a connection of its
+        own in a thread (the database drivers release the GIL while a query runs, so the two
+        cores share the work). Inside a transaction a second connection would not see the
+        caller's uncommitted rows, so there the parts run one after the other."""
+        if self._connection.in_atomic_block:
+            return first(self), second(self)
+
+        def on_own_connection() -> U:
+            from django.db import connections
+
+            try:
+                return second(DjangoEngine(self._connection.alias))
+            finally:
+                connections[self._connection.alias].close()
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            later = pool.submit(on_own_connection)
+            return first(self), later.result()
 
     def _execute(self, sql: str, params: Mapping[str, Param]) -> tuple[list[str], list[Row]]:
         """SQLite through its own driver, so ``%`` needs no escaping."""
@@ -290,6 +321,12 @@ class SparkEngine:
     def fetch(self, sql: str, params: Mapping[str, Param]) -> list[Row]:
         """Run on Spark and return the rows (Spark's Row is a tuple)."""
         return self._execute(sql, params)[1]
+
+    def in_parallel(
+        self, first: Callable[[Engine], T], second: Callable[[Engine], U]
+    ) -> tuple[T, U]:
+        """One after the other: Spark already spreads each query over its executors."""
+        return first(self), second(self)
 
     def _execute(self, sql: str, params: Mapping[str, Param]) -> tuple[list[str], list[Row]]:
         """Named parameter markers are bound by Spark itself."""

@@ -194,10 +194,14 @@ ORDER BY t.dim
     def run(self, engine: Engine) -> Table:
         """Run the spend query and the attribution query, and join them on the group."""
         (model,) = parse_models(self.model)
-        result = engine.run(self.sql(), self.period.params())
-        credits = AttributionQuery(
+        attribution = AttributionQuery(
             self.period, by=self.dimension, models=model.value, lookback_days=self.lookback_days
-        ).credits(engine, credited_only=True)[model.value]
+        )
+        # The two queries are independent: the engine may run them at once.
+        result, credits = engine.in_parallel(
+            lambda e: e.run(self.sql(), self.period.params()),
+            lambda e: attribution.credits(e, credited_only=True)[model.value],
+        )
         rows: list[tuple[Value, ...]] = []
         spend_at = 1
         for row in result.rows:
