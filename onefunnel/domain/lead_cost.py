@@ -64,6 +64,31 @@ def parse_cost_method(name: object) -> str:
     raise CostMethodError(f"cost model: unknown method {name!r}; choose from: {choices}")
 
 
+def journey_credit(path: Sequence[str], ages_days: Sequence[float], model: str) -> dict[str, float]:
+    """One lead's credit per label: how the model splits its one conversion among its touches.
+
+    Every cost model credits each journey on its own, so the credit of many journeys is the sum
+    of theirs: a lead's credit can be worked out once, at its handoff, and kept.
+    """
+    method = AttributionModel(parse_cost_method(model))
+    return _credit([path], [ages_days], method) if path else {}
+
+
+def share_of_spend(
+    own: Mapping[str, float], pool: Mapping[str, float], spend: Mapping[str, Decimal]
+) -> Decimal:
+    """The lead's cost, rounded to the cent: each campaign's spend × the lead's credit ÷ the
+    credit of all the period's leads (``pool``, the lead's own included)."""
+    total = Decimal(0)
+    for campaign, credit in own.items():
+        amount = spend.get(campaign, Decimal(0))
+        whole = pool.get(campaign, 0.0)
+        if campaign == NO_CAMPAIGN or amount <= 0 or credit <= 0 or whole <= 0:
+            continue
+        total += amount * Decimal(repr(credit)) / Decimal(repr(whole))
+    return total.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 def attributed_cost(
     paths: Sequence[Sequence[str]],
     ages_days: Sequence[Sequence[float]],
@@ -71,26 +96,18 @@ def attributed_cost(
     spend: Mapping[str, Decimal],
     model: str,
 ) -> Decimal:
-    """The lead's cost (see the module docstring), rounded to the cent.
+    """The cost of ``paths[lead]`` among the period's journeys (see the module docstring).
 
     ``paths`` are the journeys of the period's leads, each a time-ordered list of campaign
     labels (``NO_CAMPAIGN`` for touches without one), with each touch's age in days at its
-    lead's handoff (time decay reads them); ``paths[lead]`` is the lead priced. ``spend`` is
-    each campaign's spend in the period; a campaign missing from it cost nothing.
+    lead's handoff (time decay reads them). ``spend`` is each campaign's spend in the period; a
+    campaign missing from it cost nothing.
     """
     method = AttributionModel(parse_cost_method(model))
     if not 0 <= lead < len(paths):
         raise AttributionInputError(f"lead: no journey #{lead} among {len(paths)}")
-    every = _credit(paths, ages_days, method)
-    own = _credit([paths[lead]], [ages_days[lead]], method)
-    total = Decimal(0)
-    for campaign, credit in own.items():
-        amount = spend.get(campaign, Decimal(0))
-        pool = every.get(campaign, 0.0)
-        if campaign == NO_CAMPAIGN or amount <= 0 or credit <= 0 or pool <= 0:
-            continue
-        total += amount * Decimal(repr(credit)) / Decimal(repr(pool))
-    return total.quantize(CENT, rounding=ROUND_HALF_UP)
+    pool = _credit(paths, ages_days, method)
+    return share_of_spend(_credit([paths[lead]], [ages_days[lead]], method), pool, spend)
 
 
 def _credit(

@@ -3,7 +3,7 @@
 from onefunnel.models.campaigns import Campaign, Spend
 from onefunnel.models.crm import Account, Contact, ContactAlias
 from onefunnel.models.deals import Deal, PipelineStage
-from onefunnel.models.handoffs import Handoff
+from onefunnel.models.handoffs import Handoff, HandoffCredit
 from onefunnel.models.inbound import ContactMerge, InboundBatch
 from onefunnel.models.keys import ApiKey
 from onefunnel.models.routing import (
@@ -30,6 +30,7 @@ __all__ = [
     "ContactScore",
     "Deal",
     "Handoff",
+    "HandoffCredit",
     "HandoffEvent",
     "HandoffRouting",
     "InboundBatch",

@@ -65,3 +65,31 @@ class Handoff(models.Model):
 
     def __str__(self) -> str:
         return f"handoff #{self.pk} ({self.status})"
+
+
+class HandoffCredit(models.Model):
+    """A handed-off lead's attribution credit per campaign under one cost model, worked out once
+    and kept (``services.handoff_values``): pricing the next lead sums kept credits instead of
+    reading every journey of the period again. The journey is the lead's touches in the
+    ``COST_LOOKBACK_DAYS`` before its handoff; a handoff whose journey is empty keeps one row
+    with the empty label, so that it is known to be worked out.
+    """
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="credits")
+    # The handoff's contact and time, copied: the sums filter on them without a join.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    handed_off_at = models.DateTimeField()
+    model = models.CharField(max_length=32, help_text="The attribution model of the credit")
+    label = models.CharField(max_length=64, help_text="Campaign id, or (no campaign)")
+    credit = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["handoff", "model", "label"], name="onefunnel_handoff_credit_once"
+            )
+        ]
+        indexes = [models.Index(fields=["model", "label", "handed_off_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.model} credit {self.credit:.3f} to {self.label} (handoff #{self.handoff_id})"

@@ -32,7 +32,6 @@ from django.db.models import (
     CharField,
     Count,
     Exists,
-    Max,
     OuterRef,
     Q,
     Sum,
@@ -56,11 +55,20 @@ from onefunnel.domain.lead_cost import (
     EVEN_SPLIT,
     NO_CAMPAIGN,
     CostMethodError,
-    attributed_cost,
+    journey_credit,
     parse_cost_method,
+    share_of_spend,
 )
 from onefunnel.domain.stages import Stage
-from onefunnel.models import Campaign, Contact, Deal, Handoff, Spend, Touchpoint
+from onefunnel.models import (
+    Campaign,
+    Contact,
+    Deal,
+    Handoff,
+    HandoffCredit,
+    Spend,
+    Touchpoint,
+)
 from onefunnel.services.scoring import predictive_on
 
 
@@ -100,38 +108,33 @@ def lead_cost(contact_id: int, at: datetime) -> LeadCost:
 def _attributed_cost(contact_id: int, at: datetime, model: str) -> LeadCost | None:
     """The attributed cost, or None when the lead has no campaign touch in the period."""
     start = at - timedelta(days=COST_LOOKBACK_DAYS)
-    in_period = Touchpoint.objects.filter(occurred_at__gte=start, occurred_at__lte=at)
-    campaigns = list(
-        in_period.filter(contact_id=contact_id, campaign__isnull=False)
-        .values_list("campaign_id", flat=True)
-        .distinct()
-    )
+    touches = _touches_in([contact_id], start, at)
+    path, ages = _journey(touches.get(contact_id, []), start, at)
+    own = journey_credit(path, ages, model)
+    campaigns = [label for label in own if label != NO_CAMPAIGN]
     if not campaigns:
         return None
-    touched = in_period.filter(contact_id=OuterRef("contact_id"), campaign_id__in=campaigns)
-    # One journey per lead, to its latest handoff in the period (a reassigned or recycled
-    # lead is one lead); the lead priced ends now.
-    ends = dict(
-        Handoff.objects.filter(created_at__gte=start, created_at__lte=at)
+    _keep_credits(start, at, model)
+    # One journey per lead, to its latest handoff in the period (a reassigned or recycled lead
+    # is one lead); the lead priced counts with its journey up to now instead.
+    later = Handoff.objects.filter(
+        contact_id=OuterRef("contact_id"),
+        created_at__gt=OuterRef("handed_off_at"),
+        created_at__lte=at,
+    )
+    others = (
+        HandoffCredit.objects.filter(
+            model=model, label__in=campaigns, handed_off_at__gte=start, handed_off_at__lte=at
+        )
         .exclude(contact_id=contact_id)
-        .filter(Exists(touched))
-        .values("contact_id")
-        .annotate(end=Max("created_at"))
-        .values_list("contact_id", "end")
+        .exclude(Exists(later))
     )
-    ends[contact_id] = at
-    paths: dict[int, list[str]] = {pk: [] for pk in ends}
-    ages: dict[int, list[float]] = {pk: [] for pk in ends}
-    rows = (
-        in_period.filter(contact_id__in=list(ends))
-        .order_by("contact_id", "occurred_at", "pk")
-        .values_list("contact_id", "occurred_at", "campaign_id")
-    )
-    for pk, occurred_at, campaign_id in rows:
-        if occurred_at <= ends[pk]:
-            paths[pk].append(NO_CAMPAIGN if campaign_id is None else str(campaign_id))
-            ages[pk].append((ends[pk] - occurred_at).total_seconds() / 86_400)
-    leads = [pk for pk in ends if paths[pk]]
+    pool = dict(own)
+    for label, credit in (
+        others.values("label").annotate(total=Sum("credit")).values_list("label", "total")
+    ):
+        pool[label] += credit or 0.0
+    leads = others.values("contact_id").distinct().count() + 1
     spend = {
         str(k): Decimal(v or 0)
         for k, v in Spend.objects.filter(
@@ -141,18 +144,85 @@ def _attributed_cost(contact_id: int, at: datetime, model: str) -> LeadCost | No
         .annotate(total=Sum("amount"))
         .values_list("campaign_id", "total")
     }
-    amount = attributed_cost(
-        [paths[pk] for pk in leads],
-        [ages[pk] for pk in leads],
-        leads.index(contact_id),
-        spend,
-        model,
-    )
     note = (
         f"{model} attribution of {len(campaigns)} campaign(s)' spend over "
-        f"{len(leads)} lead(s) handed off in the {COST_LOOKBACK_DAYS} days before"
+        f"{leads} lead(s) handed off in the {COST_LOOKBACK_DAYS} days before"
     )
-    return LeadCost(amount, model, note)
+    return LeadCost(share_of_spend(own, pool, spend), model, note)
+
+
+_Touch = tuple[datetime, int | None]
+
+
+def _touches_in(contacts: list[int], start: datetime, end: datetime) -> dict[int, list[_Touch]]:
+    """Each contact's touches between ``start`` and ``end``, in time order, with campaigns."""
+    rows = (
+        Touchpoint.objects.filter(
+            contact_id__in=contacts, occurred_at__gte=start, occurred_at__lte=end
+        )
+        .order_by("contact_id", "occurred_at", "pk")
+        .values_list("contact_id", "occurred_at", "campaign_id")
+    )
+    touches: dict[int, list[_Touch]] = {}
+    for contact, occurred_at, campaign in rows:
+        touches.setdefault(contact, []).append((occurred_at, campaign))
+    return touches
+
+
+def _journey(
+    touches: list[_Touch], start: datetime, end: datetime
+) -> tuple[list[str], list[float]]:
+    """The campaign labels of the touches from ``start`` to ``end``, with their ages at ``end``
+    in days (time decay reads them)."""
+    path: list[str] = []
+    ages: list[float] = []
+    for occurred_at, campaign in touches:
+        if start <= occurred_at <= end:
+            path.append(NO_CAMPAIGN if campaign is None else str(campaign))
+            ages.append((end - occurred_at).total_seconds() / 86_400)
+    return path, ages
+
+
+# Handoffs whose credit is worked out per round of ``_keep_credits`` (bounds the SQL parameters).
+_CREDIT_ROUND = 500
+
+
+def _keep_credits(start: datetime, at: datetime, model: str) -> None:
+    """Work out and keep the credit of every handoff of the period that has none under
+    ``model`` yet: in steady state the few made since the last lead was priced; after the
+    model is changed, every handoff of the period, once."""
+    kept = HandoffCredit.objects.filter(handoff_id=OuterRef("pk"), model=model)
+    missing = list(
+        Handoff.objects.filter(created_at__gte=start, created_at__lte=at)
+        .exclude(Exists(kept))
+        .order_by("pk")
+        .values_list("pk", "contact_id", "created_at")
+    )
+    lookback = timedelta(days=COST_LOOKBACK_DAYS)
+    for first in range(0, len(missing), _CREDIT_ROUND):
+        handoffs = missing[first : first + _CREDIT_ROUND]
+        touches = _touches_in(
+            sorted({contact for _, contact, _ in handoffs}),
+            min(created for _, _, created in handoffs) - lookback,
+            max(created for _, _, created in handoffs),
+        )
+        rows = []
+        for pk, contact, created in handoffs:
+            path, ages = _journey(touches.get(contact, []), created - lookback, created)
+            credit = journey_credit(path, ages, model) or {"": 0.0}
+            rows += [
+                HandoffCredit(
+                    handoff_id=pk,
+                    contact_id=contact,
+                    handed_off_at=created,
+                    model=model,
+                    label=label,
+                    credit=value,
+                )
+                for label, value in credit.items()
+            ]
+        # Another process pricing a lead at the same time may keep the same credits first.
+        HandoffCredit.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def even_split_lead_cost(contact_id: int, at: datetime) -> Decimal:

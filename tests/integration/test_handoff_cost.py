@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from onefunnel.domain.lead_cost import NO_CAMPAIGN
 from onefunnel.domain.touches import TouchKind, Utm
-from onefunnel.models import Campaign, Contact, Handoff, HandoffRouting, Spend
+from onefunnel.models import Campaign, Contact, Handoff, HandoffCredit, HandoffRouting, Spend
+from onefunnel.services.handoff_values import lead_cost
 from onefunnel.services.routing_config import set_rep
 from onefunnel.services.touches import TouchInput, record_touch
 from tests.conftest import T0
@@ -173,3 +175,68 @@ def test_the_even_split_counts_the_leads_touched_within_the_campaigns_dates(
     _touch(lead, 60, TouchKind.WEBINAR, "webinar")
     handoff = _hand_raise(lead, 16 * 60)
     assert handoff.cost == Decimal("50.00")  # 100 over the 2 leads touched in its dates
+
+
+def _handoff(contact: Contact, minute: int) -> Handoff:
+    """A handoff made by hand (a recycled lead handed off again), without pricing."""
+    at = T0 + timedelta(minutes=minute)
+    return Handoff.objects.create(
+        contact=contact, trigger="manual", created_at=at, sla_due_at=at + timedelta(hours=4)
+    )
+
+
+def _kept(handoff: Handoff, model: str) -> dict[str, float]:
+    rows = HandoffCredit.objects.filter(handoff=handoff, model=model)
+    return {label: round(credit, 9) for label, credit in rows.values_list("label", "credit")}
+
+
+def test_each_handoffs_credit_is_worked_out_once_and_kept(
+    make_contact: MakeContact, campaigns: dict[str, Campaign]
+) -> None:
+    handoffs = _three_leads(make_contact)
+    a, b = str(campaigns["A"].pk), str(campaigns["B"].pk)
+    # Pricing lead 2 kept the credits of the leads before it (U-shaped: .4 / .2 / .4).
+    assert _kept(handoffs[0], "position") == {a: 0.4, b: 0.2, NO_CAMPAIGN: 0.4}
+    assert _kept(handoffs[1], "position") == {a: 0.5, NO_CAMPAIGN: 0.5}
+    at = handoffs[2].created_at
+    again = lead_cost(handoffs[2].contact_id, at)
+    assert again.amount == Decimal("175.76")  # the same figure from kept credits
+    rows = HandoffCredit.objects.count()
+    assert lead_cost(handoffs[2].contact_id, at).amount == Decimal("175.76")
+    assert HandoffCredit.objects.count() == rows  # nothing worked out twice
+
+
+def test_a_changed_model_works_the_credits_out_again_under_it(
+    make_contact: MakeContact, campaigns: dict[str, Campaign]
+) -> None:
+    handoffs = _three_leads(make_contact)  # position, the default
+    with override_settings(ONEFUNNEL_HANDOFF_COST_MODEL="linear"):
+        cost = lead_cost(handoffs[2].contact_id, handoffs[2].created_at)
+    assert (cost.method, cost.amount) == ("linear", Decimal("221.43"))
+    assert set(HandoffCredit.objects.values_list("model", flat=True)) == {"position", "linear"}
+
+
+def test_a_recycled_lead_counts_once_with_its_latest_journey(
+    make_contact: MakeContact, campaigns: dict[str, Campaign]
+) -> None:
+    handoffs = _three_leads(make_contact)
+    # Lead 1 is handed off a second time at minute 40, after a Webinar touch: its journey
+    # to then is A - B -. Lead 2's cost counts lead 1 once, with that later journey.
+    _touch(handoffs[1].contact, 35, TouchKind.WEBINAR, "webinar")
+    _touch(handoffs[1].contact, 40, TouchKind.PAGE_VIEW)
+    _handoff(handoffs[1].contact, 40)
+    at = T0 + timedelta(minutes=41)
+    cost = lead_cost(handoffs[2].contact_id, at)
+    # U-shaped: lead 0 A .4 B .2; lead 1 (A - B -) A .4 B .1; lead 2 B .4 A .2.
+    # 600·.2/(.4 + .4 + .2) + 100·.4/(.2 + .1 + .4) = 120 + 57.14 (lead 1 counted twice,
+    # with both journeys, would make it 600·.2/1.5 + 57.14 = 137.14).
+    assert cost.amount == Decimal("177.14")
+    assert "over 3 lead(s)" in cost.note
+
+
+def test_a_handoff_without_touches_in_its_period_is_kept_as_worked_out(
+    make_contact: MakeContact, campaigns: dict[str, Campaign]
+) -> None:
+    handoff = _handoff(make_contact(), 0)
+    _three_leads(make_contact)
+    assert _kept(handoff, "position") == {"": 0.0}
