@@ -59,7 +59,7 @@ class Contact(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["stage"]),
-            models.Index(fields=["account"]),
+            # (account): the foreign key's own index already serves it.
             models.Index(fields=["created_at"]),
         ]
 
