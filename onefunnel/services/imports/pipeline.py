@@ -35,7 +35,7 @@ from onefunnel.services.imports.records import ContactRecord, StagedContact
 from onefunnel.services.imports.sources import ContactSource, reader_for
 
 # Chunks parsed ahead of the writer: enough to keep both processes busy, few enough for memory.
-_AHEAD = 3
+_AHEAD = 2
 
 ParsedChunk = Chunk[StagedContact]
 
