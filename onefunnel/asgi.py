@@ -1,56 +1,79 @@
 """ASGI entry point: ``uvicorn onefunnel.asgi:application``.
 
-Tracking requests (``/v1/``) take a lean path: a Django handler without the middleware stack.
-They need none of it — no static files, sessions, CSRF, users or messages; the write key is
-checked by the tracking writer — and each synchronous middleware costs a hop between the event
-loop and a thread per request, which at thousands of requests a second is a large share of a
-worker's time. Every other path goes through the full stack.
+Tracking requests (``/v1/…``) are answered here directly by :func:`onefunnel.api.tracking.answer`,
+without Django's request handling. They need none of it — no middleware, sessions, CSRF, users,
+URL resolution or request signals; the write key is checked by the tracking writer, which
+keeps its own database connection — and Django's ASGI handler costs, per request, a new thread
+for synchronous code and hops into it for the request signals: at a few hundred batches a
+second, more CPU than parsing the batch itself (``bench/ingest.py``). Every other path goes
+through the full Django stack.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 from django.core.asgi import get_asgi_application
-from django.core.handlers.asgi import ASGIHandler
-from django.core.handlers.exception import convert_exception_to_response
-from django.http import HttpRequest
-from django.http.response import HttpResponseBase
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onefunnel.settings")
-_full = get_asgi_application()
+_django = get_asgi_application()
+
+# Imported after the Django set-up above: the tracking API reads settings and models.
+from onefunnel.api.tracking import Answer, answer, max_body  # noqa: E402
 
 TRACKING_PREFIX = "/v1/"
+log = logging.getLogger("onefunnel.tracking")
 
 
-class LeanHandler(ASGIHandler):
-    """Django's ASGI handler with no middleware: URL resolution, the view, its response."""
-
-    def load_middleware(self, is_async: bool = False) -> None:
-        """Install no middleware (the full stack's are in ``settings.MIDDLEWARE``)."""
-        self._view_middleware: list[Any] = []
-        self._template_response_middleware: list[Any] = []
-        self._exception_middleware: list[Any] = []
-        # The view's own response path, with Django's conversion of exceptions to responses.
-        get_response = getattr(self, "_get_response_async")  # noqa: B009 (absent from the stubs)
-        self._middleware_chain = convert_exception_to_response(get_response)
-
-    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        """The view's response, with the ``Content-Length`` that ``CommonMiddleware`` adds on the
-        full path: without it a response is sent chunked, which some clients handle poorly."""
-        response = await super().get_response_async(request)
-        if not response.streaming and not response.has_header("Content-Length"):
-            response.headers["Content-Length"] = str(len(getattr(response, "content", b"")))
-        return response
+async def _read_body(receive: Any, limit: int) -> bytes | None:
+    """The request body, or None as soon as it grows past ``limit`` bytes (not read further)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
-_lean = LeanHandler()
+async def _send(send: Any, result: Answer) -> None:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(result.body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in result.headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": result.status, "headers": headers})
+    await send({"type": "http.response.body", "body": result.body})
+
+
+async def tracking(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """One request to a Segment endpoint, read and answered without Django's handler."""
+    headers = {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in scope.get("headers", [])
+    }
+    body = await _read_body(receive, max_body())
+    kind = str(scope["path"])[len(TRACKING_PREFIX) :]
+    try:
+        result = await answer(str(scope["method"]), kind, headers, body)
+    except Exception:
+        # A bug, not the sender's fault: a 500 it will retry (messages are deduplicated).
+        log.exception("tracking request to %s failed", scope["path"])
+        result = Answer(500, b'{"code": "internal_error", "message": "internal error"}')
+    await _send(send, result)
 
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Route ``/v1/`` requests to the lean handler, everything else to the full one."""
+    """Route ``/v1/`` requests to :func:`tracking`, everything else to Django."""
     if scope["type"] == "http" and str(scope.get("path", "")).startswith(TRACKING_PREFIX):
-        await _lean(scope, receive, send)
+        await tracking(scope, receive, send)
         return
-    await _full(scope, receive, send)
+    await _django(scope, receive, send)

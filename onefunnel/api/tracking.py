@@ -29,6 +29,8 @@ import asyncio
 import base64
 import binascii
 import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +55,8 @@ from onefunnel.domain.tracking import (
 from onefunnel.services.tracking_inbound import Received
 from onefunnel.services.tracking_writer import InboxFullError, writer
 
+#: The last part of each endpoint's path: ``/v1/batch``, ``/v1/track``, …
+KINDS = ("batch", "import", "track", "identify", "page", "screen", "group", "alias")
 DEFAULT_MAX_BODY = 512 * 1024
 DEFAULT_MAX_PENDING = 32
 _pending = 0
@@ -64,43 +68,42 @@ class _RefusedError(Exception):
         self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
-def _json(
-    status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
-) -> HttpResponse:
-    response = HttpResponse(orjson.dumps(payload), status=status, content_type="application/json")
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A tracking response, whichever server sends it: status, JSON body, extra headers."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
 
-def _error(refused: _RefusedError) -> HttpResponse:
+def _json(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Answer:
+    return Answer(status, orjson.dumps(payload), headers or {})
+
+
+def _error(refused: _RefusedError) -> Answer:
     headers = {"Retry-After": "1"} if refused.status in (429, 503) else None
     payload = {"code": refused.code, "message": refused.message, **refused.extra}
     return _json(refused.status, payload, headers)
-
-
-def _max_body() -> int:
-    return int(getattr(settings, "ONEFUNNEL_TRACKING_MAX_BODY", 0) or DEFAULT_MAX_BODY)
 
 
 def _max_pending() -> int:
     return int(getattr(settings, "ONEFUNNEL_TRACKING_MAX_PENDING", 0) or DEFAULT_MAX_PENDING)
 
 
-def _body(request: HttpRequest) -> tuple[bytes, bytes]:
-    """The body as received and its decoded JSON bytes."""
-    limit = _max_body()
+def max_body() -> int:
+    """The largest body taken, compressed or not (``ONEFUNNEL_TRACKING_MAX_BODY``)."""
+    return int(getattr(settings, "ONEFUNNEL_TRACKING_MAX_BODY", 0) or DEFAULT_MAX_BODY)
+
+
+def _body(headers: Mapping[str, str], raw: bytes | None) -> tuple[bytes, bytes]:
+    """The body as received and its decoded JSON bytes (``raw`` is None: it was too large)."""
+    limit = max_body()
     too_big = _RefusedError(413, "payload_too_large", f"body: larger than {limit} bytes")
-    declared = request.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = headers.get("content-length", "")
+    if raw is None or (declared.isdigit() and int(declared) > limit) or len(raw) > limit:
         raise too_big
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        raise too_big from None
-    if len(raw) > limit:
-        raise too_big
-    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    encoding = headers.get("content-encoding", "").strip().lower()
     if encoding in ("", "identity"):
         return raw, raw
     if encoding != "gzip":
@@ -118,8 +121,8 @@ def _body(request: HttpRequest) -> tuple[bytes, bytes]:
     return raw, data
 
 
-def _basic_user(request: HttpRequest) -> str | None:
-    header = request.headers.get("Authorization", "")
+def _basic_user(headers: Mapping[str, str]) -> str | None:
+    header = headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic" or not value:
         return None
@@ -154,12 +157,12 @@ async def _write(key: str, batch: Received | None) -> bool:
     return await asyncio.wrap_future(writer.submit(key, batch))
 
 
-async def _handle(request: HttpRequest, kind: EventType | None) -> HttpResponse:
+async def _handle(headers: Mapping[str, str], body: bytes | None, kind: EventType | None) -> Answer:
     try:
-        basic = _basic_user(request)
+        basic = _basic_user(headers)
         received = timezone.now()
         try:
-            raw, data = _body(request)
+            raw, data = _body(headers, body)
             parsed = _parse(data, kind, received)
         except _RefusedError:
             # A wrong key is reported before anything about the body, as it always was.
@@ -191,21 +194,40 @@ async def _handle(request: HttpRequest, kind: EventType | None) -> HttpResponse:
     )
 
 
-@csrf_exempt
-async def endpoint(request: HttpRequest, kind: str = "batch") -> HttpResponse:
-    """One Segment endpoint. ``kind`` is the path's last part (batch, track, identify, …).
+async def answer(method: str, kind: str, headers: Mapping[str, str], body: bytes | None) -> Answer:
+    """Answer one request to a Segment endpoint; ``kind`` is the path's last part (batch,
+    track, identify, …), ``headers`` have lower-case names, ``body`` is None when it was
+    larger than :func:`max_body`.
 
     Waiting batches are counted per process; beyond ``ONEFUNNEL_TRACKING_MAX_PENDING`` the
     answer is 429 with ``Retry-After`` rather than an ever longer queue.
     """
     global _pending
-    if request.method != "POST":
+    if kind not in KINDS:
+        return _json(404, {"code": "not_found", "message": f"no tracking endpoint /v1/{kind}"})
+    if method != "POST":
         return _json(405, {"code": "method_not_allowed", "message": "use POST"}, {"Allow": "POST"})
     event_type = None if kind in ("batch", "import") else EventType(kind)
     if _pending >= _max_pending():
         return _error(_RefusedError(429, "rate_limited", "too many batches waiting; retry"))
     _pending += 1
     try:
-        return await _handle(request, event_type)
+        return await _handle(headers, body, event_type)
     finally:
         _pending -= 1
+
+
+@csrf_exempt
+async def endpoint(request: HttpRequest, kind: str = "batch") -> HttpResponse:
+    """The Segment endpoints as a Django view (the test client, WSGI servers); under ASGI,
+    ``onefunnel.asgi`` calls :func:`answer` directly."""
+    try:
+        body: bytes | None = request.body
+    except RequestDataTooBig:
+        body = None
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    result = await answer(request.method or "", kind, headers, body)
+    response = HttpResponse(result.body, status=result.status, content_type="application/json")
+    for name, value in result.headers.items():
+        response[name] = value
+    return response

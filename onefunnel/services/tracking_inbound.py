@@ -44,9 +44,11 @@ import orjson
 from django.db import OperationalError, connection, transaction
 
 from onefunnel.domain.tracking import (
+    MAX_DEPTH,
     BatchError,
     EventType,
     TrackingEvent,
+    json_depth,
     parse_batch,
     parse_single,
 )
@@ -289,9 +291,12 @@ def messages_of(received: Received) -> tuple[TrackingEvent, ...]:
     """The valid messages of a stored body (the invalid ones were refused when it came in)."""
     raw = gzip.decompress(received.body) if received.gzipped else received.body
     decoded = orjson.loads(raw)
+    # As when it was received: a body shallow enough is not walked message by message.
+    shallow = json_depth(raw) <= MAX_DEPTH
+    at = received.received_at
     if received.kind is None:
-        return parse_batch(decoded, received_at=received.received_at).events
-    return parse_single(decoded, received.kind, received_at=received.received_at).events
+        return parse_batch(decoded, received_at=at, shallow=shallow).events
+    return parse_single(decoded, received.kind, received_at=at, shallow=shallow).events
 
 
 _in_process = threading.Lock()

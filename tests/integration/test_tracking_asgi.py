@@ -1,14 +1,22 @@
-"""``/v1/`` requests take the lean ASGI path (no middleware); every other path the full stack."""
+"""``/v1/`` requests are answered by the tracking API straight from ASGI (no Django handler, no
+middleware); every other path goes through the full stack."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import base64
+import gzip
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import orjson
 import pytest
 
+from onefunnel import asgi
 from onefunnel.asgi import application
+from onefunnel.models import Touchpoint
+from onefunnel.services.keys import TRACKING_WRITE, create_key
+from onefunnel.services.tracking_inbound import drain, pending
 from onefunnel.services.tracking_writer import writer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,7 +31,15 @@ def _release_the_writer_connection(settings: Any) -> Iterator[None]:
     writer.close_connection()
 
 
-def _call(method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+def _call(
+    method: str,
+    path: str,
+    body: bytes = b"",
+    *,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    chunk: int = 0,
+) -> tuple[int, dict[str, str], bytes]:
+    """Call the ASGI application; ``chunk`` > 0 sends the body in pieces of that size."""
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -38,12 +54,17 @@ def _call(method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str
             (b"host", b"testserver"),
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
+            *headers,
         ],
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
     }
     sent: list[dict[str, Any]] = []
-    incoming = [{"type": "http.request", "body": body, "more_body": False}]
+    pieces = [body[i : i + chunk] for i in range(0, len(body), chunk)] if chunk else [body]
+    incoming = [
+        {"type": "http.request", "body": piece, "more_body": i < len(pieces) - 1}
+        for i, piece in enumerate(pieces)
+    ]
 
     async def receive() -> dict[str, Any]:
         if incoming:
@@ -77,3 +98,52 @@ def test_other_paths_keep_the_full_middleware_stack() -> None:
     assert status == 200
     assert headers["x-frame-options"] == "DENY"
     assert "csrftoken" in headers.get("set-cookie", "")
+
+
+def _auth(secret: str) -> list[tuple[bytes, bytes]]:
+    return [(b"authorization", b"Basic " + base64.b64encode(secret.encode() + b":"))]
+
+
+def _batch(*ids: str) -> bytes:
+    messages = [{"type": "page", "messageId": i, "anonymousId": "a-1"} for i in ids]
+    return orjson.dumps({"batch": messages})
+
+
+def test_a_batch_is_committed_to_the_inbox_before_the_200() -> None:
+    secret = create_key(TRACKING_WRITE).secret
+    body = gzip.compress(_batch("m-1", "m-2"))
+    status, headers, content = _call(
+        "POST", "/v1/batch", body, headers=[*_auth(secret), (b"content-encoding", b"gzip")]
+    )
+    assert (status, orjson.loads(content)["accepted"]) == (200, 2)
+    assert headers["content-type"] == "application/json"
+    assert pending() == 2  # acknowledged: both messages wait in the inbox
+    assert drain() == 1
+    assert sorted(Touchpoint.objects.values_list("message_id", flat=True)) == ["m-1", "m-2"]
+
+
+def test_a_body_streamed_past_the_limit_is_413_and_nothing_is_written(settings: Any) -> None:
+    settings.ONEFUNNEL_TRACKING_MAX_BODY = 1_000
+    secret = create_key(TRACKING_WRITE).secret
+    big = _batch(*(f"m-{n}" for n in range(60)))
+    assert len(big) > 1_000
+    status, _, content = _call("POST", "/v1/batch", big, headers=_auth(secret), chunk=256)
+    assert (status, orjson.loads(content)["code"]) == (413, "payload_too_large")
+    assert drain() == 0
+    assert not Touchpoint.objects.exists()
+
+
+def test_unknown_endpoints_are_404_and_other_methods_405() -> None:
+    status, _, content = _call("POST", "/v1/nope", b"{}")
+    assert (status, orjson.loads(content)["code"]) == (404, "not_found")
+    status, headers, _ = _call("GET", "/v1/batch")
+    assert (status, headers["allow"]) == (405, "POST")
+
+
+def test_a_failure_inside_is_a_500_the_sender_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(*args: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(asgi, "answer", broken)
+    status, _, content = _call("POST", "/v1/batch", _batch("m-1"))
+    assert (status, orjson.loads(content)["code"]) == (500, "internal_error")
