@@ -19,7 +19,12 @@ from django.db import connection
 
 from onefunnel.models import Account, Contact, StageChange
 from onefunnel.services.imports import ContactSource, import_contacts, pipeline
-from onefunnel.services.imports.bulk import datetime_adapter
+from onefunnel.services.imports.bulk import (
+    SQLITE_CACHE_KIB,
+    SQLITE_CHECKPOINT_PAGES,
+    datetime_adapter,
+    tuned_for_bulk,
+)
 from tests.conftest import T0
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +133,21 @@ def test_a_reading_process_that_dies_or_fails_is_an_error_not_a_hang(
     monkeypatch.setattr(pipeline, "parse_chunks", _fails)
     with pytest.raises(RuntimeError, match="ValueError: disk on fire"):
         list(pipeline.parsed_chunks(path, ContactSource.GENERIC, UTC, 10, started))
+
+
+def test_sqlite_tuning_lasts_for_the_import_only() -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's page cache and WAL checkpoints")
+
+    def pragmas() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            (cache,) = cursor.fetchone()
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            (checkpoint,) = cursor.fetchone()
+        return cache, checkpoint
+
+    before = pragmas()
+    with tuned_for_bulk():
+        assert pragmas() == (-SQLITE_CACHE_KIB, SQLITE_CHECKPOINT_PAGES)
+    assert pragmas() == before != (-SQLITE_CACHE_KIB, SQLITE_CHECKPOINT_PAGES)
