@@ -15,18 +15,36 @@ class Touchpoint(models.Model):
     """One interaction. ``message_id`` is the source's id: unique, so retries never duplicate."""
 
     message_id = models.CharField(max_length=200, unique=True)
+    # No single-column index on contact, account or campaign: the (contact, occurred_at),
+    # journey and (campaign, occurred_at) indexes below lead with them and serve the same
+    # lookups, and each index is one more write per touch stored.
     contact = models.ForeignKey(
-        Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="touchpoints"
+        Contact,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="touchpoints",
+        db_index=False,
     )
     anonymous_id = models.CharField(max_length=200, blank=True)
     account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="touchpoints"
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="touchpoints",
+        db_index=False,
     )
     kind = enum_field(TouchKind)
     team = enum_field(Team)
     channel = enum_field(Channel)
     campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="touchpoints"
+        Campaign,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="touchpoints",
+        db_index=False,
     )
     utm_source = models.CharField(max_length=200, blank=True)
     utm_medium = models.CharField(max_length=200, blank=True)
