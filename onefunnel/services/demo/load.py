@@ -59,6 +59,7 @@ from onefunnel.services.demo.rows import (
     SimulatedCompany,
     code,
 )
+from onefunnel.services.planner import refresh_statistics
 
 ProgressFn = Callable[[str, int, int], None]
 BATCH = 20_000
@@ -122,20 +123,8 @@ def load_company(company: SimulatedCompany, progress: ProgressFn | None = None) 
     with transaction.atomic():
         writer = _Writer(company, progress)
         loaded = writer.write()
-    _refresh_statistics()
+    refresh_statistics(ContactAlias, *DATA_MODELS)
     return loaded
-
-
-def _refresh_statistics() -> None:
-    """Give PostgreSQL's planner the new row counts at once. Autovacuum would analyse the
-    tables later; until then plans made for near-empty tables (nested loops over whole-table
-    scans) turn a report of seconds into one of minutes. SQLite plans without statistics."""
-    if connection.vendor != "postgresql":
-        return
-    loaded: tuple[type[models.Model], ...] = (ContactAlias, *DATA_MODELS)
-    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in loaded)
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {tables}")
 
 
 def _column(model: type[models.Model], name: str) -> str:
