@@ -152,6 +152,10 @@ def tuned_for_bulk() -> Iterator[None]:
             with connection.cursor() as cursor:
                 for name, value in before.items():
                     cursor.execute(f"PRAGMA {name} = {int(value)}")
+                if not connection.in_atomic_block:
+                    # The WAL the import let grow is copied back now, not by the next writer
+                    # (a tracking request, say). Inside a transaction (dry run) it cannot be.
+                    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def _pragma(cursor: Any, name: str) -> Any:
