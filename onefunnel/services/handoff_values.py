@@ -21,9 +21,13 @@ smoothed toward the overall rate so that a band with few leads does not read as 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.db.models import (
@@ -70,6 +74,8 @@ from onefunnel.models import (
     Touchpoint,
 )
 from onefunnel.services.scoring import predictive_on
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,8 +291,44 @@ def _band_case() -> Case:
     return Case(*whens, default=Value(UNKNOWN_BAND), output_field=CharField())
 
 
+_shared: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar(
+    "onefunnel_handoff_statistics", default=None
+)
+
+
+@contextmanager
+def shared_statistics() -> Iterator[None]:
+    """Within the block, the statistics behind expected values — each score band's historical
+    rate (per day of the handoff) and each segment's average deal — are worked out once and
+    reused.
+
+    For a turn of the tracking processor, which may open dozens of handoffs in one transaction:
+    each query reads every earlier handoff (or won deal), so repeating it per handoff made the
+    turn's cost grow with the square of the history. The figures are those of the first
+    handoff of the turn, so a later one does not count the turn's own earlier handoffs.
+    """
+    token = _shared.set({})
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+
+
+def _once(key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+    cache = _shared.get()
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cast(_T, cache[key])
+
+
 def average_deal(band: str) -> Decimal:
     """The average won new-business deal of a segment, or of all segments when it has none."""
+    return _once(("deal", band), lambda: _average_deal(band))
+
+
+def _average_deal(band: str) -> Decimal:
     won = Deal.objects.filter(kind=DealKind.NEW_BUSINESS, status=DealStatus.WON)
     by_band = dict(
         won.annotate(band=_band_case())
@@ -302,6 +344,11 @@ def average_deal(band: str) -> Decimal:
 
 def historical_rate(score: Decimal | float | None, at: datetime) -> float:
     """How often contacts handed off before ``at`` with a score in the same band converted."""
+    band = None if score is None else score_band(float(score))
+    return _once(("rate", band, at.date()), lambda: _historical_rate(score, at))
+
+
+def _historical_rate(score: Decimal | float | None, at: datetime) -> float:
     earlier = Handoff.objects.filter(created_at__lt=at)
     converted = Q(contact__stage_changes__to_stage=Stage.CONVERSION)
 

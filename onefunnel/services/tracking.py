@@ -58,6 +58,7 @@ from onefunnel.models import Campaign, Contact, StageChange, Touchpoint
 from onefunnel.services import identity
 from onefunnel.services.contacts import normalise_domain, normalise_email
 from onefunnel.services.errors import InputError
+from onefunnel.services.handoff_values import shared_statistics
 from onefunnel.services.scoring import score_on_touches_many
 from onefunnel.services.stages import apply_stage_change
 
@@ -254,7 +255,8 @@ def ingest_batches(
     accepted = [0] * len(batches)
     fresh_counts = [0] * len(batches)
     moves = [0] * len(batches)
-    with transaction.atomic():
+    # One turn may open many handoffs: their expected values share one set of statistics.
+    with transaction.atomic(), shared_statistics():
         fresh, origin = _fresh(valid)
         if fresh:
             received_of = {e.message_id: arrival[origin[e.message_id]] for e in fresh}
