@@ -55,6 +55,7 @@ from onefunnel.services.imports.records import ImportReport, RowError, StagedCon
 from onefunnel.services.imports.runs import import_run
 from onefunnel.services.imports.seen import SeenKeys
 from onefunnel.services.imports.sources import ContactSource, reader_for
+from onefunnel.services.planner import refresh_statistics
 from onefunnel.services.stages import apply_stage_change
 
 # Rows a transaction: each commit rewrites every index page the chunk dirtied (the email and
@@ -115,6 +116,9 @@ def import_contacts(
             file, source, tz, rejects, tally, email_column, progress, chunk_rows, total_bytes,
             parallel,
         )  # fmt: skip
+    if not dry_run:
+        # On PostgreSQL: plans for the next reports from the tables as they now are.
+        refresh_statistics(Contact, Account, StageChange)
     return ImportReport(
         source=source.value,
         dry_run=dry_run,
