@@ -1,7 +1,8 @@
 """Segment-compatible tracking endpoints: ``POST /v1/batch``, ``/v1/track``, ``/v1/identify``, …
 
-Plain Django views, not django-ninja: they answer in Segment's own shapes and status codes,
-because the official Segment and RudderStack SDKs decide what to do from them:
+Not django-ninja: :func:`answer` answers in Segment's own shapes and status codes, because the
+official Segment and RudderStack SDKs decide what to do from them. ``onefunnel.asgi`` calls it
+straight from ASGI; :func:`endpoint` is the same as a Django view (test client, WSGI servers):
 
 * ``200`` with a JSON body once the batch is committed to the tracking inbox (RudderStack and
   the legacy Python client treat any other 2xx as a failure) — by the process's group-commit
