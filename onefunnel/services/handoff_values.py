@@ -2,9 +2,11 @@
 
 **Cost** — campaign spend attributed to the lead's touches (``domain.lead_cost``): over the
 period of ``COST_LOOKBACK_DAYS`` before the handoff, every lead handed off in it is a
-conversion whose journey (its touches in the period up to its latest handoff; the lead priced:
-up to now) the configured attribution model credits to campaigns; each campaign's spend in the
-period is shared by its leads in proportion to that credit. The model is the setting
+conversion whose journey (its touches in the ``COST_LOOKBACK_DAYS`` before its latest handoff;
+the lead priced: before now) the configured attribution model credits to campaigns; each
+campaign's spend in the period is shared by its leads in proportion to that credit. A handed-off
+lead's credit is worked out once and kept (``HandoffCredit``), so pricing does not grow with the
+number of leads in the period. The model is the setting
 ``ONEFUNNEL_HANDOFF_COST_MODEL`` (position-based by default; ``even_split`` turns attribution
 off). When the lead has no campaign touch in the period, or the setting names no usable model,
 the cost is the **even split**: every campaign that touched the lead shares its spend equally
