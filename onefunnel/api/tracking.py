@@ -44,14 +44,11 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from onefunnel.domain.tracking import (
-    MAX_DEPTH,
     BatchError,
     EventError,
     EventType,
     ParsedBatch,
-    json_depth,
-    parse_batch,
-    parse_single,
+    parse_body,
 )
 from onefunnel.services.tracking_inbound import Received
 from onefunnel.services.tracking_writer import InboxFullError, writer
@@ -138,14 +135,9 @@ def _basic_user(headers: Mapping[str, str]) -> str | None:
 
 def _parse(body: bytes, kind: EventType | None, received: datetime) -> ParsedBatch:
     try:
-        decoded = orjson.loads(body)
+        return parse_body(body, kind, received_at=received)
     except orjson.JSONDecodeError as exc:
         raise _RefusedError(400, "invalid_json", f"body: not valid JSON ({exc})") from None
-    shallow = json_depth(body) <= MAX_DEPTH
-    try:
-        if kind is None:
-            return parse_batch(decoded, received_at=received, shallow=shallow)
-        return parse_single(decoded, kind, received_at=received, shallow=shallow)
     except BatchError as exc:
         raise _RefusedError(400, "invalid_request", str(exc)) from None
 

@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import numpy as np
+import orjson
 
 from onefunnel.domain.stages import Stage
 from onefunnel.domain.touches import (
@@ -405,6 +406,20 @@ def parse_single(
     except EventError as exc:
         return ParsedBatch((), (exc,), write_key if isinstance(write_key, str) else None)
     return ParsedBatch((event,), (), write_key if isinstance(write_key, str) else None)
+
+
+def parse_body(text: bytes, kind: EventType | None, *, received_at: datetime) -> ParsedBatch:
+    """A request body's JSON text: a batch (``kind`` None) or one message of ``kind``.
+
+    The same when the body is received and when the inbox processor expands it, so both see
+    the same messages. A body nested no deeper than ``MAX_DEPTH`` (:func:`json_depth`) is not
+    walked message by message. Raises ``orjson.JSONDecodeError`` and :class:`BatchError`.
+    """
+    decoded = orjson.loads(text)
+    shallow = json_depth(text) <= MAX_DEPTH
+    if kind is None:
+        return parse_batch(decoded, received_at=received_at, shallow=shallow)
+    return parse_single(decoded, kind, received_at=received_at, shallow=shallow)
 
 
 # --- which touch, which channel -------------------------------------------------------------

@@ -44,13 +44,10 @@ import orjson
 from django.db import OperationalError, connection, transaction
 
 from onefunnel.domain.tracking import (
-    MAX_DEPTH,
     BatchError,
     EventType,
     TrackingEvent,
-    json_depth,
-    parse_batch,
-    parse_single,
+    parse_body,
 )
 from onefunnel.models import InboundBatch
 from onefunnel.services.tracking import ingest_batches
@@ -290,13 +287,7 @@ def accept(batches: Sequence[Received]) -> None:
 def messages_of(received: Received) -> tuple[TrackingEvent, ...]:
     """The valid messages of a stored body (the invalid ones were refused when it came in)."""
     raw = gzip.decompress(received.body) if received.gzipped else received.body
-    decoded = orjson.loads(raw)
-    # As when it was received: a body shallow enough is not walked message by message.
-    shallow = json_depth(raw) <= MAX_DEPTH
-    at = received.received_at
-    if received.kind is None:
-        return parse_batch(decoded, received_at=at, shallow=shallow).events
-    return parse_single(decoded, received.kind, received_at=at, shallow=shallow).events
+    return parse_body(raw, received.kind, received_at=received.received_at).events
 
 
 _in_process = threading.Lock()
