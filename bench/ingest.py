@@ -33,7 +33,7 @@ the ratios to both, with the load average of the machine.
 Run (from the repository root, with the virtualenv)::
 
     /work/venv/bin/python bench/ingest.py                       # SQLite only
-    url=$(bash scripts/pg.sh start /tmp/pg-bench 55432)
+    url=$(PG_DURABLE=1 bash scripts/pg.sh start /tmp/pg-bench 55432)   # fsync on, as in production
     DATABASE_URL=$url /work/venv/bin/python bench/ingest.py      # SQLite and PostgreSQL
     bash scripts/pg.sh stop /tmp/pg-bench
 
