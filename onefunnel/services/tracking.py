@@ -191,22 +191,40 @@ def _campaigns(
 
 
 def _insert(rows: list[tuple[Any, ...]]) -> list[tuple[int, str]]:
-    """Insert touchpoint rows, skipping stored message ids; (id, message_id) of the new ones."""
+    """Insert touchpoint rows, skipping stored message ids; (id, message_id) of the new ones.
+
+    On PostgreSQL the rows go as one array per column (``INSERT … SELECT FROM unnest(…)``):
+    a multi-row ``VALUES`` of 1,000 rows has 16,000 placeholders, and psycopg rewrites such a
+    statement in Python on every call (it caches only short ones) — about a fifth of the
+    tracking processor's time. Elsewhere, multi-row ``VALUES``.
+    """
     meta = Touchpoint._meta
     quote = connection.ops.quote_name
-    column_of = {f.name: f.column for f in meta.concrete_fields}
-    columns = ", ".join(quote(column_of[name]) for name in _COLUMNS)
-    one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
-    conflict = quote(column_of["message_id"])
+    field_of = {f.name: f for f in meta.concrete_fields}
+    columns = ", ".join(quote(field_of[name].column) for name in _COLUMNS)
+    conflict = quote(field_of["message_id"].column)
+    head = f"INSERT INTO {quote(meta.db_table)} ({columns}) "
+    tail = f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote('id')}, {conflict}"
     inserted: list[tuple[int, str]] = []
+    if not rows:
+        return inserted
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            types = [str(field_of[name].db_type(connection)) for name in _COLUMNS]
+            # JSON travels as text; the cast makes it jsonb on the server.
+            arrays = ", ".join(
+                "%s::text[]::jsonb[]" if db_type == "jsonb" else f"%s::{db_type}[]"
+                for db_type in types
+            )
+            cursor.execute(
+                f"{head}SELECT * FROM unnest({arrays}){tail}",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            return [(int(pk), str(mid)) for pk, mid in cursor.fetchall()]
+        one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
         for start in range(0, len(rows), _INSERT_CHUNK):
             chunk = rows[start : start + _INSERT_CHUNK]
-            sql = (
-                f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "
-                f"{', '.join([one] * len(chunk))} "
-                f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote('id')}, {conflict}"
-            )
+            sql = f"{head}VALUES {', '.join([one] * len(chunk))}{tail}"
             cursor.execute(sql, [value for row in chunk for value in row])
             inserted.extend((int(pk), str(mid)) for pk, mid in cursor.fetchall())
     return inserted
