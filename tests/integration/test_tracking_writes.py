@@ -214,3 +214,40 @@ def test_a_failing_batch_costs_only_its_own_answer(
         bad.result(timeout=60)
     drain()
     assert sorted(Touchpoint.objects.values_list("message_id", flat=True)) == ["ok-1", "ok-2"]
+
+
+def test_stored_rows_keep_every_column_as_sent() -> None:
+    # The insert is engine-specific (arrays on PostgreSQL, VALUES elsewhere): what comes back
+    # must be what was sent — text beyond ASCII, quotes, an integer past 64 bits (JSON via the
+    # standard library), nested lists, nulls, and rows with and without contact and campaign.
+    odd = {"title": 'Café "Ünïcode" \\ ✓', "big": 2**70, "nested": [1, [2, None]], "none": None}
+    sent = _events(
+        _visit("m-odd", properties=odd),
+        _visit(
+            "m-utm",
+            anon="anon-2",
+            context={"campaign": {"name": "spring", "source": "google", "medium": "cpc"}},
+        ),
+        _track("m-user", "user-9", "Signed In", 5),
+    )
+    (result,) = ingest_batches([sent], received_at=NOW)
+    assert result.accepted == 3
+    stored = {t.message_id: t for t in Touchpoint.objects.select_related("campaign")}
+    assert stored["m-odd"].properties["properties"] == odd
+    assert (stored["m-odd"].contact_id, stored["m-odd"].campaign_id) == (None, None)
+    assert stored["m-odd"].anonymous_id == "anon-1"
+    utm = stored["m-utm"]
+    assert utm.campaign is not None
+    assert utm.campaign.utm_campaign == "spring"
+    assert (utm.channel, utm.utm_source, utm.utm_medium, utm.utm_term) == (
+        "paid_search",
+        "google",
+        "cpc",
+        "",
+    )
+    assert stored["m-user"].contact_id is not None
+    assert stored["m-user"].occurred_at == NOW - timedelta(minutes=5)
+    assert {t.received_at for t in stored.values()} == {NOW}
+    # Sent again: nothing new, each message counted as a duplicate.
+    (again,) = ingest_batches([sent], received_at=NOW)
+    assert (again.accepted, again.duplicates, Touchpoint.objects.count()) == (0, 3, 3)
