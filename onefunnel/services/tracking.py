@@ -205,16 +205,15 @@ def _insert(rows: list[tuple[Any, ...]]) -> list[tuple[int, str]]:
     conflict = quote(field_of["message_id"].column)
     head = f"INSERT INTO {quote(meta.db_table)} ({columns}) "
     tail = f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote('id')}, {conflict}"
-    inserted: list[tuple[int, str]] = []
     if not rows:
-        return inserted
+        return []
+    inserted: list[tuple[int, str]] = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            types = [str(field_of[name].db_type(connection)) for name in _COLUMNS]
             # JSON travels as text; the cast makes it jsonb on the server.
             arrays = ", ".join(
                 "%s::text[]::jsonb[]" if db_type == "jsonb" else f"%s::{db_type}[]"
-                for db_type in types
+                for db_type in (field_of[name].db_type(connection) for name in _COLUMNS)
             )
             cursor.execute(
                 f"{head}SELECT * FROM unnest({arrays}){tail}",
