@@ -9,6 +9,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import ValidationError
 
 from onefunnel.analytics.status import funnel_status
+from onefunnel.domain.access import AccessDeniedError
 from onefunnel.domain.deals import DealError
 from onefunnel.domain.handoffs import HandoffError
 from onefunnel.domain.stages import IllegalTransitionError
@@ -34,6 +35,13 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
 @api.exception_handler(NotFoundError)
 def _not_found(request: HttpRequest, exc: NotFoundError) -> HttpResponse:
     return api.create_response(request, {"detail": str(exc), "errors": []}, status=404)
+
+
+@api.exception_handler(AccessDeniedError)
+def _denied(request: HttpRequest, exc: AccessDeniedError) -> HttpResponse:
+    field, _, msg = str(exc).partition(": ")
+    errors = [{"loc": [field], "msg": msg}] if msg else []
+    return api.create_response(request, {"detail": str(exc), "errors": errors}, status=403)
 
 
 def _rule_error(request: HttpRequest, exc: ValueError | type[ValueError]) -> HttpResponse:

@@ -49,10 +49,13 @@ def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         from django.db import OperationalError
 
+        from onefunnel.domain.access import AccessDeniedError
         from onefunnel.services.errors import InputError, NotFoundError
 
         try:
             return func(*args, **kwargs)
+        except AccessDeniedError as exc:
+            fail(str(exc), code=3)
         except (InputError, NotFoundError, ValueError) as exc:
             fail(str(exc))
         except OperationalError as exc:

@@ -1,4 +1,6 @@
-"""Team membership: marketing, sales and account management are Django groups."""
+"""Team membership and roles as Django groups: one group per team (marketing, sales, account
+management — each grants its team's role, see ``domain.access.TEAM_GROUP_ROLES``) and one per
+role that is not a team (team lead, leadership)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.models import Group, Permission
 
+from onefunnel.domain.access import TEAM_GROUP_ROLES, Role
 from onefunnel.domain.stages import Team
 
 # What each team may change; everyone may view everything, since one shared record is the point.
@@ -21,7 +24,11 @@ _MODELS = (
 
 
 def ensure_team_groups(**_: Any) -> None:
-    """Create the three team groups with their permissions (idempotent; runs after migrate)."""
+    """Create the three team groups with their permissions and the groups of the other roles
+    (idempotent; runs after migrate)."""
+    for role in Role:
+        if role is not Role.ADMIN and role not in TEAM_GROUP_ROLES.values():
+            Group.objects.get_or_create(name=role.value)
     for team in Team:
         group, _created = Group.objects.get_or_create(name=team.value)
         codenames = [f"view_{m}" for m in _MODELS]
