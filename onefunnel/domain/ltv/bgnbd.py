@@ -38,7 +38,6 @@ from onefunnel.domain.ltv.customers import (
     CustomerSummary,
     FloatArray,
     LtvInputError,
-    check_summary,
     collapse,
 )
 
@@ -135,7 +134,6 @@ def _log_likelihood_and_gradient(
 
 def fit_bgnbd(summary: CustomerSummary) -> BgNbdFit:
     """Fit BG/NBD by maximum likelihood to every customer of the summary."""
-    check_summary(summary)
     n = len(summary)
     if n == 0:
         raise LtvInputError("customers: no customer to fit")

@@ -32,7 +32,8 @@ class LtvInputError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class CustomerSummary:
-    """Per-customer frequency, recency, age and mean repeat spend (aligned arrays).
+    """Per-customer frequency, recency, age and mean repeat spend (aligned arrays), checked
+    when built (`check_summary`), so the models can trust them.
 
     ``customers`` holds each row's customer code (the caller's numbering, e.g. a dictionary
     index into the customer ids of a file); ``first_day`` the day number of the first purchase.
@@ -44,6 +45,9 @@ class CustomerSummary:
     age: FloatArray
     monetary: FloatArray
     first_day: IntArray
+
+    def __post_init__(self) -> None:
+        check_summary(self)
 
     def __len__(self) -> int:
         return int(self.frequency.shape[0])
@@ -61,11 +65,9 @@ class CustomerSummary:
         t_x = np.asarray(recency, dtype=np.float64)
         t = np.asarray(age, dtype=np.float64)
         m = np.zeros_like(x) if monetary is None else np.asarray(monetary, dtype=np.float64)
-        summary = cls(
+        return cls(
             np.arange(x.shape[0], dtype=np.int64), x, t_x, t, m, np.zeros(x.shape[0], np.int64)
         )
-        check_summary(summary)
-        return summary
 
 
 def check_summary(summary: CustomerSummary) -> None:
@@ -140,16 +142,31 @@ def collapse(*columns: FloatArray) -> tuple[tuple[FloatArray, ...], FloatArray, 
     """Identical rows collapsed: (the distinct rows' columns, their counts, row → distinct).
 
     The likelihoods depend on a customer only through these columns, so a million customers
-    with a few thousand distinct histories cost a few thousand evaluations.
+    with a few thousand distinct histories cost a few thousand evaluations. Rows are grouped by
+    sorting one 64-bit hash of their bits (a third of the cost of sorting by every column); if
+    two different rows ever share a hash, the exact sort by every column is used instead.
     """
     n = columns[0].shape[0]
-    order = np.lexsort(columns[::-1])
-    ordered = [c[order] for c in columns]
+    exact = [np.ascontiguousarray(c, dtype=np.float64) + 0.0 for c in columns]  # -0.0 → 0.0
+    mixed = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for c in exact:
+            mixed = (mixed ^ c.view(np.uint64)) * np.uint64(0x9E3779B97F4A7C15)
+            mixed ^= mixed >> np.uint64(31)
+    order = np.argsort(mixed)
+    ordered = [c[order] for c in exact]
     new = np.ones(n, dtype=bool)
     if n > 1:
         same = np.ones(n - 1, dtype=bool)
         for c in ordered:
             same &= c[1:] == c[:-1]
+        hashes = mixed[order]
+        if np.any((hashes[1:] == hashes[:-1]) & ~same):  # a collision: sort exactly
+            order = np.lexsort(exact[::-1])
+            ordered = [c[order] for c in exact]
+            same = np.ones(n - 1, dtype=bool)
+            for c in ordered:
+                same &= c[1:] == c[:-1]
         new[1:] = ~same
     group_of_sorted = np.cumsum(new) - 1
     inverse = np.empty(n, dtype=np.int64)

@@ -28,7 +28,6 @@ from onefunnel.domain.ltv.customers import (
     CustomerSummary,
     FloatArray,
     LtvInputError,
-    check_summary,
     collapse,
 )
 
@@ -81,7 +80,6 @@ def _log_likelihood_and_gradient(
 
 def fit_gamma_gamma(summary: CustomerSummary) -> GammaGammaFit:
     """Fit Gamma-Gamma by maximum likelihood to the repeat buyers with a positive mean spend."""
-    check_summary(summary)
     buyers = (summary.frequency > 0) & (summary.monetary > 0)
     if not buyers.any():
         raise LtvInputError("monetary: no repeat buyer with a positive amount; cannot fit spend")

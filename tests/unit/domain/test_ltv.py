@@ -20,6 +20,7 @@ from onefunnel.domain.ltv import (
     summarise_orders,
 )
 from onefunnel.domain.ltv.bgnbd import BgNbdFit, _log_likelihood_and_gradient
+from onefunnel.domain.ltv.customers import collapse
 from onefunnel.domain.ltv.gamma_gamma import GammaGammaFit
 from onefunnel.domain.ltv.gamma_gamma import (
     _log_likelihood_and_gradient as _gg_log_likelihood_and_gradient,
@@ -277,3 +278,22 @@ def test_predict_rejects_a_negative_discount_rate() -> None:
         predict(bgnbd, spend, summary, horizon=10, discount_rate=-0.1)
     with pytest.raises(LtvInputError, match=r"^horizon: "):
         predict(bgnbd, spend, summary, horizon=float("inf"), discount_rate=0.1)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(*(st.sampled_from([0.0, -0.0, 1.0, 2.5, 1e300, 3.0]) for _ in range(3))),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_collapse_groups_exactly_the_identical_rows(rows: list[tuple[float, ...]]) -> None:
+    columns = tuple(np.array([r[i] for r in rows]) for i in range(3))
+    distinct, counts, inverse = collapse(*columns)
+    table = np.column_stack(columns) + 0.0
+    # Every row maps to a distinct row equal to it, and the counts add up.
+    assert np.array_equal(np.column_stack(distinct)[inverse], table)
+    assert counts.sum() == len(rows)
+    assert np.array_equal(np.bincount(inverse, minlength=len(counts)), counts)
+    assert len(counts) == len(np.unique(table, axis=0))
