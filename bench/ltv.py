@@ -218,9 +218,10 @@ def run_job(data: str, tool: str, python: Path | str, file: Path) -> Outcome:
     return outcome
 
 
-def _agree(a: dict[str, float], b: dict[str, float]) -> bool:
-    """Equal when both are rounded to 4 significant digits (within one unit in the 4th)."""
-    return all(abs(a[k] - b[k]) <= 1e-4 * abs(b[k]) * 10**0.5 for k in PARAMS)
+def _agree(a: dict[str, float], b: dict[str, float]) -> str:
+    """The largest relative difference, and "yes" when it is within 4 significant digits."""
+    worst = max(abs(a[k] - b[k]) / abs(b[k]) for k in PARAMS)
+    return f"{'yes' if worst <= 5e-4 else 'NO'} ({worst:.1e})"
 
 
 def report(outcomes: list[Outcome], end_to_end: float, customers: int) -> None:

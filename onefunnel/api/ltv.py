@@ -78,7 +78,7 @@ def _unprocessable(exc: InputError, where: str) -> Status[dict[str, Any]]:
     """422 naming the field: the upload's row and column, or the parameter."""
     message = str(exc)
     field, _, msg = message.partition(": ")
-    loc = [where, "file"] if field == "upload" else [where, field]
+    loc = ["file"] if field == "upload" else [where, field]
     return Status(422, {"detail": message, "errors": [{"loc": loc, "msg": msg or message}]})
 
 
@@ -92,7 +92,7 @@ def fit_upload(
         orders = read_orders(file.read(), columns)
         model = fit_orders(orders, calibration_end=form.calibration_end, time_unit=form.time_unit)
     except InputError as exc:
-        return _unprocessable(exc, "body")
+        return _unprocessable(exc, "form")
     return model.as_dict()
 
 

@@ -32,6 +32,8 @@ def maximise(objective: Objective, start: FloatArray, model: str) -> FloatArray:
     if not np.all(np.isfinite(theta)) or np.any(np.abs(theta) > _LOG_BOUND):
         raise LtvInputError(f"{model}: the fit does not converge on this data")
     _, gradient = objective(theta)
-    if not np.all(np.isfinite(gradient)) or np.max(np.abs(gradient)) > 1e-5:
+    # BFGS often stops on "precision loss" at the optimum of a flat likelihood (a parameter
+    # drifting towards a limit the data cannot tell apart); a small gradient is what counts.
+    if not np.all(np.isfinite(gradient)) or np.max(np.abs(gradient)) > 1e-4:
         raise LtvInputError(f"{model}: the fit does not converge on this data ({result.message})")
     return np.exp(theta)
