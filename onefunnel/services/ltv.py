@@ -40,6 +40,8 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 EPOCH = date(1970, 1, 1)
 DAYS_PER_YEAR = 365.25
+# Orders before this are typing errors, not history (and keep day arithmetic in range).
+EARLIEST = date(1900, 1, 1)
 
 
 class TimeUnit(StrEnum):
@@ -187,12 +189,14 @@ def read_orders(
 
     dates = table[columns.date]
     well_formed = pc.match_substring_regex(dates, r"^\d{4}-\d{2}-\d{2}([T ].*)?$")
-    parsed = pc.strptime(
-        pc.utf8_slice_codeunits(dates, 0, 10), format="%Y-%m-%d", unit="s", error_is_null=True
-    )
-    unreadable = pc.invert(pc.fill_null(pc.and_(well_formed, pc.is_valid(parsed)), False))
-    fail(columns.date, unreadable, "not a date (YYYY-MM-DD)")
+    day_text = pc.utf8_slice_codeunits(dates, 0, 10)
+    parsed = pc.strptime(day_text, format="%Y-%m-%d", unit="s", error_is_null=True)
+    # strptime rolls 2024-02-30 over into March: a real date prints back as it was written.
+    exact = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), day_text)
+    readable = pc.fill_null(pc.and_(well_formed, exact), False)
+    fail(columns.date, pc.invert(readable), "not a date (YYYY-MM-DD)")
     days = np.asarray(parsed.cast(pa.int64()).to_numpy(zero_copy_only=False)) // 86_400
+    fail(columns.date, pa.array(days < _day(EARLIEST)), f"before {EARLIEST.isoformat()}")
     today_day = _day(today or datetime.now(UTC).date())
     fail(columns.date, pa.array(days > today_day), "in the future")
 

@@ -99,6 +99,10 @@ FUTURE = (TODAY + timedelta(days=3)).isoformat()
             "row 2: date: not a date",
         ),
         ("customer_id,date,amount\na,2024-13-01,10\n", [], "row 1: date: not a date"),
+        ("customer_id,date,amount\na,2024-02-30,10\n", [], "row 1: date: not a date"),
+        ("customer_id,date,amount\na,1899-12-31,10\n", [], "row 1: date: before 1900-01-01"),
+        ("customer_id,date,amount\na,2024-01-01,1e400\n", [], "row 1: amount: not a number"),
+        ("customer_id,date,amount\na,2024-01-01,1,2\n", [], "not a readable CSV file"),
         (
             f"customer_id,date,amount\na,2024-01-01,10\nb,{FUTURE},5\n",
             [],
