@@ -3,6 +3,7 @@ the won deals in the database."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -174,3 +175,36 @@ def _time_unit(text: str) -> TimeUnit:
         return TimeUnit(text.lower())
     except ValueError:
         fail(f"time_unit: {text!r} is not one of weeks, days")
+
+
+@ltv_app.command("contract")
+@translate_errors
+def contract(
+    active: Annotated[
+        str,
+        typer.Option(
+            "--active", help="Contracts still running after 0, 1, 2, … renewals: 1000,869,743"
+        ),
+    ],
+    margin: Annotated[float, typer.Option(help="Margin per contract period")],
+    discount_rate: Annotated[
+        float, typer.Option("--discount-rate", help="Discount rate per contract period")
+    ] = 0.1,
+    periods: Annotated[
+        int | None, typer.Option(help="Periods to value (default: unbounded)")
+    ] = None,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Lifetime value of a subscription contract from a cohort's retention (sBG model).
+
+    Prints alpha, beta, log_likelihood, clv (fitted curve), observed_clv (the observed curve
+    alone) and survival (the fitted share still a customer after 0, 1, … renewals).
+    """
+    from onefunnel.services.ltv import contract_value
+
+    try:
+        counts = [float(part) for part in active.split(",") if part.strip()]
+    except ValueError:
+        fail(f"active: not a comma-separated list of numbers: {active!r}")
+    value = contract_value(counts, margin=margin, discount_rate=discount_rate, periods=periods)
+    emit_object(dataclasses.asdict(value), fmt, title="Contract lifetime value")

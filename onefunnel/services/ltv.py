@@ -29,10 +29,13 @@ from onefunnel.domain.ltv import (
     CustomerSummary,
     GammaGammaFit,
     LtvInputError,
+    clv_from_survival,
     fit_bgnbd,
     fit_gamma_gamma,
+    fit_sbg,
     predict,
     summarise_orders,
+    survival_from_counts,
 )
 from onefunnel.services.errors import InputError
 
@@ -399,3 +402,51 @@ def predict_orders(
         )
     )
     return LtvPrediction(model, horizon_weeks, discount_rate, customers)
+
+
+# ---------------------------------------------------------------------------------------------
+# Subscription contracts
+
+
+@dataclass(frozen=True)
+class ContractValue:
+    """A contract cohort's fitted churn (sBG) and the lifetime value of one new contract."""
+
+    alpha: float
+    beta: float
+    log_likelihood: float
+    periods: int | None
+    clv: float
+    observed_clv: float
+    survival: tuple[float, ...]
+
+
+def contract_value(
+    active: list[float], *, margin: float, discount_rate: float, periods: int | None = None
+) -> ContractValue:
+    """Value a subscription from a cohort's retention: `active[t]` contracts still running
+    after t renewals. `discount_rate` is per contract period; `periods` None means unbounded.
+
+    `clv` comes from the fitted shifted-beta-geometric curve; `observed_clv` sums the observed
+    curve alone (as far as the data reaches), for comparison.
+    """
+    if not math.isfinite(margin) or margin < 0:
+        raise InputError("margin: must be a finite number >= 0")
+    if periods is not None and not 1 <= periods <= 10_000:
+        raise InputError("periods: must be between 1 and 10000")
+    try:
+        fit = fit_sbg(active)
+        clv = fit.clv(margin, discount_rate, periods)
+        observed = clv_from_survival(margin, survival_from_counts(active), discount_rate)
+    except LtvInputError as exc:
+        raise InputError(str(exc)) from None
+    shown = fit.survival(periods if periods is not None else len(active))
+    return ContractValue(
+        fit.alpha,
+        fit.beta,
+        fit.log_likelihood,
+        periods,
+        clv,
+        observed,
+        tuple(shown.tolist()),
+    )

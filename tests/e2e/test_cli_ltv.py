@@ -184,3 +184,39 @@ def test_fit_from_the_won_deals_of_the_demo_company(install: Install) -> None:
     rows = json.loads(install.run("ltv", "predict", "--from-deals", "--format", "json").stdout)
     assert len(rows) == won_accounts
     assert all(r["clv"] >= 0 for r in rows)
+
+
+def test_contract_value_from_a_cohorts_retention() -> None:
+    # Fader & Hardie (2007), "high end" cohort: published sBG fit α = 0.668, β = 3.806.
+    active = "1000,869,743,653,593,551,517,491"
+    code, out, err = run("contract", "--active", active, "--margin", "100", "-f", "json")
+    assert code == 0, err
+    value = json.loads(out)
+    assert value["alpha"] == pytest.approx(0.668, rel=0.01)
+    assert value["beta"] == pytest.approx(3.806, rel=0.01)
+    assert value["survival"][0] == 1.0
+    assert len(value["survival"]) == 8
+    # The fitted curve extends past the 7 observed renewals, so it is worth more than they are;
+    # a long finite horizon approaches the unbounded value.
+    assert value["clv"] > value["observed_clv"] > 0
+    long = json.loads(
+        run("contract", "--active", active, "--margin", "100", "--periods", "3000", "-f", "json")[1]
+    )
+    assert long["clv"] == pytest.approx(value["clv"], rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--active", "1000,1100", "--margin", "10"], "active: period 1: more customers"),
+        (["--active", "1000,x", "--margin", "10"], "active: not a comma-separated list"),
+        (["--active", "1000,900", "--margin", "-1"], "margin: must be"),
+        (["--active", "1000,900", "--margin", "1", "--discount-rate", "-1"], "discount_rate:"),
+        (["--active", "1000,900", "--margin", "1", "--periods", "0"], "periods: must be"),
+    ],
+)
+def test_bad_contract_input_fails_on_one_line(args: list[str], message: str) -> None:
+    code, out, err = run("contract", *args)
+    assert code == 1
+    assert out == ""
+    assert message in " ".join(err.split())
