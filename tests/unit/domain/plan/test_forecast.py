@@ -42,7 +42,8 @@ def test_weighted_pipeline_by_close_month_and_category() -> None:
         deals, [date(2026, 5, 1), date(2026, 6, 1)], as_of=t("2026-05-20"),
         method=ForecastMethod.STAGE,
     )  # fmt: skip
-    assert may.won == 1000 and may.deals == 0
+    assert may.won == 1000
+    assert may.deals == 0
     assert (june.commit, june.best_case, june.omitted) == (2000, 4000, 8000)
     assert june.weighted == pytest.approx(2000 * 0.5 + 4000 * 0.25)  # omitted left out
     assert june.forecast == pytest.approx(june.weighted)  # no run rate without such history
@@ -71,10 +72,12 @@ def test_backtest_on_a_known_answer() -> None:
     months = [date(2026, m, 1) for m in range(3, 7)]
     result = backtest(deals, months)
     stage, history, naive = result.errors
-    assert stage.mape == pytest.approx(0) and stage.bias == pytest.approx(0)
+    assert stage.mape == pytest.approx(0)
+    assert stage.bias == pytest.approx(0)
     # Naive: (2000/3000 + 3000/4000 + 4000/5000 + 5000/6000) off by 1000 each, too low.
     expected = (1 / 3 + 1 / 4 + 1 / 5 + 1 / 6) / 4
-    assert naive.mape == pytest.approx(expected) and naive.bias == pytest.approx(-expected)
+    assert naive.mape == pytest.approx(expected)
+    assert naive.bias == pytest.approx(-expected)
     # History: every earlier deal was won, so it too is exact.
     assert history.mape == pytest.approx(0)
     assert result.default in (ForecastMethod.STAGE, ForecastMethod.HISTORY)
@@ -86,12 +89,15 @@ def test_backtest_uses_only_what_was_known() -> None:
     # A deal created after the forecast date is not in that month's forecast.
     deals = [deal(1, 500, "2026-03-05", "2026-03-20", True, p=1.0)]
     result = backtest(deals, [date(2026, 3, 1)])
-    assert result.months[0].stage == 0 and result.months[0].actual == 500
+    assert result.months[0].stage == 0
+    assert result.months[0].actual == 500
 
 
 def test_errors_skip_months_without_revenue() -> None:
     e = errors("x", [(10, 0), (110, 100), (80, 100)])
-    assert e.months == 2 and e.mape == pytest.approx(0.15) and e.bias == pytest.approx(-0.05)
+    assert e.months == 2
+    assert e.mape == pytest.approx(0.15)
+    assert e.bias == pytest.approx(-0.05)
     assert errors("x", []).mape is None
 
 

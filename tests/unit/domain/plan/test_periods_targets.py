@@ -21,25 +21,27 @@ WEEK = frozenset(range(5))
 def test_quarter_and_month_periods() -> None:
     q = parse_period("2027-Q1")
     assert q.months == (date(2027, 1, 1), date(2027, 2, 1), date(2027, 3, 1))
-    assert q.last == date(2027, 3, 31) and q.end == date(2027, 4, 1)
+    assert q.last == date(2027, 3, 31)
+    assert q.end == date(2027, 4, 1)
     m = parse_period("2026-12")
-    assert m.months == (date(2026, 12, 1),) and m.last == date(2026, 12, 31)
+    assert m.months == (date(2026, 12, 1),)
+    assert m.last == date(2026, 12, 31)
     assert parse_period("2027-q4").first == date(2027, 10, 1)
 
 
 @pytest.mark.parametrize("bad", ["2027", "2027-13", "2027-Q5", "Q1-2027", "", "2027-00"])
 def test_bad_periods_name_the_field(bad: str) -> None:
-    with pytest.raises(PlanError, match="^period: "):
+    with pytest.raises(PlanError, match=r"^period: "):
         parse_period(bad)
 
 
 def test_bad_month() -> None:
-    with pytest.raises(PlanError, match="^month: "):
+    with pytest.raises(PlanError, match=r"^month: "):
         parse_month("2026-1x")
 
 
 def test_a_period_in_the_past_is_refused_but_the_current_one_is_not() -> None:
-    with pytest.raises(PlanError, match="^period: 2026-Q3 is in the past"):
+    with pytest.raises(PlanError, match=r"^period: 2026-Q3 is in the past"):
         require_future(parse_period("2026-Q3"), date(2026, 12, 4))
     require_future(parse_period("2026-Q4"), date(2026, 12, 4))
 
@@ -64,17 +66,19 @@ def test_pace_of_past_and_future_months() -> None:
     past = pace(
         target=10, actual=12, month=date(2026, 11, 1), today=date(2026, 12, 4), weekdays=WEEK
     )
-    assert past.projected == 12 and past.projected_attainment == pytest.approx(1.2)
+    assert past.projected == 12
+    assert past.projected_attainment == pytest.approx(1.2)
     future = pace(
         target=10, actual=0, month=date(2027, 1, 1), today=date(2026, 12, 4), weekdays=WEEK
     )
-    assert future.projected is None and future.worked_days == 0
+    assert future.projected is None
+    assert future.worked_days == 0
     zero = pace(target=0, actual=3, month=date(2026, 11, 1), today=date(2026, 12, 4), weekdays=WEEK)
     assert zero.attainment is None
 
 
 def test_spend_is_not_a_reps_target() -> None:
-    with pytest.raises(PlanError, match="^metric: "):
+    with pytest.raises(PlanError, match=r"^metric: "):
         check_scope(TargetMetric.SPEND, TargetScope.REP)
     check_scope(TargetMetric.SPEND, TargetScope.TEAM)
     check_scope(TargetMetric.DEALS_WON, TargetScope.REP)

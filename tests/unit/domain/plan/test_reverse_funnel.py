@@ -49,7 +49,8 @@ def test_hand_checked_plan() -> None:
         {"revenue": 100_000, "deals_won": 10, "handoffs_accepted": 40, "mqls": 50,
          "leads": 500, "spend": 10_000}
     )  # fmt: skip
-    assert plan.reachable and plan.limits == ()
+    assert plan.reachable
+    assert plan.limits == ()
     # Leads must arrive 42 days before the deals close: 30 + 2 + 10.
     leads = plan.step("leads")
     assert (leads.window_first, leads.window_last) == (date(2026, 11, 20), date(2027, 2, 17))
@@ -60,10 +61,15 @@ def test_intervals_bracket_every_step() -> None:
     plan = plan_backwards(100_000, *Q1, small_company())
     for step in plan.steps:
         q = step.quantity
-        assert q is not None and q.low is not None and q.high is not None
-        assert q.low <= q.value + 1e-9 and q.value <= q.high + 1e-9
+        assert q is not None
+        assert q.low is not None
+        assert q.high is not None
+        assert q.low <= q.value + 1e-9
+        assert q.value <= q.high + 1e-9
     spend = plan.step("spend").quantity
-    assert spend is not None and spend.low is not None and spend.high is not None
+    assert spend is not None
+    assert spend.low is not None
+    assert spend.high is not None
     assert spend.low < 10_000 < spend.high
 
 
@@ -81,7 +87,8 @@ def test_beta_interval_of_a_share() -> None:
 
 def test_bootstrap_deal_size_is_seeded() -> None:
     a, b = DealSize.of([1, 2, 3, 10, 50]), DealSize.of([1, 2, 3, 10, 50])
-    assert a == b and a.low < a.mean < a.high
+    assert a == b
+    assert a.low < a.mean < a.high
 
 
 def test_a_step_that_never_converts_stops_the_plan_and_says_why() -> None:
@@ -89,20 +96,23 @@ def test_a_step_that_never_converts_stops_the_plan_and_says_why() -> None:
     assert not plan.reachable
     assert plan.step("deals_won").quantity is not None
     assert plan.step("handoffs_accepted").quantity is None
-    assert plan.step("leads").quantity is None and plan.step("spend").quantity is None
+    assert plan.step("leads").quantity is None
+    assert plan.step("spend").quantity is None
     assert "win_rate is 0 (0 of 30)" in plan.limits[0]
 
 
 def test_no_history_and_no_deals() -> None:
     plan = plan_backwards(1000, *Q1, small_company(mql_rate=Rate("mql_rate", 0, 0)))
-    assert "no history" in plan.limits[0] and plan.step("leads").quantity is None
+    assert "no history" in plan.limits[0]
+    assert plan.step("leads").quantity is None
     plan = plan_backwards(1000, *Q1, small_company(deal_size=DealSize.of([])))
-    assert plan.step("deals_won").quantity is None and "no won deal" in plan.limits[0]
+    assert plan.step("deals_won").quantity is None
+    assert "no won deal" in plan.limits[0]
 
 
 @pytest.mark.parametrize("revenue", [0, -5, float("nan"), float("inf")])
 def test_revenue_must_be_positive(revenue: float) -> None:
-    with pytest.raises(PlanError, match="^revenue: "):
+    with pytest.raises(PlanError, match=r"^revenue: "):
         plan_backwards(revenue, *Q1, small_company())
 
 
@@ -119,13 +129,19 @@ def test_channels_share_the_mqls_and_fall_back_visibly() -> None:
         ],
     )
     search, events = split.channels
-    assert search.mqls.value == pytest.approx(30) and search.leads is not None
-    assert search.leads.value == pytest.approx(200) and search.cost_per_lead == pytest.approx(30)
-    assert search.spend is not None and search.spend.value == pytest.approx(6000)
+    assert search.mqls.value == pytest.approx(30)
+    assert search.leads is not None
+    assert search.leads.value == pytest.approx(200)
+    assert search.cost_per_lead == pytest.approx(30)
+    assert search.spend is not None
+    assert search.spend.value == pytest.approx(6000)
     assert search.notes == ()
-    assert events.leads is not None and events.leads.value == pytest.approx(200)
-    assert events.spend is not None and events.spend.value == pytest.approx(4000)
-    assert len(events.notes) == 2 and "company-wide" in events.notes[0]
+    assert events.leads is not None
+    assert events.leads.value == pytest.approx(200)
+    assert events.spend is not None
+    assert events.spend.value == pytest.approx(4000)
+    assert len(events.notes) == 2
+    assert "company-wide" in events.notes[0]
 
 
 @settings(max_examples=200, deadline=None)
