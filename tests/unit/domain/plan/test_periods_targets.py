@@ -80,5 +80,7 @@ def test_pace_of_past_and_future_months() -> None:
 def test_spend_is_not_a_reps_target() -> None:
     with pytest.raises(PlanError, match=r"^metric: "):
         check_scope(TargetMetric.SPEND, TargetScope.REP)
-    check_scope(TargetMetric.SPEND, TargetScope.TEAM)
+    with pytest.raises(PlanError, match=r"^metric: "):
+        check_scope(TargetMetric.SPEND, TargetScope.TEAM)
+    check_scope(TargetMetric.SPEND, TargetScope.COMPANY)
     check_scope(TargetMetric.DEALS_WON, TargetScope.REP)
