@@ -337,3 +337,20 @@ def split_by_channel(
         plan.reachable,
         plan.limits,
     )
+
+
+def spread_by_month(value: float, first: date, last: date) -> dict[date, float]:
+    """``value`` shared over the months from ``first`` to ``last`` (both included) by the days
+    of the window in each month: a step planned over 15 Dec – 14 Mar puts 17/90 in December."""
+    if last < first:
+        return {}
+    days = (last - first).days + 1
+    out: dict[date, float] = {}
+    day = first
+    while day <= last:
+        month = day.replace(day=1)
+        next_month = (month + timedelta(days=32)).replace(day=1)
+        end = min(last, next_month - timedelta(days=1))
+        out[month] = value * ((end - day).days + 1) / days
+        day = end + timedelta(days=1)
+    return out

@@ -52,9 +52,10 @@ class TargetScope(StrEnum):
 
 
 def check_scope(metric: TargetMetric, scope: TargetScope) -> None:
-    """Spend belongs to no rep: PlanError for a rep's spend target."""
-    if metric is TargetMetric.SPEND and scope is TargetScope.REP:
-        raise PlanError("metric: spend is set for the company or a team, not for a rep")
+    """Spend belongs to no rep or sales team (spend rows carry a campaign, not an owner):
+    PlanError for anything but the company's spend target."""
+    if metric is TargetMetric.SPEND and scope is not TargetScope.COMPANY:
+        raise PlanError("metric: spend targets are set for the company, not a team or a rep")
 
 
 def working_days(

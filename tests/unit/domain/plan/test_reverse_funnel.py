@@ -174,3 +174,14 @@ def test_planning_backwards_then_forwards_returns_the_target(
         assert q is not None
         assert q.low is None or q.low <= q.value * (1 + 1e-9)
         assert q.high is None or q.high >= q.value * (1 - 1e-9)
+
+
+def test_spread_by_month_shares_by_days() -> None:
+    from onefunnel.domain.plan.reverse_funnel import spread_by_month
+
+    got = spread_by_month(90.0, date(2026, 12, 15), date(2027, 3, 14))
+    assert got == pytest.approx(
+        {date(2026, 12, 1): 17, date(2027, 1, 1): 31, date(2027, 2, 1): 28, date(2027, 3, 1): 14}
+    )
+    assert sum(got.values()) == pytest.approx(90)
+    assert spread_by_month(1.0, date(2027, 1, 2), date(2027, 1, 1)) == {}
