@@ -141,3 +141,4 @@ class HandoffAdmin(admin.ModelAdmin[Handoff]):
 
 
 from onefunnel import admin_intent  # noqa: E402, F401  (admin for scoring, routing, webhooks)
+from onefunnel import admin_plan  # noqa: E402, F401  (admin for targets, plans, budgets)

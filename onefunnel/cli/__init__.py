@@ -73,6 +73,7 @@ def main() -> None:
         imports,
         intent,
         keys,
+        plan,
         reports,
     )
 
