@@ -107,12 +107,14 @@ def _stage_at(first_stage: float) -> Any:
     return probability_at
 
 
-def run_backtest(*, today: date | None = None, deals: list[DealFacts] | None = None) -> Backtest:
+def run_backtest(
+    *, today: date | None = None, deals: list[DealFacts] | None = None, warmup: int = 3
+) -> Backtest:
     """Backtest both methods and the naive baseline over every full month of history (after
-    three months to learn from) up to the last full month before ``today``."""
+    ``warmup`` months to learn from) up to the last full month before ``today``."""
     day = today or timezone.now().date()
     facts = deal_facts() if deals is None else deals
-    months = backtest_months(facts, add_months(day.replace(day=1), -1))
+    months = backtest_months(facts, add_months(day.replace(day=1), -1), warmup)
     first = PipelineStage.objects.order_by("sequence").values_list("probability", flat=True)
     first_stage = (first.first() or 0) / 100
     return backtest(facts, months, probability_at=_stage_at(first_stage))
