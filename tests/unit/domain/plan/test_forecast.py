@@ -104,3 +104,11 @@ def test_errors_skip_months_without_revenue() -> None:
 def test_backtest_months_start_after_warmup() -> None:
     deals = [deal(1, 1, "2026-01-15", None, None)]
     assert backtest_months(deals, date(2026, 5, 31)) == [date(2026, 4, 1), date(2026, 5, 1)]
+
+
+def test_history_rates_weigh_deals_by_amount() -> None:
+    # 10 small deals won (100 each), 10 large lost (900 each): half the deals, a tenth of the
+    # amount — the revenue to expect from an open deal is the tenth.
+    deals = [deal(i, 100, "2026-01-01", "2026-01-11", True) for i in range(10)]
+    deals += [deal(10 + i, 900, "2026-01-01", "2026-01-11", False) for i in range(10)]
+    assert win_rates(deals, t("2026-03-01")).rate("new_business", 0) == pytest.approx(0.1)
