@@ -89,7 +89,11 @@ def report(
         from onefunnel.analytics.engines import DjangoEngine
 
         table = run_report(name, DjangoEngine(), period, by=by, options=options)
-    title = f"{name} {period.first.isoformat()} – {period.last.isoformat()}"
+    title = (
+        f"plan #{plan} beside actual"
+        if plan is not None
+        else f"{name} {period.first.isoformat()} – {period.last.isoformat()}"
+    )
     emit_rows(table.to_records(), fmt, title=title, columns=table.columns)
 
 
