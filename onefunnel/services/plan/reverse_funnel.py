@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Min, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -234,10 +234,7 @@ def measure_channels(first: date, last: date, model: str) -> list[ChannelInput]:
     rate and spend over the window."""
     period = Period(first, last)
     engine = DjangoEngine()
-    try:
-        mix = AttributionQuery(period, "channel", models=model).run(engine).to_records()
-    except InputError:
-        raise
+    mix = AttributionQuery(period, "channel", models=model).run(engine).to_records()
     shares: dict[str, float] = {}
     for r in mix:
         shares[str(r["channel"])] = shares.get(str(r["channel"]), 0.0) + float(
@@ -389,26 +386,32 @@ def save_plan(
         raise InputError("budgets: make the plan --by channel to write its budgets")
     body = result.as_dict()
     now = timezone.now()
-    with transaction.atomic():
-        last = Plan.objects.select_for_update().filter(name=label).order_by("-version").first()
-        plan = Plan.objects.create(
-            name=label,
-            version=(last.version + 1) if last else 1,
-            period=result.period,
-            period_first=result.plan.period_first,
-            period_last=result.plan.period_last,
-            revenue=Decimal(str(result.plan.revenue)).quantize(Decimal("0.01")),
-            currency=result.currency,
-            inputs={k: body[k] for k in ("window", "model", "rates", "reachable")},
-            steps=body["steps"],
-            channels=body["channels"],
-            limits=body["limits"],
-            created_by_id=actor.user_id,
-            created_at=now,
-        )
-        written = 0
-        if budgets:
-            written = _write_budgets(plan, result, actor, now)
+    try:
+        with transaction.atomic():
+            last = Plan.objects.select_for_update().filter(name=label).order_by("-version").first()
+            plan = Plan.objects.create(
+                name=label,
+                version=(last.version + 1) if last else 1,
+                period=result.period,
+                period_first=result.plan.period_first,
+                period_last=result.plan.period_last,
+                revenue=Decimal(str(result.plan.revenue)).quantize(Decimal("0.01")),
+                currency=result.currency,
+                inputs={k: body[k] for k in ("window", "model", "rates", "reachable")},
+                steps=body["steps"],
+                channels=body["channels"],
+                limits=body["limits"],
+                created_by_id=actor.user_id,
+                created_at=now,
+            )
+            written = 0
+            if budgets:
+                written = _write_budgets(plan, result, actor, now)
+    except IntegrityError:
+        # Two saves of the same name at once: the version numbers met; nothing was written.
+        raise InputError(
+            f"name: another version of {label!r} was saved at the same time; save again"
+        ) from None
     return _saved(plan, written)
 
 
@@ -497,8 +500,3 @@ def planned_by_month(plan_id: int) -> list[tuple[str, str, str, float]]:
         for month, value in spread_by_month(float(spend), *spend_window).items():
             rows.append(("spend", str(ch["channel"]), month_label(month), value))
     return rows
-
-
-def as_dicts(items: Iterable[Any]) -> list[dict[str, Any]]:
-    """Dataclasses as dicts."""
-    return [asdict(i) for i in items]

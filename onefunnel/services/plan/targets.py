@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -368,8 +368,3 @@ def _subject_label(target: Target) -> str:
     if target.scope == TargetScope.REP and target.rep is not None:
         return f"rep:{target.rep.get_username()}"
     return target.subject
-
-
-def months_of(rows: Iterable[TargetRow]) -> list[str]:
-    """The distinct months of target rows, in order."""
-    return sorted({r.month for r in rows})
