@@ -23,7 +23,7 @@ from onefunnel.analytics.reports.attribution import DEFAULT_LOOKBACK_DAYS
 from onefunnel.api.crm import ApiKeyAuth
 from onefunnel.api.root import api
 from onefunnel.domain.attribution import DEFAULT_HALF_LIFE
-from onefunnel.services.errors import InputError
+from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.keys import REPORTS_READ
 
 router = Router(auth=[ApiKeyAuth(REPORTS_READ), django_auth], tags=["reports"])
@@ -39,6 +39,7 @@ class ReportQuery(Schema):
     lookback_days: int = Field(DEFAULT_LOOKBACK_DAYS, ge=1, le=3650)
     half_life: float = Field(DEFAULT_HALF_LIFE, gt=0)
     order: int = Field(1, ge=1, le=4, description="Markov chain order")
+    plan: int | None = Field(None, ge=1, le=2**62, description="The plan report: a plan's id")
 
 
 class ReportOut(Schema):
@@ -55,7 +56,7 @@ class ErrorOut(Schema):
 def report(
     request: HttpRequest, name: str, query: Query[ReportQuery]
 ) -> dict[str, Any] | Status[dict[str, Any]]:
-    """Run one report (funnel, attribution, spend, scorecard) on the database."""
+    """Run one report (funnel, attribution, spend, scorecard, plan) on the database."""
     options = ReportOptions(
         model=query.model,
         lookback_days=query.lookback_days,
@@ -63,11 +64,15 @@ def report(
         markov_order=query.order,
     )
     try:
+        if query.plan is not None:
+            from onefunnel.services.plan.reverse_funnel import planned_by_month
+
+            options = ReportOptions(plan_rows=tuple(planned_by_month(query.plan)))
         period = period_of(query.date_from, query.date_to, today=datetime.now(UTC).date())
         table = run_report(name, DjangoEngine(), period, by=query.by, options=options)
-    except InputError as exc:
+    except (InputError, NotFoundError) as exc:
         field, _, msg = str(exc).partition(": ")
-        if field == "name":
+        if field == "name" or isinstance(exc, NotFoundError):
             return Status(404, {"detail": str(exc), "errors": [{"loc": ["name"], "msg": msg}]})
         body = {"detail": str(exc), "errors": [{"loc": ["query", field], "msg": msg or str(exc)}]}
         return Status(422, body)

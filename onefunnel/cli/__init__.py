@@ -74,6 +74,7 @@ def main() -> None:
         intent,
         keys,
         ltv,
+        plan,
         reports,
     )
 

@@ -23,7 +23,7 @@ class EngineChoice(StrEnum):
 @app.command()
 @translate_errors
 def report(
-    name: Annotated[str, typer.Argument(help="funnel, attribution, spend or scorecard")],
+    name: Annotated[str, typer.Argument(help="funnel, attribution, spend, scorecard or plan")],
     date_from: Annotated[
         str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: a year back)")
     ] = None,
@@ -50,6 +50,9 @@ def report(
     parquet: Annotated[
         Path | None, typer.Option(help="With --engine spark: the export directory to read")
     ] = None,
+    plan: Annotated[
+        int | None, typer.Option(help="The plan report: the saved plan's id (`plans list`)")
+    ] = None,
     fmt: Annotated[
         OutputFormat,
         typer.Option("--format", "-f", help="table, json or csv", case_sensitive=False),
@@ -63,6 +66,13 @@ def report(
     options = ReportOptions(
         model=model, lookback_days=lookback_days, half_life_days=half_life, markov_order=order
     )
+    if plan is not None:
+        # The plan's numbers are read from the database whatever engine runs the report.
+        setup_django()
+        migrate()
+        from onefunnel.services.plan.reverse_funnel import planned_by_month
+
+        options = ReportOptions(plan_rows=tuple(planned_by_month(plan)))
     if engine is EngineChoice.spark:
         if parquet is None:
             fail("parquet: --engine spark reads an export; give --parquet DIR")
@@ -79,7 +89,11 @@ def report(
         from onefunnel.analytics.engines import DjangoEngine
 
         table = run_report(name, DjangoEngine(), period, by=by, options=options)
-    title = f"{name} {period.first.isoformat()} – {period.last.isoformat()}"
+    title = (
+        f"plan #{plan} beside actual"
+        if plan is not None
+        else f"{name} {period.first.isoformat()} – {period.last.isoformat()}"
+    )
     emit_rows(table.to_records(), fmt, title=title, columns=table.columns)
 
 

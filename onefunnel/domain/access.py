@@ -58,6 +58,7 @@ class Action(StrEnum):
     MOVE_CONTACT = "move_contact"  # send to nurture, requalify
     EDIT_MARKETING = "edit_marketing"  # campaigns, spend, scoring, forms, segments, sequences
     CONFIGURE = "configure"  # routing, reps, calendars, keys, webhooks, users
+    SET_TARGETS = "set_targets"  # monthly targets and saved plans
 
 
 #: Groups named like the teams of ``domain.stages.Team`` (the demo and earlier installs use
@@ -165,6 +166,14 @@ def check(actor: Actor, action: Action, work: Work | None = None) -> None:
     if action is Action.CONFIGURE:
         raise AccessDeniedError(
             f"role: {who} ({roles}) may not change the configuration; admins do"
+        )
+    if action is Action.SET_TARGETS:
+        # A team lead sets the targets of their team and of its reps; the company's, admins.
+        if work is not None and _in_team(actor, work):
+            return
+        raise AccessDeniedError(
+            f"role: {who} ({roles}) may not set {_label(work or Work('target'))};"
+            " admins do, and team leads for their team"
         )
     if action is Action.EDIT_MARKETING:
         if actor.has(Role.MARKETING):

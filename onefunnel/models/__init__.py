@@ -6,6 +6,7 @@ from onefunnel.models.deals import Deal, PipelineStage
 from onefunnel.models.handoffs import Handoff, HandoffCredit
 from onefunnel.models.inbound import ContactMerge, InboundBatch
 from onefunnel.models.keys import ApiKey
+from onefunnel.models.plan import CampaignBudget, DealForecast, Plan, Target
 from onefunnel.models.routing import (
     HandoffEvent,
     HandoffRouting,
@@ -24,17 +25,20 @@ __all__ = [
     "ApiKey",
     "AppendOnlyError",
     "Campaign",
+    "CampaignBudget",
     "Contact",
     "ContactAlias",
     "ContactMerge",
     "ContactScore",
     "Deal",
+    "DealForecast",
     "Handoff",
     "HandoffCredit",
     "HandoffEvent",
     "HandoffRouting",
     "InboundBatch",
     "PipelineStage",
+    "Plan",
     "PredictiveModelRun",
     "RepProfile",
     "RoutingConfig",
@@ -42,6 +46,7 @@ __all__ = [
     "ScoringConfig",
     "Spend",
     "StageChange",
+    "Target",
     "TeamCalendar",
     "Touchpoint",
     "WebhookDelivery",

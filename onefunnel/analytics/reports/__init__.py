@@ -7,13 +7,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from onefunnel.analytics.engines import Engine
 from onefunnel.analytics.period import Period
-from onefunnel.analytics.reports import attribution, funnel, scorecard, spend
+from onefunnel.analytics.reports import attribution, funnel, plan, scorecard, spend
 from onefunnel.analytics.reports.attribution import DEFAULT_LOOKBACK_DAYS, AttributionQuery
 from onefunnel.analytics.reports.funnel import FunnelQuery
+from onefunnel.analytics.reports.plan import PlanQuery
 from onefunnel.analytics.reports.scorecard import ScorecardQuery
 from onefunnel.analytics.reports.spend import SpendQuery
 from onefunnel.analytics.table import Table
@@ -27,6 +29,7 @@ class ReportName(StrEnum):
     attribution = "attribution"
     spend = "spend"
     scorecard = "scorecard"
+    plan = "plan"
 
 
 # What each report can be grouped by (the first is the default where grouping is required).
@@ -35,6 +38,7 @@ DIMENSIONS: dict[ReportName, tuple[str, ...]] = {
     ReportName.attribution: attribution.DIMENSIONS,
     ReportName.spend: spend.DIMENSIONS,
     ReportName.scorecard: scorecard.DIMENSIONS,
+    ReportName.plan: (),
 }
 
 
@@ -46,6 +50,9 @@ class ReportOptions:
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
     half_life_days: float = DEFAULT_HALF_LIFE
     markov_order: int = 1
+    # The plan report: a saved plan's (step, channel, YYYY-MM, planned) rows, and today.
+    plan_rows: tuple[tuple[str, str, str, float], ...] = ()
+    today: date | None = None
 
 
 def run_report(
@@ -69,6 +76,11 @@ def run_report(
             return FunnelQuery(period, by).run(engine)
         case ReportName.scorecard:
             return ScorecardQuery(period, by).run(engine)
+        case ReportName.plan:
+            # A plan covers its own months; the period is the plan's, not the caller's.
+            if not options.plan_rows:
+                raise InputError("plan: name the saved plan (--plan ID, ?plan=ID)")
+            return PlanQuery(options.plan_rows, options.today or plan.today_utc()).run(engine)
         case ReportName.spend:
             return SpendQuery(
                 period,
@@ -91,6 +103,7 @@ __all__ = [
     "DIMENSIONS",
     "AttributionQuery",
     "FunnelQuery",
+    "PlanQuery",
     "ReportName",
     "ReportOptions",
     "ScorecardQuery",

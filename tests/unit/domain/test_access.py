@@ -99,3 +99,19 @@ def test_reps_move_only_their_own_or_unowned_contacts() -> None:
     assert may(REP, Action.MOVE_CONTACT, Work("contact", 2, owner_id=None))
     assert not may(REP, Action.MOVE_CONTACT, Work("contact", 3, owner_id=2))
     assert not may(BOSS, Action.MOVE_CONTACT, Work("contact", 2))
+
+
+def test_targets_are_set_by_admins_and_team_leads_for_their_team() -> None:
+    sales_team = Work("target", team="sales")
+    ritas = Work("target", owner_id=1, owner_team="sales")
+    company = Work("target")
+    assert may(LEAD, Action.SET_TARGETS, sales_team)
+    assert may(LEAD, Action.SET_TARGETS, ritas)
+    assert not may(OTHER_LEAD, Action.SET_TARGETS, sales_team)
+    assert not may(OTHER_LEAD, Action.SET_TARGETS, ritas)
+    assert not may(LEAD, Action.SET_TARGETS, company)
+    assert may(ADMIN, Action.SET_TARGETS, company)
+    for actor in (REP, MARKETER, BOSS, AM, NOBODY):
+        assert not may(actor, Action.SET_TARGETS, sales_team)
+    with pytest.raises(AccessDeniedError, match="team leads for their team"):
+        check(BOSS, Action.SET_TARGETS, company)

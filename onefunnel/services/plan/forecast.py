@@ -1,0 +1,212 @@
+"""The revenue forecast of a month or quarter, the forecast category reps set per deal, and the
+walk-forward backtest that picks the default method (``domain.plan.forecast`` explains both).
+
+What the backtest can know of the past: deals' creation, close, status, amount and expected
+close are read as stored today. A deal's stage on a past day is not recorded yet, so the stage
+method weighs a deal still open today by its current stage and a deal closed since by the first
+stage's default (the one stage it surely was in) — ``_stage_at`` is the one place to replace
+when a deal history records stages over time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from onefunnel.domain.access import Action, Actor
+from onefunnel.domain.plan.forecast import (
+    Backtest,
+    DealFacts,
+    ForecastCategory,
+    ForecastLine,
+    ForecastMethod,
+    backtest,
+    backtest_months,
+    forecast,
+)
+from onefunnel.domain.plan.periods import add_months, month_label, parse_period
+from onefunnel.models import Deal, DealForecast, PipelineStage
+from onefunnel.services.access import deal_work, require
+from onefunnel.services.errors import InputError, NotFoundError
+from onefunnel.services.plan.common import plan_errors
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastReport:
+    """A period's forecast by month, the method used and why it is the one."""
+
+    period: str
+    method: ForecastMethod
+    why: str
+    lines: tuple[ForecastLine, ...]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per month plus a total, for output."""
+        out = [_line_dict(month_label(x.month), x) for x in self.lines]
+        total = {k: sum(r[k] for r in out) for k in out[0] if k != "month"} if out else {}
+        return [*out, {"month": "total", **total}] if out else out
+
+
+def _line_dict(label: str, x: ForecastLine) -> dict[str, Any]:
+    return {
+        "month": label,
+        "won": round(x.won, 2),
+        "commit": round(x.commit, 2),
+        "best_case": round(x.best_case, 2),
+        "pipeline": round(x.pipeline, 2),
+        "omitted": round(x.omitted, 2),
+        "weighted": round(x.weighted, 2),
+        "run_rate": round(x.run_rate, 2),
+        "forecast": round(x.forecast, 2),
+        "deals": x.deals,
+    }
+
+
+def deal_facts() -> list[DealFacts]:
+    """Every deal as the forecast reads it (one query)."""
+    rows = Deal.objects.values_list(
+        "id",
+        "kind",
+        "amount",
+        "created_at",
+        "closed_at",
+        "status",
+        "expected_close",
+        "probability",
+        "pipeline_stage__probability",
+        "forecast__category",
+    )
+    out = []
+    for i, kind, amount, created, closed, status, close, manual, default, category in rows:
+        pct = manual if manual is not None else default
+        out.append(
+            DealFacts(
+                id=i,
+                kind=kind,
+                amount=float(str(amount)),
+                created_at=created,
+                closed_at=closed,
+                won=None if status == "open" else status == "won",
+                expected_close=close,
+                stage_probability=(pct or 0) / 100,
+                category=ForecastCategory(category) if category else ForecastCategory.PIPELINE,
+            )
+        )
+    return out
+
+
+def _stage_at(first_stage: float) -> Any:
+    def probability_at(deal: DealFacts, when: datetime) -> float:
+        # Only an open deal's stage is known (today's); a closed one surely was in the first.
+        return deal.stage_probability if deal.closed_at is None else first_stage
+
+    return probability_at
+
+
+def run_backtest(
+    *, today: date | None = None, deals: list[DealFacts] | None = None, warmup: int = 3
+) -> Backtest:
+    """Backtest both methods and the naive baseline over every full month of history (after
+    ``warmup`` months to learn from) up to the last full month before ``today``."""
+    day = today or timezone.now().date()
+    facts = deal_facts() if deals is None else deals
+    months = backtest_months(facts, add_months(day.replace(day=1), -1), warmup)
+    first = PipelineStage.objects.order_by("sequence").values_list("probability", flat=True)
+    first_stage = (first.first() or 0) / 100
+    return backtest(facts, months, probability_at=_stage_at(first_stage))
+
+
+@plan_errors
+def forecast_period(
+    period: str | None = None,
+    *,
+    method: str | None = None,
+    today: datetime | None = None,
+) -> ForecastReport:
+    """The forecast of a month or quarter (default: the current quarter) by expected close
+    month. Without ``method``, the backtest's default (the method that beats the naive
+    baseline on this database)."""
+    now = today or timezone.now()
+    day = now.date()
+    label = period or f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    plan_period = parse_period(label)
+    facts = deal_facts()
+    if method:
+        try:
+            chosen = ForecastMethod(method.strip().lower())
+        except ValueError:
+            raise InputError(f"method: unknown method {method!r} (stage or history)") from None
+        why = "chosen"
+    else:
+        result = run_backtest(today=day, deals=facts)
+        chosen = result.default
+        errs = {e.name: e.mape for e in result.errors}
+        mape = errs.get(chosen.value)
+        naive = errs.get("naive")
+        why = (
+            f"default: lowest backtest MAPE ({_pct(mape)}) against the naive {_pct(naive)}"
+            if result.beats_baseline
+            else f"default: no method beat the naive baseline ({_pct(naive)}); lowest MAPE"
+        )
+    lines = forecast(facts, plan_period.months, as_of=now.astimezone(UTC), method=chosen)
+    return ForecastReport(plan_period.label, chosen, why, tuple(lines))
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def backtest_rows(result: Backtest) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The backtest as (error table, month table) rows for output."""
+    errors = [
+        {
+            "forecast": e.name,
+            "mape": None if e.mape is None else round(e.mape, 4),
+            "bias": None if e.bias is None else round(e.bias, 4),
+            "months": e.months,
+            "default": e.name == result.default.value,
+        }
+        for e in result.errors
+    ]
+    months = [
+        {
+            "month": month_label(m.month),
+            "actual": round(m.actual, 2),
+            "stage": round(m.stage, 2),
+            "history": round(m.history, 2),
+            "naive": round(m.naive, 2),
+        }
+        for m in result.months
+    ]
+    return errors, months
+
+
+def set_forecast_category(
+    actor: Actor, deal_id: int, category: str, *, at: datetime | None = None
+) -> ForecastCategory:
+    """Set a deal's forecast category: the deal's rep (or their team lead, or an admin)."""
+    try:
+        value = ForecastCategory(category.strip().lower())
+    except ValueError:
+        known = ", ".join(c.value for c in ForecastCategory)
+        raise InputError(f"category: unknown category {category!r} (one of {known})") from None
+    with transaction.atomic():
+        deal = Deal.objects.select_related("account").filter(pk=deal_id).first()
+        if deal is None:
+            raise NotFoundError(f"deal_id: no deal #{deal_id}")
+        require(actor, Action.WORK_DEAL, deal_work(deal))
+        if deal.status != "open":
+            raise InputError(f"deal_id: deal #{deal_id} is {deal.status}; only open deals")
+        DealForecast.objects.update_or_create(
+            deal_id=deal.pk,
+            defaults={
+                "category": value.value,
+                "set_by_id": actor.user_id,
+                "set_at": at or timezone.now(),
+            },
+        )
+    return value

@@ -1,0 +1,114 @@
+"""The forecast and its backtest, on deals whose right answer is known."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from onefunnel.domain.plan.forecast import (
+    DealFacts,
+    ForecastCategory,
+    ForecastMethod,
+    backtest,
+    backtest_months,
+    errors,
+    forecast,
+    win_rates,
+)
+
+
+def t(day: str) -> datetime:
+    return datetime.fromisoformat(day).replace(tzinfo=UTC)
+
+
+def deal(i: int, amount: float, created: str, closed: str | None, won: bool | None,
+         *, p: float = 0.5, kind: str = "new_business",
+         category: ForecastCategory = ForecastCategory.PIPELINE) -> DealFacts:  # fmt: skip
+    close_day = (t(closed) if closed else t("2026-06-15")).date()
+    return DealFacts(
+        i, kind, amount, t(created), t(closed) if closed else None, won, close_day, p, category
+    )
+
+
+def test_weighted_pipeline_by_close_month_and_category() -> None:
+    deals = [
+        deal(1, 1000, "2026-04-01", "2026-05-10", True),  # won in May, before as_of
+        deal(2, 2000, "2026-04-01", None, None, p=0.5, category=ForecastCategory.COMMIT),
+        deal(3, 4000, "2026-04-01", None, None, p=0.25, category=ForecastCategory.BEST_CASE),
+        deal(4, 8000, "2026-04-01", None, None, p=0.5, category=ForecastCategory.OMITTED),
+    ]
+    (may, june) = forecast(
+        deals, [date(2026, 5, 1), date(2026, 6, 1)], as_of=t("2026-05-20"),
+        method=ForecastMethod.STAGE,
+    )  # fmt: skip
+    assert may.won == 1000
+    assert may.deals == 0
+    assert (june.commit, june.best_case, june.omitted) == (2000, 4000, 8000)
+    assert june.weighted == pytest.approx(2000 * 0.5 + 4000 * 0.25)  # omitted left out
+    assert june.forecast == pytest.approx(june.weighted)  # no run rate without such history
+
+
+def test_history_rates_condition_on_age() -> None:
+    # 10 deals closed after 10 days, all lost; 10 after 40 days, all won: a fresh deal wins
+    # half the time, one that has lived 35 days (band 1) always does.
+    deals = [deal(i, 1, "2026-01-01", "2026-01-11", False) for i in range(10)]
+    deals += [deal(10 + i, 1, "2026-01-01", "2026-02-10", True) for i in range(10)]
+    rates = win_rates(deals, t("2026-03-01"))
+    assert rates.rate("new_business", 0) == pytest.approx(0.5)
+    assert rates.rate("new_business", 35) == pytest.approx(1.0)
+    # Another kind with no history uses all deals.
+    assert rates.rate("renewal", 35) == pytest.approx(0.5)
+
+
+def test_backtest_on_a_known_answer() -> None:
+    # Every month from February to June one deal of 1000·m is created on the 10th of the
+    # month before and won on the 10th of the month (stage probability 1): the stage forecast
+    # is exact; the naive baseline says last month's 1000·(m − 1).
+    deals = []
+    for m in range(1, 7):
+        created = f"2026-{m - 1:02d}-10" if m > 1 else "2025-12-10"
+        deals.append(deal(m, 1000.0 * m, created, f"2026-{m:02d}-10", True, p=1.0))
+    months = [date(2026, m, 1) for m in range(3, 7)]
+    result = backtest(deals, months)
+    stage, history, naive = result.errors
+    assert stage.mape == pytest.approx(0)
+    assert stage.bias == pytest.approx(0)
+    # Naive: (2000/3000 + 3000/4000 + 4000/5000 + 5000/6000) off by 1000 each, too low.
+    expected = (1 / 3 + 1 / 4 + 1 / 5 + 1 / 6) / 4
+    assert naive.mape == pytest.approx(expected)
+    assert naive.bias == pytest.approx(-expected)
+    # History: every earlier deal was won, so it too is exact.
+    assert history.mape == pytest.approx(0)
+    assert result.default in (ForecastMethod.STAGE, ForecastMethod.HISTORY)
+    assert result.beats_baseline
+    assert [r.actual for r in result.months] == [3000, 4000, 5000, 6000]
+
+
+def test_backtest_uses_only_what_was_known() -> None:
+    # A deal created after the forecast date is not in that month's forecast.
+    deals = [deal(1, 500, "2026-03-05", "2026-03-20", True, p=1.0)]
+    result = backtest(deals, [date(2026, 3, 1)])
+    assert result.months[0].stage == 0
+    assert result.months[0].actual == 500
+
+
+def test_errors_skip_months_without_revenue() -> None:
+    e = errors("x", [(10, 0), (110, 100), (80, 100)])
+    assert e.months == 2
+    assert e.mape == pytest.approx(0.15)
+    assert e.bias == pytest.approx(-0.05)
+    assert errors("x", []).mape is None
+
+
+def test_backtest_months_start_after_warmup() -> None:
+    deals = [deal(1, 1, "2026-01-15", None, None)]
+    assert backtest_months(deals, date(2026, 5, 31)) == [date(2026, 4, 1), date(2026, 5, 1)]
+
+
+def test_history_rates_weigh_deals_by_amount() -> None:
+    # 10 small deals won (100 each), 10 large lost (900 each): half the deals, a tenth of the
+    # amount — the revenue to expect from an open deal is the tenth.
+    deals = [deal(i, 100, "2026-01-01", "2026-01-11", True) for i in range(10)]
+    deals += [deal(10 + i, 900, "2026-01-01", "2026-01-11", False) for i in range(10)]
+    assert win_rates(deals, t("2026-03-01")).rate("new_business", 0) == pytest.approx(0.1)
