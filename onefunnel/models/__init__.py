@@ -16,7 +16,7 @@ from onefunnel.models.routing import (
 )
 from onefunnel.models.scoring import ContactScore, PredictiveModelRun, ScoringConfig
 from onefunnel.models.stages import AppendOnlyError, StageChange
-from onefunnel.models.touchpoints import Touchpoint
+from onefunnel.models.touchpoints import ProfileMessage, Touchpoint
 from onefunnel.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "InboundBatch",
     "PipelineStage",
     "PredictiveModelRun",
+    "ProfileMessage",
     "RepProfile",
     "RoutingConfig",
     "RoutingRotation",

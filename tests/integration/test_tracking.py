@@ -21,6 +21,7 @@ from onefunnel.models import (
     Contact,
     ContactAlias,
     InboundBatch,
+    ProfileMessage,
     StageChange,
     Touchpoint,
 )
@@ -92,7 +93,9 @@ def test_identify_merges_the_anonymous_history() -> None:
     contact = Contact.objects.get(email="ada@acme.io")
     assert contact.first_name == "Ada"
     touches = Touchpoint.objects.filter(contact=contact).order_by("occurred_at")
-    assert [t.message_id for t in touches] == ["p1", "p2", "i1", "t1"]
+    # the identify updated the profile and identity: it is not a touch
+    assert [t.message_id for t in touches] == ["p1", "p2", "t1"]
+    assert ProfileMessage.objects.get(message_id="i1").contact_id == contact.pk
     assert set(
         ContactAlias.objects.filter(contact=contact).values_list("anonymous_id", flat=True)
     ) == {
@@ -115,6 +118,9 @@ def test_identify_merges_the_anonymous_history() -> None:
     assert (campaign.planned, campaign.channel) == (False, "paid_search")
     assert p1.campaign_id == campaign.pk
     assert p1.channel == "paid_search"
+    # p2 came a minute later in the same session without UTM tags: it keeps the tags as sent
+    # (none) and is attributed to its session's source
+    assert (p2.channel, p2.campaign_id, p2.utm_campaign) == ("paid_search", campaign.pk, "")
 
     # later anonymous visits from the same browser land on the contact directly
     later = _ingest(_visit(3))
