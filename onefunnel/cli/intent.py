@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from onefunnel.cli import app, migrate, setup_django, translate_errors
-from onefunnel.cli.output import OutputFormat, console, emit_object, emit_rows, fail
+from onefunnel.cli.output import ExitCode, OutputFormat, console, emit_object, emit_rows, fail
 
 if TYPE_CHECKING:
     from onefunnel.services.config_versions import ConfigVersion
@@ -55,7 +55,7 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        fail(f"file: no such file {str(path)!r}")
+        fail(f"file: no such file {str(path)!r}", code=ExitCode.NOT_FOUND)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         fail(f"file: {path.name} is not JSON: {exc}")
 
@@ -107,7 +107,7 @@ def handoffs_accept(
     try:
         decided = accept_handoff(handoff_id, actor_id=_actor(actor))
     except HandoffError as exc:
-        fail(str(exc), code=2)
+        fail(str(exc), code=ExitCode.CONFLICT)
     _decision(decided, fmt)
 
 
@@ -133,7 +133,7 @@ def handoffs_reject(
     try:
         decided = reject_handoff(handoff_id, reason=reason, note=note, actor_id=_actor(actor))
     except HandoffError as exc:
-        fail(str(exc), code=2)
+        fail(str(exc), code=ExitCode.CONFLICT)
     _decision(decided, fmt)
 
 
@@ -154,7 +154,7 @@ def handoffs_reassign(
     try:
         view = reassign_handoff(handoff_id, owner=owner, team=team, actor_id=_actor(actor))
     except HandoffError as exc:
-        fail(str(exc), code=2)
+        fail(str(exc), code=ExitCode.CONFLICT)
     emit_object(view.as_dict(), fmt, title=f"handoff #{view.id}")
 
 

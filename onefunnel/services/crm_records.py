@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
+from onefunnel.domain.touches import describe_touch
 from onefunnel.models import Account, Campaign, Contact, Spend, StageChange, Touchpoint
 from onefunnel.services.contacts import normalise_domain, normalise_email
 from onefunnel.services.errors import InputError, NotFoundError
@@ -515,14 +516,16 @@ class TouchpointRecord:
     properties: dict[str, Any]
     occurred_at: datetime
     received_at: datetime
+    description: str
 
     @classmethod
     def of(cls, t: Touchpoint) -> TouchpointRecord:
-        """The frozen view of a stored touchpoint."""
+        """The frozen view of a stored touchpoint, with what happened in words."""
         return cls(
             t.pk, t.message_id, t.contact_id, t.anonymous_id, t.account_id, t.kind, t.team,
             t.channel, t.campaign_id, t.utm_source, t.utm_medium, t.utm_campaign, t.utm_term,
             t.utm_content, dict(t.properties), t.occurred_at, t.received_at,
+            describe_touch(t.kind, t.properties),
         )  # fmt: skip
 
 

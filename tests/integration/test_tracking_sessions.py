@@ -130,3 +130,33 @@ def test_an_outside_referrer_is_a_source_and_a_server_message_keeps_its_own() ->
 def test_the_session_gap_is_configurable() -> None:
     _ingest(_page("p1", 20, context=ADS), _page("p2", 10))
     assert _labels("p2") == [("direct", "", "")]
+
+
+def test_the_record_and_the_profile_say_what_each_touch_was() -> None:
+    from onefunnel.services.crm_records import list_touchpoints
+    from onefunnel.services.profiles import contact_profile
+
+    page = {"page": {"title": "Pricing", "path": "/pricing"}}
+    _ingest(
+        _page("p1", 20, anon="b-7", context=page),
+        {
+            "type": "identify",
+            "messageId": "i1",
+            "anonymousId": "b-7",
+            "traits": {"email": "eve@acme.io"},
+        },
+        {
+            "type": "track",
+            "messageId": "t1",
+            "anonymousId": "b-7",
+            "event": "Form Submitted",
+            "properties": {"form_name": "Contact sales"},
+        },
+    )
+    records = {r.message_id: r.description for r in list_touchpoints().items}
+    assert records == {
+        "p1": "viewed page 'Pricing' (/pricing)",
+        "t1": "submitted form 'Contact sales' (event 'Form Submitted')",
+    }
+    lines = contact_profile("eve@acme.io").touches
+    assert [line.description for line in lines] == [records["p1"], records["t1"]]
