@@ -69,6 +69,9 @@ def test_bad_input_gives_one_line_and_a_non_zero_exit(install: Install) -> None:
     assert bad_size.returncode != 0
     assert "size" in bad_size.stderr
     assert "Traceback" not in bad_size.stderr
+    absurd = install.run("report", "funnel", "--to", "9999-12-31", check=False)
+    assert (absurd.returncode, absurd.stderr.count("\n")) == (1, 1)
+    assert "to: 9999-12-31 is out of range" in absurd.stderr
     no_password = install.run("init", "--admin-username", "ada", check=False)
     assert no_password.returncode == 1
     assert "admin_password" in no_password.stderr

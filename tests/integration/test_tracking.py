@@ -282,6 +282,27 @@ def test_batch_answers_200_with_counts(key: str) -> None:
     assert not InboundBatch.objects.exists()
 
 
+def test_one_absurd_timestamp_costs_only_its_own_message(key: str) -> None:
+    bad = {
+        "type": "page",
+        "messageId": "bad",
+        "anonymousId": "a",
+        "timestamp": "9999-12-31T23:59:59-05:00",
+    }
+    old = {
+        "type": "page",
+        "messageId": "old",
+        "anonymousId": "a",
+        "timestamp": "0001-01-01T00:00:00+01:00",
+    }
+    status, payload, _ = _post(Client(), "/v1/batch", _body(_visit(1), bad, old, _visit(2)), key)
+    assert status == 200
+    assert payload["accepted"] == 2
+    assert [r["loc"] for r in payload["rejected"]] == ["batch[1].timestamp", "batch[2].timestamp"]
+    drain()
+    assert sorted(Touchpoint.objects.values_list("message_id", flat=True)) == ["p1", "p2"]
+
+
 def test_single_endpoints_gzip_and_body_write_key(key: str) -> None:
     client = Client()
     track = orjson.dumps(
