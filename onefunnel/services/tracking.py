@@ -1,4 +1,7 @@
-"""Ingest a batch of Segment messages: every new message becomes one touchpoint, in one transaction.
+"""Ingest a batch of Segment messages in one transaction: every new ``track``, ``page`` or
+``screen`` becomes one touchpoint; ``identify``, ``group`` and ``alias`` update the profile,
+identity and account only (not touches: no touchpoint, no stage move), their ids kept so that a
+resend is applied once. Each touch is attributed to its session's source (domain/sessions.py).
 
 The write path is set-based, because a tracking endpoint receives thousands of messages a
 second: one query finds the message ids already stored, one resolves the user ids, one the
