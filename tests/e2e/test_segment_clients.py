@@ -324,3 +324,48 @@ def test_hostile_bodies_get_4xx_write_nothing_and_the_server_lives(live: Live) -
         assert ok.status_code == 200
     live.expanded()
     assert install.query(count) == [(1,)]
+
+
+ABSURD_SCRIPT = """
+import datetime, json, sys
+{import_line}
+host, key, tag = sys.argv[1:4]
+sdk.write_key = key
+sdk.host = host
+sdk.max_retries = 2
+errors = []
+sdk.on_error = lambda e, batch: errors.append(str(e))
+minus5 = datetime.timezone(datetime.timedelta(hours=-5))
+sdk.track(anonymous_id="absurd-" + tag, event="Good Before")
+sdk.track(anonymous_id="absurd-" + tag, event="Far Future",
+          timestamp=datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=minus5))
+sdk.track(anonymous_id="absurd-" + tag, event="Year One",
+          timestamp=datetime.datetime(1, 1, 1, 0, 0, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=5))))
+sdk.track(anonymous_id="absurd-" + tag, event="Good After")
+sdk.flush()
+print(json.dumps({{"errors": errors}}))
+"""
+
+
+@pytest.mark.parametrize("sdk", ["segment", "rudder"])
+def test_an_absurd_timestamp_costs_only_its_own_message(
+    live: Live, sdk_pythons: dict[str, Path], sdk: str
+) -> None:
+    script = ABSURD_SCRIPT.format(import_line=SDKS[sdk][1])
+    done = subprocess.run(
+        [str(sdk_pythons[sdk]), "-c", script, live.base, live.key, sdk],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # the batch was answered 200 (the bad messages listed as rejected): nothing to retry
+    assert json.loads(done.stdout.strip().splitlines()[-1])["errors"] == []
+    live.expanded()
+    stored = live.install.query(
+        "SELECT properties FROM onefunnel_touchpoint "
+        f"WHERE anonymous_id = 'absurd-{sdk}' ORDER BY occurred_at, id"
+    )
+    events = sorted((json.loads(p) if isinstance(p, str) else p)["event"] for (p,) in stored)
+    assert events == ["Good After", "Good Before"]
