@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from onefunnel.cli import app
-from onefunnel.cli.output import ExitCode, OutputFormat, emit_rows, fail
+from onefunnel.cli.output import OutputFormat, emit_rows, fail
 from onefunnel.domain.attribution import (
     DEFAULT_DIRECT_CHANNEL,
     DEFAULT_HALF_LIFE,
@@ -92,7 +92,7 @@ def attribution(
         lookback_days=lookback_days,
     )
     if not file.is_file():
-        fail(f"{file}: no such file", code=ExitCode.NOT_FOUND)
+        fail(f"{file}: no such file")
     try:
         journeys = read_journeys(file, options)
         credits = run_models(

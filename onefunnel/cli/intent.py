@@ -55,7 +55,7 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        fail(f"file: no such file {str(path)!r}", code=ExitCode.NOT_FOUND)
+        fail(f"file: no such file {str(path)!r}")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         fail(f"file: {path.name} is not JSON: {exc}")
 

@@ -30,10 +30,10 @@ err_console = Console(stderr=True)
 class ExitCode(IntEnum):
     """One exit code per kind of failure (README, Commands). 0 is success."""
 
-    BAD_INPUT = 1  # a value, file or option the user gave is wrong
+    BAD_INPUT = 1  # a value, option or file the user gave is wrong (a missing file included)
     USAGE = 2  # the command line itself (unknown option, missing argument): Typer's own
     ACCESS_DENIED = 3  # the acting user may not do this
-    NOT_FOUND = 4  # no such contact, handoff, key …
+    NOT_FOUND = 4  # no such record: contact, handoff, key …
     DATABASE = 5  # the database cannot be reached or answered with an error
     CONFLICT = 6  # the record's state refuses the change (e.g. a handoff no longer pending)
 
