@@ -18,7 +18,8 @@ server whose user may create databases):
    the *materialised* rate (touchpoints stored per second from the start of sending until the
    inbox is empty) and the *lag* (how long after the last acknowledgement the last touchpoint
    appeared). It waits for the inbox to drain (at most ``--drain-seconds``) and only then
-   checks zero loss: every message acknowledged is one touchpoint in the database;
+   checks zero loss: every message acknowledged is one touchpoint in the database (or, for
+   an identify, one applied profile message: profile messages are not touches);
 4. reads back the touchpoint rows the HTTP run stored and inserts exactly those rows straight
    through the database driver (100-row multi-row INSERTs, no HTTP, no parsing, no identity
    work, no foreign-key checks since the raw database has no contacts) into fresh databases,
@@ -337,6 +338,13 @@ ROW_COLUMNS = (
 )
 
 
+# Messages stored: touchpoints, and the profile messages (identify) applied.
+STORED = (
+    "SELECT (SELECT COUNT(*) FROM onefunnel_touchpoint)"
+    " + (SELECT COUNT(*) FROM onefunnel_profilemessage)"
+)
+
+
 def http_run(
     engine: str, args: argparse.Namespace, bodies: list[bytes]
 ) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
@@ -360,20 +368,20 @@ def http_run(
             # warm-up: a few batches per worker so imports and connections are paid for
             warmed = send(port, auth, bodies[:warm], 60, 1, args.workers)
             drained_by(inst, time.monotonic() + 120)
-            stored_before = inst.count("SELECT COUNT(*) FROM onefunnel_touchpoint")
+            stored_before = inst.count(STORED)
             cpu_before = _process_tree_cpu(proc.pid)
             start = time.perf_counter()
             load = send(port, auth, bodies[warm:], args.seconds, args.senders, args.connections)
             wall = time.perf_counter() - start
             server_cpu = _process_tree_cpu(proc.pid) - cpu_before
             loadavg = os.getloadavg()
-            stored_at_end = inst.count("SELECT COUNT(*) FROM onefunnel_touchpoint")
+            stored_at_end = inst.count(STORED)
             drained = drained_by(inst, time.monotonic() + args.drain_seconds)
             until_drained = time.perf_counter() - start
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-        stored = inst.count("SELECT COUNT(*) FROM onefunnel_touchpoint")
+        stored = inst.count(STORED)
         set_aside = inst.inbox("")
         expected = load.sent_events + warmed.sent_events
         rows = inst.query(

@@ -75,6 +75,7 @@ ALLOWED_HOSTS = [
     ).split(",")
     if h.strip()
 ]
+CSRF_FAILURE_VIEW = "onefunnel.api.root.csrf_failure"
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("ONEFUNNEL_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]

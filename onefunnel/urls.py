@@ -13,3 +13,7 @@ urlpatterns = [
     path("v1/", include("onefunnel.api.tracking_urls")),
     path("", include("onefunnel.web.urls")),
 ]
+
+# Errors under /api/ and /v1/ answer in the API's JSON error format (onefunnel/api/root.py).
+handler404 = "onefunnel.api.root.page_not_found"
+handler500 = "onefunnel.api.root.server_error"

@@ -8,6 +8,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from onefunnel.services.errors import InputError
 
 DEFAULT_DAYS = 365
+# The days a report can cover: every engine computes with them (the day after the last, epoch
+# seconds) without overflowing, and no business record is older or younger.
+MIN_DAY = date(1900, 1, 1)
+MAX_DAY = date(9998, 12, 31)
+
+
+def check_day(day: date, field: str) -> date:
+    """The day, or InputError naming the field when it is outside MIN_DAY … MAX_DAY."""
+    if not MIN_DAY <= day <= MAX_DAY:
+        raise InputError(
+            f"{field}: {day.isoformat()} is out of range "
+            f"({MIN_DAY.isoformat()} to {MAX_DAY.isoformat()})"
+        )
+    return day
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +32,8 @@ class Period:
     last: date
 
     def __post_init__(self) -> None:
+        check_day(self.first, "from")
+        check_day(self.last, "to")
         if self.last < self.first:
             raise InputError(
                 f"to: {self.last.isoformat()} is before from: {self.first.isoformat()}"
@@ -53,20 +69,23 @@ class Period:
 def parse_day(text: str, field: str) -> date:
     """An ISO date (YYYY-MM-DD), or InputError naming the field."""
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
-        raise InputError(f"{field}: {text!r} is not a date (YYYY-MM-DD)") from None
+        raise InputError(f"{field}: {text[:40]!r} is not a date (YYYY-MM-DD)") from None
+    return check_day(day, field)
 
 
 def period_of(first: str | date | None, last: str | date | None, *, today: date) -> Period:
     """The period between two optional dates: the last defaults to ``today``, the first to
     a year before the last."""
-    last_day = (
-        parse_day(last, "to") if isinstance(last, str) else (last if last is not None else today)
+    last_day = check_day(
+        parse_day(last, "to") if isinstance(last, str) else (last if last is not None else today),
+        "to",
     )
+    default_first = last_day - timedelta(days=min(DEFAULT_DAYS - 1, (last_day - MIN_DAY).days))
     first_day = (
         parse_day(first, "from")
         if isinstance(first, str)
-        else (first if first is not None else last_day - timedelta(days=DEFAULT_DAYS - 1))
+        else (first if first is not None else default_first)
     )
     return Period(first_day, last_day)

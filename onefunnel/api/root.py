@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from django.views.csrf import csrf_failure as django_csrf_failure
 from ninja import NinjaAPI, Schema
-from ninja.errors import ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from onefunnel.analytics.status import funnel_status
 from onefunnel.domain.access import AccessDeniedError
@@ -15,7 +18,115 @@ from onefunnel.domain.handoffs import HandoffError
 from onefunnel.domain.stages import IllegalTransitionError
 from onefunnel.services.errors import NotFoundError
 
-api = NinjaAPI(title="onefunnel", version="1", urls_namespace="api")
+log = logging.getLogger(__name__)
+
+#: The statuses every operation may answer besides its own (OpenAPI: see ``_OnefunnelAPI``).
+ERROR_STATUSES: dict[str, str] = {
+    "401": "Not signed in and no valid API key",
+    "403": "Not allowed (the role's rules), or the CSRF check failed",
+    "404": "No such resource or path",
+    "422": "Invalid input: the errors name each field (absurd dates and numbers included)",
+    "500": "An internal error (reported in the same format)",
+}
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["detail", "errors"],
+    "properties": {
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
+                    "msg": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+class _OnefunnelAPI(NinjaAPI):
+    """The API, whose OpenAPI lists the error answers every operation can give."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        """The generated schema, with the error format added to every operation."""
+        schema = super().get_openapi_schema(*args, **kwargs)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = _ERROR_SCHEMA
+        ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                for status, description in ERROR_STATUSES.items():
+                    operation["responses"].setdefault(status, {"description": description, **ref})
+        return schema
+
+
+api = _OnefunnelAPI(title="onefunnel", version="1", urls_namespace="api")
+
+
+def error_body(detail: str, loc: list[str | int] | None = None, msg: str = "") -> dict[str, Any]:
+    """The API's error format: ``{"detail": ..., "errors": [{"loc": [...], "msg": ...}]}``."""
+    return {"detail": detail, "errors": [{"loc": loc, "msg": msg or detail}] if loc else []}
+
+
+def _api_path(request: HttpRequest) -> bool:
+    return request.path.startswith(("/api/", "/v1/"))
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404: the JSON error format under /api/ and /v1/, Django's page elsewhere."""
+    if _api_path(request):
+        return JsonResponse(
+            error_body(f"not found: {request.path}", ["path"], "no such resource"), status=404
+        )
+    return defaults.page_not_found(request, exception or Exception("not found"))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500: the JSON error format under /api/ and /v1/, Django's page elsewhere."""
+    if _api_path(request):
+        return JsonResponse(error_body("internal error (logged on the server)"), status=500)
+    return defaults.server_error(request)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A failed CSRF check: 403 in the JSON error format under /api/, Django's page elsewhere."""
+    if _api_path(request):
+        return JsonResponse(
+            error_body(f"CSRF check failed: {reason}", ["header", "X-CSRFToken"], reason),
+            status=403,
+        )
+    return django_csrf_failure(request, reason)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # Ninja's own refusals (its CSRF check among them) in the one error format.
+    return api.create_response(request, error_body(str(exc)), status=exc.status_code)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(
+        request, error_body("not signed in and no valid API key"), status=401
+    )
+
+
+@api.exception_handler(OverflowError)
+def _out_of_range(request: HttpRequest, exc: OverflowError) -> HttpResponse:
+    # A number or date beyond what the database or the calendar holds: bad input, not a fault.
+    detail = f"invalid input: a number or date is out of range ({exc})"
+    return api.create_response(request, error_body(detail, ["query"], str(exc)), status=422)
+
+
+@api.exception_handler(Exception)
+def _internal(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.exception("API error on %s", request.path)
+    body = error_body("internal error (logged on the server)")
+    return api.create_response(request, body, status=500)
 
 
 def _loc(loc: Any) -> list[str | int]:

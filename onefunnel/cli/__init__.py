@@ -12,7 +12,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
-from onefunnel.cli.output import fail
+from onefunnel.cli.output import ExitCode, fail
 
 app = typer.Typer(
     name="onefunnel",
@@ -47,7 +47,7 @@ def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from django.db import OperationalError
+        from django.db import DatabaseError
 
         from onefunnel.domain.access import AccessDeniedError
         from onefunnel.services.errors import InputError, NotFoundError
@@ -55,11 +55,13 @@ def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except AccessDeniedError as exc:
-            fail(str(exc), code=3)
-        except (InputError, NotFoundError, ValueError) as exc:
-            fail(str(exc))
-        except OperationalError as exc:
-            fail(f"database: {exc}".splitlines()[0])
+            fail(str(exc), code=ExitCode.ACCESS_DENIED)
+        except NotFoundError as exc:
+            fail(str(exc), code=ExitCode.NOT_FOUND)
+        except (InputError, ValueError, OverflowError) as exc:
+            fail(str(exc), code=ExitCode.BAD_INPUT)
+        except DatabaseError as exc:
+            fail(f"database: {exc}".splitlines()[0], code=ExitCode.DATABASE)
 
     return wrapper
 

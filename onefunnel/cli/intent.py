@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from onefunnel.cli import app, migrate, setup_django, translate_errors
-from onefunnel.cli.output import OutputFormat, console, emit_object, emit_rows, fail
+from onefunnel.cli.output import ExitCode, OutputFormat, console, emit_object, emit_rows, fail
 
 if TYPE_CHECKING:
     from onefunnel.services.config_versions import ConfigVersion
@@ -107,7 +107,7 @@ def handoffs_accept(
     try:
         decided = accept_handoff(handoff_id, actor_id=_actor(actor))
     except HandoffError as exc:
-        fail(str(exc), code=2)
+        fail(str(exc), code=ExitCode.CONFLICT)
     _decision(decided, fmt)
 
 
@@ -133,7 +133,7 @@ def handoffs_reject(
     try:
         decided = reject_handoff(handoff_id, reason=reason, note=note, actor_id=_actor(actor))
     except HandoffError as exc:
-        fail(str(exc), code=2)
+        fail(str(exc), code=ExitCode.CONFLICT)
     _decision(decided, fmt)
 
 
@@ -154,7 +154,7 @@ def handoffs_reassign(
     try:
         view = reassign_handoff(handoff_id, owner=owner, team=team, actor_id=_actor(actor))
     except HandoffError as exc:
-        fail(str(exc), code=2)
+        fail(str(exc), code=ExitCode.CONFLICT)
     emit_object(view.as_dict(), fmt, title=f"handoff #{view.id}")
 
 
@@ -268,8 +268,14 @@ def scoring_train(
     target: Annotated[str | None, typer.Option(help="The 0/1 outcome column (with --csv)")] = None,
     drop: Annotated[list[str] | None, typer.Option(help="Columns to ignore (with --csv)")] = None,
     algorithm: Annotated[
-        str, typer.Option(help="logistic_regression or gradient_boosting")
-    ] = "logistic_regression",
+        str,
+        typer.Option(
+            "--model",
+            "--algorithm",
+            help="best (fit both on the same folds, keep the higher k-fold AUC), "
+            "logistic_regression or gradient_boosting",
+        ),
+    ] = "best",
     folds: Annotated[int, typer.Option(help="Cross-validation folds")] = 5,
     activate: Annotated[bool, typer.Option(help="Switch the model on as the score")] = False,
     fmt: FormatOption = OutputFormat.table,
@@ -279,9 +285,9 @@ def scoring_train(
     from onefunnel.domain.predictive import Algorithm
 
     try:
-        chosen = Algorithm(algorithm)
+        chosen = None if algorithm == "best" else Algorithm(algorithm)
     except ValueError:
-        fail(f"algorithm: unknown algorithm {algorithm!r} (logistic_regression, gradient_boosting)")
+        fail(f"model: unknown model {algorithm!r} (best, logistic_regression, gradient_boosting)")
     _ready()
     from onefunnel.services import predictive_scoring as predictive
 
@@ -289,7 +295,11 @@ def scoring_train(
         if not target:
             fail("target: --target COLUMN is required with --csv")
         csv_report = predictive.train_csv(
-            csv_file, target, algorithm=chosen, folds=folds, drop=drop or ()
+            csv_file,
+            target,
+            algorithm=chosen or Algorithm.LOGISTIC_REGRESSION,
+            folds=folds,
+            drop=drop or (),
         )
         payload = {
             "auc_mean": csv_report.auc_mean,
@@ -308,8 +318,10 @@ def scoring_train(
     report = predictive.train_from_database(algorithm=chosen, activate=activate, folds=folds)
     data = report.as_dict()
     calibration = data.pop("calibration")
+    candidates = data.pop("candidates") if fmt is OutputFormat.table else data["candidates"]
     emit_object(data, fmt, title="predictive model vs rule score (same holdout)")
     if fmt is OutputFormat.table:
+        emit_rows(list(candidates), fmt, title="models fitted on the same folds (kept first)")
         emit_rows(
             [dict(zip(("from", "to", "leads", "predicted", "observed"), b, strict=True))
              for b in calibration],

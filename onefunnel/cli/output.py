@@ -11,18 +11,31 @@ import sys
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any, NoReturn
 
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 Row = Mapping[str, Any]
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+class ExitCode(IntEnum):
+    """One exit code per kind of failure (README, Commands). 0 is success."""
+
+    BAD_INPUT = 1  # a value, option or file the user gave is wrong (a missing file included)
+    USAGE = 2  # the command line itself (unknown option, missing argument): Typer's own
+    ACCESS_DENIED = 3  # the acting user may not do this
+    NOT_FOUND = 4  # no such record: contact, handoff, key …
+    DATABASE = 5  # the database cannot be reached or answered with an error
+    CONFLICT = 6  # the record's state refuses the change (e.g. a handoff no longer pending)
 
 
 class OutputFormat(StrEnum):
@@ -35,7 +48,8 @@ class OutputFormat(StrEnum):
 
 def _json_default(value: object) -> object:
     if isinstance(value, Decimal):
-        return str(value)
+        # A number in JSON, written exactly (not rounded through a float); NaN has no JSON form.
+        return orjson.Fragment(format(value, "f")) if value.is_finite() else None
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     raise TypeError(f"cannot serialise {type(value).__name__}")
@@ -79,11 +93,12 @@ def emit_rows(
         for row in rows:
             writer.writerow(["" if row.get(c) is None else row.get(c) for c in cols])
     else:
-        table = Table(title=title)
+        # Data is printed as text, never read as Rich markup: "[/bold]" in a name is a name.
+        table = Table(title=escape(title) if title else None)
         for c in cols:
-            table.add_column(c.replace("_", " "))
+            table.add_column(escape(c.replace("_", " ")))
         for row in rows:
-            table.add_row(*(_cell(row.get(c)) for c in cols))
+            table.add_row(*(Text(_cell(row.get(c))) for c in cols))
         console.print(table)
 
 
@@ -96,7 +111,13 @@ def emit_object(payload: Mapping[str, Any], fmt: OutputFormat, *, title: str | N
     emit_rows(rows, fmt, title=title, columns=["field", "value"])
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Say what went wrong in one line on stderr and exit non-zero (never a traceback)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+def fail(message: str, code: int = ExitCode.BAD_INPUT) -> NoReturn:
+    """Say what went wrong in one line on stderr and exit non-zero (never a traceback).
+
+    The message is text, not markup; newlines in it are folded so it stays one line.
+    """
+    line = " ".join(str(message).split())
+    err_console.print(
+        Text.assemble(("error:", "bold red"), " ", line), highlight=False, soft_wrap=True
+    )
+    raise typer.Exit(int(code))

@@ -457,3 +457,49 @@ def _train(
     )
     final = _Fitted(_subset(table, rows), y, kinds, algorithm, seed)
     return PredictiveModel(final, columns, report)
+
+
+def train_best_model(
+    table: FeatureTable,
+    outcomes: Sequence[Any] | npt.NDArray[Any],
+    *,
+    algorithm: Algorithm | None = None,
+    holdout_fraction: float = 0.25,
+    folds: int = 5,
+    seed: int = 0,
+    threads: int | None = None,
+) -> tuple[PredictiveModel, tuple[ModelReport, ...]]:
+    """Fit every algorithm on the same holdout split and the same cross-validation folds (one
+    seed), and keep the one with the best mean cross-validated AUC — ties go to logistic
+    regression, the simpler — unless ``algorithm`` names one. Returns the model kept and the
+    report of each model fitted, the kept one first.
+
+    The k-fold AUC decides rather than the single holdout: it averages over every row.
+    """
+    if algorithm is not None:
+        model = train_predictive_model(
+            table, outcomes, algorithm=algorithm, holdout_fraction=holdout_fraction,
+            folds=folds, seed=seed, threads=threads,
+        )  # fmt: skip
+        return model, (model.report,)
+    fitted = [
+        train_predictive_model(
+            table,
+            outcomes,
+            algorithm=each,
+            holdout_fraction=holdout_fraction,
+            folds=folds,
+            seed=seed,
+            threads=threads,
+        )
+        for each in Algorithm
+    ]
+    best = max(
+        fitted, key=lambda m: (round(m.report.cv_auc_mean, 12), -_SIMPLICITY[m.report.algorithm])
+    )
+    others = tuple(m.report for m in fitted if m is not best)
+    return best, (best.report, *others)
+
+
+# Lower is simpler: on equal ranking quality the simpler model is kept.
+_SIMPLICITY = {Algorithm.LOGISTIC_REGRESSION: 0, Algorithm.GRADIENT_BOOSTING: 1}

@@ -8,8 +8,10 @@ contact-sales, pricing form) is intent. Touches never make a customer: only a wo
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from onefunnel.domain.stages import PRE_CUSTOMER_STAGES, Stage, Team, funnel_position
 
@@ -167,3 +169,103 @@ def channel_for_utm(source: str, medium: str) -> Channel:
     if not src and not med:
         return Channel.DIRECT
     return Channel.OTHER
+
+
+# --- what a touch was, in words ---------------------------------------------------------------
+
+_DESCRIPTION_LIMIT = 120
+_FORM_KEYS = ("form", "form_name", "formName", "form_title", "formTitle", "form_id", "formId")
+_SUBJECT_KEYS = ("subject", "email_subject", "emailSubject", "email_name", "emailName")
+_TITLE_KEYS = ("title", "name", "content_name", "contentName", "file_name", "fileName")
+_OUTCOME_KEYS = ("outcome", "result", "disposition")
+_NOTE_KEYS = ("note", "notes", "summary", "agenda")
+_VERBS: dict[TouchKind, str] = {
+    TouchKind.EMAIL_OPEN: "opened email",
+    TouchKind.EMAIL_CLICK: "clicked email",
+    TouchKind.SALES_EMAIL: "sales email",
+    TouchKind.CONTENT_DOWNLOAD: "downloaded",
+    TouchKind.WEBINAR: "webinar",
+    TouchKind.EVENT: "event",
+    TouchKind.AD_CLICK: "clicked ad",
+    TouchKind.SOCIAL_ENGAGEMENT: "engaged on social",
+}
+
+
+def _clip(value: str) -> str:
+    text = " ".join(value.split())
+    return text if len(text) <= _DESCRIPTION_LIMIT else text[: _DESCRIPTION_LIMIT - 1] + "…"
+
+
+def _first_text(sources: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> str:
+    """The first non-empty string (or number) under one of ``keys``, looking in each source."""
+    for source in sources:
+        for key in keys:
+            value = source.get(key)
+            if isinstance(value, bool) or value is None:
+                continue
+            if isinstance(value, str | int | float) and str(value).strip():
+                return _clip(str(value))
+    return ""
+
+
+def describe_touch(kind: TouchKind | str, properties: Mapping[str, Any] | None) -> str:
+    """What happened in a touch, in a few words a rep can read on a timeline.
+
+    ``properties`` is a touchpoint's stored properties: for tracked messages the message type,
+    ``event`` name, the message's own ``properties`` and the ``page``; for touches recorded by
+    hand, whatever the recorder gave (``subject``, ``outcome``, ``form``, ``title`` …). Examples:
+    ``viewed page 'Pricing' (/pricing)``, ``event 'Demo Requested'``, ``submitted form 'Contact
+    sales'``, ``opened email 'Spring webinar'``, ``call: outcome connected``. Unknown shapes fall
+    back to the kind in words; nothing here raises on odd data.
+    """
+    try:
+        touch = TouchKind(str(kind))
+    except ValueError:
+        return _clip(str(kind).replace("_", " "))
+    props: Mapping[str, Any] = properties if isinstance(properties, Mapping) else {}
+    inner = props.get("properties")
+    own: Mapping[str, Any] = inner if isinstance(inner, Mapping) else {}
+    raw_page = props.get("page")
+    page: Mapping[str, Any] = raw_page if isinstance(raw_page, Mapping) else {}
+    sources = (own, props)
+    message_type = props.get("type")
+    event = _first_text((props,), ("event",))
+    if message_type in ("identify", "group", "alias"):
+        return f"profile update ({message_type})"
+    if touch in (TouchKind.PAGE_VIEW, TouchKind.HIGH_INTENT_PAGE) and not event:
+        title = _first_text((page, own), ("title",)) or _first_text((props,), ("name", "title"))
+        where = _first_text((page, own), ("path", "url"))
+        if title and where:
+            return f"viewed page '{title}' ({where})"
+        if title or where:
+            return f"viewed page '{title or where}'"
+        return "viewed a page"
+    form = _first_text(sources, _FORM_KEYS)
+    if form and touch in (TouchKind.FORM_SUBMIT, TouchKind.HAND_RAISE, TouchKind.CUSTOM):
+        return f"submitted form '{form}'" + (f" (event '{event}')" if event else "")
+    if touch in ONE_TO_ONE_KINDS and touch is not TouchKind.SALES_EMAIL:
+        parts = []
+        if outcome := _first_text(sources, _OUTCOME_KEYS):
+            parts.append(f"outcome {outcome}")
+        if subject := _first_text(sources, (*_SUBJECT_KEYS, "title")):
+            parts.append(f"'{subject}'")
+        if note := _first_text(sources, _NOTE_KEYS):
+            parts.append(f"note '{note}'")
+        if not parts and event:
+            parts.append(f"event '{event}'")
+        return f"{touch.value}: {', '.join(parts)}" if parts else touch.value
+    if touch in (TouchKind.EMAIL_OPEN, TouchKind.EMAIL_CLICK, TouchKind.SALES_EMAIL):
+        subject = _first_text(sources, _SUBJECT_KEYS)
+        if subject:
+            return f"{_VERBS[touch]} '{subject}'"
+    if touch in (TouchKind.CONTENT_DOWNLOAD, TouchKind.WEBINAR, TouchKind.EVENT):
+        title = _first_text(sources, _TITLE_KEYS)
+        if title and title != event:
+            return f"{_VERBS[touch]} '{title}'" + (f" (event '{event}')" if event else "")
+    if event:
+        where = _first_text((page,), ("path", "url"))
+        return f"event '{event}'" + (f" on {where}" if where else "")
+    if touch in _VERBS:
+        title = _first_text(sources, (*_SUBJECT_KEYS, *_TITLE_KEYS))
+        return f"{_VERBS[touch]} '{title}'" if title else _VERBS[touch]
+    return touch.value.replace("_", " ")

@@ -50,6 +50,8 @@ from onefunnel.domain.touches import (
 
 MAX_ID_LENGTH = 200
 MAX_DEPTH = 32
+#: No tracked event happened earlier: a time before it is a broken clock or a typo, refused.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 
 
 class EventType(StrEnum):
@@ -152,8 +154,28 @@ def parse_time(value: object, loc: str) -> datetime | None:
     except ValueError:
         raise EventError(loc, f"not an ISO 8601 time: {value[:40]!r}") from None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        raise EventError(loc, f"out of range: {value[:40]!r}") from None
+    if parsed < EARLIEST:
+        raise EventError(loc, f"out of range: {value[:40]!r} is before {EARLIEST:%Y-%m-%d}")
+    return parsed
+
+
+def event_time(
+    original: datetime | None, sent_at: datetime | None, received_at: datetime, loc: str
+) -> datetime:
+    """:func:`correct_timestamp`, or EventError when the correction leaves the calendar (an
+    absurd ``sentAt`` against the event's time) or lands before ``EARLIEST``."""
+    try:
+        corrected = correct_timestamp(original, sent_at, received_at)
+    except OverflowError:
+        raise EventError(f"{loc}.sentAt", "out of range against the event's timestamp") from None
+    if corrected < EARLIEST:
+        raise EventError(f"{loc}.sentAt", f"puts the event before {EARLIEST:%Y-%m-%d}")
+    return corrected
 
 
 def _id(value: object, loc: str) -> str | None:
@@ -336,7 +358,7 @@ def parse_event(
         message_id=message_id,
         user_id=user_id,
         anonymous_id=anonymous_id,
-        timestamp=correct_timestamp(original, own_sent_at, received_at),
+        timestamp=event_time(original, own_sent_at, received_at, loc),
         name=name,
         properties=properties,
         traits=traits,
@@ -367,14 +389,22 @@ def parse_batch(body: object, *, received_at: datetime, shallow: bool = False) -
         raise BatchError("batch: must be a non-empty list of messages")
     write_key = body.get("writeKey")
     try:
-        sent_at = parse_time(body.get("sentAt"), "sentAt")
         context = _object(body.get("context"), "context")
     except EventError as exc:
         raise BatchError(str(exc)) from None
+    # A bad batch sentAt costs only the messages whose time it corrects (those with a time
+    # of their own and no sentAt of their own), each rejected with the reason.
+    sent_error: EventError | None = None
+    try:
+        sent_at = parse_time(body.get("sentAt"), "sentAt")
+    except EventError as exc:
+        sent_at, sent_error = None, exc
     events: list[TrackingEvent] = []
     errors: list[EventError] = []
     for i, raw in enumerate(batch):
         try:
+            if sent_error is not None and _uses_batch_sent_at(raw):
+                raise EventError(f"batch[{i}].sentAt", f"the batch's {sent_error}")
             events.append(
                 parse_event(
                     raw,
@@ -389,6 +419,14 @@ def parse_batch(body: object, *, received_at: datetime, shallow: bool = False) -
             errors.append(exc)
     return ParsedBatch(
         tuple(events), tuple(errors), write_key if isinstance(write_key, str) else None
+    )
+
+
+def _uses_batch_sent_at(raw: object) -> bool:
+    return (
+        isinstance(raw, dict)
+        and not raw.get("sentAt")
+        and bool(raw.get("originalTimestamp") or raw.get("timestamp"))
     )
 
 

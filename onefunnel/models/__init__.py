@@ -17,7 +17,7 @@ from onefunnel.models.routing import (
 )
 from onefunnel.models.scoring import ContactScore, PredictiveModelRun, ScoringConfig
 from onefunnel.models.stages import AppendOnlyError, StageChange
-from onefunnel.models.touchpoints import Touchpoint
+from onefunnel.models.touchpoints import ProfileMessage, Touchpoint
 from onefunnel.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "PipelineStage",
     "Plan",
     "PredictiveModelRun",
+    "ProfileMessage",
     "RepProfile",
     "RoutingConfig",
     "RoutingRotation",

@@ -75,3 +75,26 @@ class Touchpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} via {self.channel} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class ProfileMessage(models.Model):
+    """A tracked profile message (``identify``, ``group``, ``alias``) that was applied.
+
+    Profile messages update the contact, its identity and its account; they are not touches
+    (no touchpoint, no attribution, no stage move). Their ids are kept so that a resent
+    message is applied once, as a touch's ``message_id`` is.
+    """
+
+    message_id = models.CharField(max_length=200, unique=True)
+    type = models.CharField(max_length=10)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.message_id}"

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
+from onefunnel.domain.touches import describe_touch
 from onefunnel.models import Account, Campaign, Contact, Spend, StageChange, Touchpoint
 from onefunnel.services.contacts import normalise_domain, normalise_email
 from onefunnel.services.errors import InputError, NotFoundError
@@ -42,6 +43,18 @@ class Page(Generic[T]):
     next: str | None
 
 
+#: The largest id a database row can have (a signed 64-bit integer on every engine).
+MAX_ID = 2**63 - 1
+
+
+def check_id(value: int, field: str) -> int:
+    """An id filter, or InputError naming the field when no row can have it (beyond 64 bits):
+    the same answer on every engine, not an overflow on one and nothing found on another."""
+    if not -MAX_ID <= value <= MAX_ID:
+        raise InputError(f"{field}: out of range (at most {MAX_ID})")
+    return value
+
+
 def encode_cursor(last_id: int) -> str:
     """An opaque cursor for "after this id"."""
     return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
@@ -52,7 +65,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = text.partition(":")
-        if kind != "id" or not value.isdigit():
+        if kind != "id" or not value.isdigit() or int(value) > MAX_ID:
             raise ValueError(text)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -89,6 +102,8 @@ def _check(obj: Model, exclude: Sequence[str] = ()) -> None:
 
 
 def _get(model: type[M], pk: int, name: str) -> M:
+    if not 0 < pk <= MAX_ID:
+        raise NotFoundError(f"id: no {name} #{pk}")
     obj: M | None = model._default_manager.filter(pk=pk).first()
     if obj is None:
         raise NotFoundError(f"id: no {name} #{pk}")
@@ -161,7 +176,7 @@ def list_contacts(
     if stage:
         rows = rows.filter(stage=stage)
     if account_id is not None:
-        rows = rows.filter(account_id=account_id)
+        rows = rows.filter(account_id=check_id(account_id, "account"))
     return _page(_between(rows, "created_at", since, until), after, limit, ContactRecord.of)
 
 
@@ -485,7 +500,7 @@ def list_spend(
     """Spend entries in id order, filtered by campaign, channel and day [since, until)."""
     rows = Spend.objects.all()
     if campaign_id is not None:
-        rows = rows.filter(campaign_id=campaign_id)
+        rows = rows.filter(campaign_id=check_id(campaign_id, "campaign"))
     if channel:
         rows = rows.filter(campaign__channel=channel)
     return _page(_between(rows, "day", since, until), after, limit, SpendRecord.of)
@@ -515,14 +530,16 @@ class TouchpointRecord:
     properties: dict[str, Any]
     occurred_at: datetime
     received_at: datetime
+    description: str
 
     @classmethod
     def of(cls, t: Touchpoint) -> TouchpointRecord:
-        """The frozen view of a stored touchpoint."""
+        """The frozen view of a stored touchpoint, with what happened in words."""
         return cls(
             t.pk, t.message_id, t.contact_id, t.anonymous_id, t.account_id, t.kind, t.team,
             t.channel, t.campaign_id, t.utm_source, t.utm_medium, t.utm_campaign, t.utm_term,
             t.utm_content, dict(t.properties), t.occurred_at, t.received_at,
+            describe_touch(t.kind, t.properties),
         )  # fmt: skip
 
 
@@ -541,6 +558,8 @@ def list_touchpoints(
     rows = Touchpoint.objects.all()
     for name, value in (("contact_id", contact_id), ("account_id", account_id),
                         ("campaign_id", campaign_id), ("channel", channel)):  # fmt: skip
+        if isinstance(value, int):
+            check_id(value, name.removesuffix("_id"))
         if value is not None and value != "":
             rows = rows.filter(**{name: value})
     return _page(_between(rows, "occurred_at", since, until), after, limit, TouchpointRecord.of)
@@ -591,6 +610,8 @@ def list_stage_changes(
     rows = StageChange.objects.all()
     for name, value in (("contact_id", contact_id), ("account_id", account_id),
                         ("to_stage", stage), ("cause", cause)):  # fmt: skip
+        if isinstance(value, int):
+            check_id(value, name.removesuffix("_id"))
         if value is not None and value != "":
             rows = rows.filter(**{name: value})
     return _page(_between(rows, "at", since, until), after, limit, StageChangeRecord.of)

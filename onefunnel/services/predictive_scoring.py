@@ -41,8 +41,10 @@ from sklearn.model_selection import train_test_split  # type: ignore[import-unty
 
 from onefunnel.domain.predictive import (
     Algorithm,
+    ModelReport,
     PredictiveError,
     PredictiveModel,
+    train_best_model,
     train_predictive_model,
 )
 from onefunnel.domain.scoring import ScoringModel, fit_lines
@@ -156,6 +158,9 @@ class TrainingReport:
     calibration: tuple[tuple[float, float, int, float, float], ...]
     active: bool
     path: str
+    # Every model fitted on the same folds (the kept one first): algorithm, k-fold AUC mean
+    # and spread, holdout AUC and Brier score.
+    candidates: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Plain form for output."""
@@ -192,9 +197,22 @@ def _save(model: PredictiveModel, name: str) -> str:
     return name
 
 
+def _candidates(reports: Sequence[ModelReport]) -> tuple[dict[str, Any], ...]:
+    return tuple(
+        {
+            "algorithm": r.algorithm.value,
+            "cv_auc_mean": r.cv_auc_mean,
+            "cv_auc_std": r.cv_auc_std,
+            "holdout_auc": r.holdout_auc,
+            "brier_score": r.brier_score,
+        }
+        for r in reports
+    )
+
+
 def train_from_database(
     *,
-    algorithm: Algorithm = Algorithm.LOGISTIC_REGRESSION,
+    algorithm: Algorithm | None = None,
     activate: bool = False,
     folds: int = 5,
     seed: int = 0,
@@ -202,13 +220,16 @@ def train_from_database(
 ) -> TrainingReport:
     """Fit a conversion model on every handed-off contact (as it was at its first handoff),
     report holdout ROC AUC, calibration and k-fold AUC, and the rule score's AUC on the same
-    holdout; save it, and switch it on when ``activate``."""
+    holdout; save it, and switch it on when ``activate``.
+
+    Without ``algorithm`` every algorithm is fitted on the same folds and the best k-fold AUC
+    is kept (``train_best_model``); each one's numbers are in ``candidates``."""
     moment = now or timezone.now()
     rules = active_model()
     ids, cutoffs, outcomes = _examples()
     table = feature_table(ids, cutoffs, rules)
     try:
-        model = train_predictive_model(
+        model, reports = train_best_model(
             table, outcomes, algorithm=algorithm, holdout_fraction=HOLDOUT_FRACTION,
             folds=folds, seed=seed, threads=1,
         )  # fmt: skip
@@ -220,7 +241,10 @@ def train_from_database(
     rule_score = np.asarray(table["rule_fit"]) + np.asarray(table["rule_engagement"])
     rule_auc = float(roc_auc_score(outcomes[test], rule_score[test]))
     name = _save(model, f"conversion-{moment:%Y%m%d%H%M%S}-{model.report.algorithm.value}.joblib")
-    return _record(model, name, DATABASE_SOURCE, "reached conversion", rule_auc, activate, moment)
+    return _record(
+        model, name, DATABASE_SOURCE, "reached conversion", rule_auc, activate, moment,
+        candidates=_candidates(reports),
+    )  # fmt: skip
 
 
 def _record(
@@ -231,6 +255,8 @@ def _record(
     rule_auc: float | None,
     activate: bool,
     now: datetime,
+    *,
+    candidates: tuple[dict[str, Any], ...] = (),
 ) -> TrainingReport:
     r = model.report
     calibration = tuple(
@@ -240,7 +266,7 @@ def _record(
         "rows": r.rows, "positives": r.positives, "holdout_rows": r.holdout_rows,
         "holdout_auc": r.holdout_auc, "rule_auc": rule_auc, "brier_score": r.brier_score,
         "cv_auc_mean": r.cv_auc_mean, "cv_auc_std": r.cv_auc_std, "folds": r.cv_folds,
-        "calibration": [list(b) for b in calibration],
+        "calibration": [list(b) for b in calibration], "candidates": list(candidates),
     }  # fmt: skip
     with transaction.atomic():
         if activate:
@@ -258,6 +284,7 @@ def _record(
     return TrainingReport(
         run.pk, r.algorithm.value, r.rows, r.positives, r.holdout_rows, r.holdout_auc, rule_auc,
         r.brier_score, r.cv_auc_mean, r.cv_auc_std, r.cv_folds, calibration, activate, path,
+        candidates,
     )  # fmt: skip
 
 

@@ -6,15 +6,17 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from onefunnel.domain.touches import describe_touch
 from onefunnel.models import Contact, StageChange, Touchpoint
 from onefunnel.services.errors import NotFoundError
 
 
 @dataclass(frozen=True, slots=True)
 class TouchLine:
-    """One touch in a profile."""
+    """One touch in a profile; ``description`` says what happened (see ``describe_touch``)."""
 
     occurred_at: datetime
+    description: str
     kind: str
     channel: str
     campaign: str | None
@@ -83,7 +85,7 @@ def contact_profile(email: str) -> ContactProfile:
     touches = (
         Touchpoint.objects.filter(contact=contact)
         .order_by("occurred_at", "id")
-        .values_list("occurred_at", "kind", "channel", "campaign__name", "team")
+        .values_list("occurred_at", "kind", "channel", "campaign__name", "team", "properties")
     )
     history = (
         StageChange.objects.filter(contact=contact)
@@ -101,6 +103,9 @@ def contact_profile(email: str) -> ContactProfile:
         stage=contact.stage,
         score=contact.score,
         created_at=contact.created_at,
-        touches=tuple(TouchLine(*row) for row in touches),
+        touches=tuple(
+            TouchLine(at, describe_touch(kind, properties), kind, channel, campaign, team)
+            for at, kind, channel, campaign, team, properties in touches
+        ),
         stage_history=tuple(HistoryLine(*row) for row in history),
     )

@@ -1,4 +1,7 @@
-"""Ingest a batch of Segment messages: every new message becomes one touchpoint, in one transaction.
+"""Ingest a batch of Segment messages in one transaction: every new ``track``, ``page`` or
+``screen`` becomes one touchpoint; ``identify``, ``group`` and ``alias`` update the profile,
+identity and account only (not touches: no touchpoint, no stage move), their ids kept so that a
+resend is applied once. Each touch is attributed to its session's source (domain/sessions.py).
 
 The write path is set-based, because a tracking endpoint receives thousands of messages a
 second: one query finds the message ids already stored, one resolves the user ids, one the
@@ -29,7 +32,7 @@ import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -39,6 +42,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from onefunnel.domain.intent import handoff_trigger
+from onefunnel.domain.sessions import DEFAULT_SESSION_GAP, LastEvent, Source, sessionise
 from onefunnel.domain.stages import Cause, Stage, check_transition
 from onefunnel.domain.touches import Channel, TouchKind, default_team
 from onefunnel.domain.tracking import (
@@ -54,7 +58,7 @@ from onefunnel.domain.tracking import (
     rules_from_config,
     touch_kind,
 )
-from onefunnel.models import Campaign, Contact, StageChange, Touchpoint
+from onefunnel.models import Campaign, Contact, ProfileMessage, StageChange, Touchpoint
 from onefunnel.services import identity
 from onefunnel.services.contacts import normalise_domain, normalise_email
 from onefunnel.services.errors import InputError
@@ -68,6 +72,8 @@ _COLUMNS = (
     "occurred_at", "received_at",
 )  # fmt: skip
 _INSERT_CHUNK = 1000
+#: Messages that update the profile, identity and account: never touches (README, Tracking).
+PROFILE_TYPES = frozenset({EventType.IDENTIFY, EventType.GROUP, EventType.ALIAS})
 _LOOKUP_CHUNK = 1000
 
 
@@ -147,6 +153,13 @@ def _fresh(
         stored.update(
             Touchpoint.objects.filter(
                 message_id__in=ids[start : start + _LOOKUP_CHUNK]
+            ).values_list("message_id", flat=True)
+        )
+    profile_ids = [mid for mid, (_, event) in unique.items() if event.type in PROFILE_TYPES]
+    for start in range(0, len(profile_ids), _LOOKUP_CHUNK):
+        stored.update(
+            ProfileMessage.objects.filter(
+                message_id__in=profile_ids[start : start + _LOOKUP_CHUNK]
             ).values_list("message_id", flat=True)
         )
     fresh = [event for mid, (_, event) in unique.items() if mid not in stored]
@@ -277,12 +290,12 @@ def ingest_batches(
         fresh, origin = _fresh(valid)
         if fresh:
             received_of = {e.message_id: arrival[origin[e.message_id]] for e in fresh}
-            inserted, move_causes, merged_by = _store(
+            inserted, applied, move_causes, merged_by = _store(
                 fresh, identities, rules, received, received_of
             )
             batch_of_touch = {str(pk): origin[mid] for pk, mid in inserted}
             batch_of_touch.update({cause: origin[mid] for cause, mid in merged_by.items()})
-            for _, mid in inserted:
+            for mid in [*(mid for _, mid in inserted), *applied]:
                 accepted[origin[mid]] += 1
             for cause in move_causes:
                 moves[batch_of_touch[cause]] += 1
@@ -300,9 +313,10 @@ def _store(
     rules: TouchRules,
     received: datetime,
     received_of: Mapping[str, datetime],
-) -> tuple[list[tuple[int, str]], list[str], dict[str, str]]:
-    """Write fresh messages; (touchpoints inserted as (id, message id), the cause of each stage
-    move, and the message that merged each earlier touch into a contact)."""
+) -> tuple[list[tuple[int, str]], list[str], list[str], dict[str, str]]:
+    """Write fresh messages; (touchpoints inserted as (id, message id), the profile messages
+    applied, the cause of each stage move, and the message that merged each earlier touch into
+    a contact). Profile messages change the contact, identity and account only."""
     users = identity.resolve_users({e.user_id for e in events if e.user_id}, at=received)
     merged: dict[int, list[identity.MergedTouch]] = defaultdict(list)
     merged_by: dict[str, str] = {}
@@ -349,6 +363,8 @@ def _store(
                 at=event.timestamp,
             )
 
+    applied = _record_profiles(events, contact_of, group_accounts, received_of)
+    events = [e for e in events if e.type not in PROFILE_TYPES]
     contact_ids = {c for e in events if (c := contact_of(e)) is not None} | set(merged)
     # Locked in id order, so concurrent batches touching the same people cannot deadlock.
     contacts = {
@@ -359,7 +375,8 @@ def _store(
         .values_list("id", "stage", "email", "account_id")
     }
     campaigns = _campaigns(events, rules)
-    rows, kinds = _rows(events, rules, campaigns, contacts, contact_of, group_accounts, received_of)
+    sources = _session_sources(events, rules, campaigns)
+    rows, kinds = _rows(events, rules, sources, campaigns, contacts, contact_of, received_of)
     inserted = _insert(rows)
     new_touches: dict[int, list[identity.MergedTouch]] = defaultdict(list)
     for pk, message_id in inserted:
@@ -367,7 +384,8 @@ def _store(
         if contact_id is not None:
             new_touches[contact_id].append((kind, at, str(pk)))
     for contact_id, touches in merged.items():
-        new_touches[contact_id].extend(touches)
+        if touches:
+            new_touches[contact_id].extend(touches)
     plans = {
         contact_id: plan_stage_moves(
             contacts[contact_id].stage, touches, known=contacts[contact_id].known
@@ -376,7 +394,33 @@ def _store(
     }
     causes = move_contacts({c: (contacts[c].stage, moves) for c, moves in plans.items() if moves})
     _score(new_touches)
-    return inserted, causes, merged_by
+    return inserted, applied, causes, merged_by
+
+
+def _record_profiles(
+    events: Sequence[TrackingEvent],
+    contact_of: Any,
+    group_accounts: Mapping[str, int],
+    received_of: Mapping[str, datetime],
+) -> list[str]:
+    """Keep the ids of the profile messages applied (so a resend is applied once); their ids."""
+    profiles = [e for e in events if e.type in PROFILE_TYPES]
+    ProfileMessage.objects.bulk_create(
+        [
+            ProfileMessage(
+                message_id=e.message_id,
+                type=e.type.value,
+                contact_id=contact_of(e),
+                account_id=group_accounts.get(e.message_id),
+                occurred_at=e.timestamp,
+                received_at=received_of[e.message_id],
+            )
+            for e in profiles
+        ],
+        ignore_conflicts=True,
+        batch_size=_INSERT_CHUNK,
+    )
+    return [e.message_id for e in profiles]
 
 
 def _score(new_touches: Mapping[int, list[identity.MergedTouch]]) -> None:
@@ -497,13 +541,81 @@ def _properties(event: TrackingEvent) -> dict[str, Any]:
     return stored
 
 
-def _rows(
+def session_gap() -> timedelta:
+    """How long a visitor may pause before the next event starts a new session:
+    ``ONEFUNNEL_SESSION_MINUTES`` (30 by default)."""
+    value = _setting("ONEFUNNEL_SESSION_MINUTES")
+    if value is None:
+        return DEFAULT_SESSION_GAP
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 24 * 60:
+        raise InputError("ONEFUNNEL_SESSION_MINUTES: a number of minutes from 0 to 1440")
+    return timedelta(minutes=value)
+
+
+def _own_source(
+    event: TrackingEvent, rules: TouchRules, campaigns: Mapping[str, tuple[int, Channel]]
+) -> Source:
+    campaign = campaigns.get(event.utm.campaign) if event.utm.campaign else None
+    if campaign is not None:
+        return Source(campaign[1], campaign[0])
+    return Source(channel_for_event(event, rules))
+
+
+def _session_sources(
     events: Sequence[TrackingEvent],
     rules: TouchRules,
     campaigns: Mapping[str, tuple[int, Channel]],
+) -> dict[str, Source]:
+    """The source each touch is attributed to: its session's first (domain/sessions.py).
+
+    A visitor is a browser (``anonymousId``); a message without one (a server library's, by
+    user id only) is labelled by its own source. A session may have begun in an earlier batch:
+    each visitor's last stored touch within the gap before this batch continues it.
+    """
+    gap = session_gap()
+    by_visitor: dict[str, list[TrackingEvent]] = defaultdict(list)
+    sources: dict[str, Source] = {}
+    for event in events:
+        own = _own_source(event, rules, campaigns)
+        sources[event.message_id] = own
+        if event.anonymous_id:
+            by_visitor[event.anonymous_id].append(event)
+    if not by_visitor:
+        return sources
+    since = min(e.timestamp for e in events) - gap
+    visitors = list(by_visitor)
+    first_new = {v: min(e.timestamp for e in mine) for v, mine in by_visitor.items()}
+    last: dict[str, LastEvent] = {}
+    for start in range(0, len(visitors), _LOOKUP_CHUNK):
+        stored = (
+            Touchpoint.objects.filter(
+                anonymous_id__in=visitors[start : start + _LOOKUP_CHUNK], occurred_at__gte=since
+            )
+            .order_by("occurred_at", "id")
+            .values_list("anonymous_id", "occurred_at", "channel", "campaign_id")
+        )
+        for visitor, at, channel, campaign_id in stored:
+            if at <= first_new[visitor]:
+                last[visitor] = LastEvent(at, Source(Channel(channel), campaign_id))
+    for visitor, mine in by_visitor.items():
+        mine.sort(key=lambda e: e.timestamp)
+        labelled = sessionise(
+            [(e.timestamp, sources[e.message_id]) for e in mine],
+            previous=last.get(visitor),
+            gap=gap,
+        )
+        for event, session in zip(mine, labelled, strict=True):
+            sources[event.message_id] = session.source
+    return sources
+
+
+def _rows(
+    events: Sequence[TrackingEvent],
+    rules: TouchRules,
+    sources: Mapping[str, Source],
+    campaigns: Mapping[str, tuple[int, Channel]],
     contacts: Mapping[int, _Subject],
     contact_of: Any,
-    group_accounts: Mapping[str, int],
     received_of: Mapping[str, datetime],
 ) -> tuple[list[tuple[Any, ...]], dict[str, tuple[TouchKind, datetime, int | None]]]:
     adapt_time = connection.ops.adapt_datetimefield_value
@@ -514,11 +626,9 @@ def _rows(
         kind = touch_kind(event, rules)
         contact_id = contact_of(event)
         contact = contacts.get(contact_id) if contact_id is not None else None
-        campaign = campaigns.get(event.utm.campaign) if event.utm.campaign else None
-        channel = campaign[1] if campaign else channel_for_event(event, rules)
-        account_id = group_accounts.get(event.message_id) or (
-            contact.account_id if contact is not None else None
-        )
+        # The session's source for attribution; the UTM fields stay as the message sent them.
+        source = sources[event.message_id]
+        account_id = contact.account_id if contact is not None else None
         rows.append(
             (
                 event.message_id,
@@ -527,8 +637,8 @@ def _rows(
                 account_id,
                 kind.value,
                 default_team(kind).value,
-                channel.value,
-                campaign[0] if campaign else None,
+                source.channel.value,
+                source.campaign,
                 event.utm.source,
                 event.utm.medium,
                 event.utm.campaign,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -19,6 +20,7 @@ from onefunnel.web.charts import funnel_chart
 from onefunnel.web.panels import PANELS, cells
 
 DEFAULT_MODEL = AttributionModel.linear
+log = logging.getLogger(__name__)
 
 
 def _choices(request: HttpRequest) -> tuple[Period, str, str | None]:
@@ -84,6 +86,10 @@ def report_panel(request: HttpRequest, slug: str) -> HttpResponse:
         )  # fmt: skip
     except InputError as exc:
         context["error"] = str(exc)
+    except Exception:
+        # A panel answers with a message, never a 500 that leaves it spinning.
+        log.exception("dashboard panel %s failed", slug)
+        context["error"] = "this panel could not be computed (the error is in the server log)"
     else:
         context["rows"] = cells(table, panel.columns)
         context["chart"] = panel.chart(table) if panel.chart and table.rows else None

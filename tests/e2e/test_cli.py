@@ -57,20 +57,44 @@ def test_contact_profile_lists_history_in_time_order(install: Install) -> None:
     touches = [t["occurred_at"] for t in profile["touches"]]
     assert touches == sorted(touches)
     assert touches
+    assert all(t["description"] for t in profile["touches"])
 
 
 def test_bad_input_gives_one_line_and_a_non_zero_exit(install: Install) -> None:
     missing = install.run("contact", "nobody@nowhere.example", check=False)
-    assert missing.returncode == 1
+    assert missing.returncode == 4  # not found (README: exit codes)
     assert "no contact with email 'nobody@nowhere.example'" in missing.stderr
     assert "Traceback" not in missing.stderr
     bad_size = install.run("demo", "--size", "huge", check=False)
     assert bad_size.returncode != 0
     assert "size" in bad_size.stderr
     assert "Traceback" not in bad_size.stderr
+    absurd = install.run("report", "funnel", "--to", "9999-12-31", check=False)
+    assert (absurd.returncode, absurd.stderr.count("\n")) == (1, 1)
+    assert "to: 9999-12-31 is out of range" in absurd.stderr
     no_password = install.run("init", "--admin-username", "ada", check=False)
     assert no_password.returncode == 1
     assert "admin_password" in no_password.stderr
+
+
+def test_contact_data_is_printed_as_text_never_as_markup(install: Install) -> None:
+    install.run("init")
+    people = install.home / "people.csv"
+    people.write_text(
+        "email,first_name,last_name,title\n"
+        "mark@acme.io,[/bold],[link=https://evil.example]x[/link],[red]CTO\n"
+    )
+    install.run("import", "contacts", str(people), "--from", "generic")
+    shown = install.run("contact", "mark@acme.io")
+    assert "[/bold] [link=https://evil.example]x[/link]" in shown.stdout
+    assert "[red]CTO" in shown.stdout
+    assert "\x1b]8;" not in shown.stdout  # no terminal hyperlink
+    as_json = json.loads(install.run("contact", "mark@acme.io", "--format", "json").stdout)
+    assert as_json["title"] == "[red]CTO"
+    # an error message quoting such data is one line of text too
+    bad = install.run("contact", "[/bold]@x.io", check=False)
+    assert (bad.returncode, bad.stderr.count("\n")) == (4, 1)
+    assert "[/bold]@x.io" in bad.stderr
 
 
 def test_serve_answers_the_admin_login(install: Install) -> None:

@@ -51,7 +51,7 @@ def test_handoffs_open_list_accept_reject_and_rescore_on_the_demo(install: Insta
     assert body["status"] == "accepted"
     assert body["deal_id"] is not None
     again = install.run("handoffs", "accept", str(opened["id"]), "--as", owner, check=False)
-    assert again.returncode == 2
+    assert again.returncode == 6  # the record's state refuses it (README: exit codes)
     assert "status: handoff is already accepted" in again.stderr
     assert "Traceback" not in again.stderr
 
@@ -71,8 +71,11 @@ def test_handoffs_open_list_accept_reject_and_rescore_on_the_demo(install: Insta
     contacts = install.query("SELECT COUNT(*) FROM onefunnel_contact")[0][0]
     assert summary["contacts"] == contacts
     assert install.query("SELECT COUNT(*) FROM onefunnel_contactscore")[0][0] == contacts
-    explained = json.loads(install.run("scoring", "explain", first, "-f", "json").stdout)
-    # Points are exact decimals (printed as strings): the lines add up to the total exactly.
+    explained = json.loads(
+        install.run("scoring", "explain", first, "-f", "json").stdout, parse_float=Decimal
+    )
+    # Points are JSON numbers written exactly: the lines add up to the total exactly.
+    assert not isinstance(explained["total"], str)
     total = sum((Decimal(line["points"]) for line in explained["lines"]), Decimal(0))
     assert total == Decimal(explained["total"])
     assert install.run("worker", "--once").returncode == 0

@@ -81,7 +81,8 @@ sdk.page(anonymous_id=anon, name="Pricing", properties={{"path": "/pricing"}},
          context={{"page": {{"path": "/pricing"}}}})
 sdk.identify(user_id="user-" + tag, anonymous_id=anon,
              traits={{"email": tag + "@acme.io", "firstName": "Ada", "title": "CTO"}})
-sdk.track(user_id="user-" + tag, event="Demo Requested", properties={{"seats": 12}})
+sdk.track(user_id="user-" + tag, anonymous_id=anon, event="Demo Requested",
+          properties={{"seats": 12}}, context={{"page": {{"path": "/demo"}}}})
 sdk.group(user_id="user-" + tag, group_id="org-" + tag,
           traits={{"name": "Acme " + tag, "website": "https://" + tag + ".acme.io", "employees": 120}})
 sdk.flush()
@@ -199,12 +200,21 @@ def _check_journey(install: Install, tag: str) -> None:
         f"WHERE t.contact_id = {contact_id} ORDER BY t.occurred_at, t.id"
     )
     kinds = [t[0] for t in touches]
-    # the two anonymous page views were merged into the contact on identify
-    assert kinds[:2] == ["page_view", "high_intent_page"]
-    assert "hand_raise" in kinds
-    assert len(touches) == 5
-    assert touches[0][1:4] == ("paid_search", f"launch-{tag}", False)
+    # the two anonymous page views were merged into the contact on identify; identify and
+    # group updated the profile and account and are not touches
+    assert kinds == ["page_view", "high_intent_page", "hand_raise"]
     assert touches[0][5] == f"anon-{tag}"
+    # one session: only the landing page carried UTM tags, every touch has its source
+    assert {t[1:4] for t in touches} == {("paid_search", f"launch-{tag}", False)}
+    raw = install.query(
+        f"SELECT utm_campaign FROM onefunnel_touchpoint WHERE contact_id = {contact_id} "
+        "ORDER BY occurred_at, id"
+    )
+    assert [r[0] for r in raw][:3] == [f"launch-{tag}", "", ""]
+    profile = install.query(
+        f"SELECT type FROM onefunnel_profilemessage WHERE contact_id = {contact_id} ORDER BY id"
+    )
+    assert [p[0] for p in profile][:2] == ["identify", "group"]
     ((domain, name, employees),) = install.query(
         f"SELECT domain, name, employee_count FROM onefunnel_account WHERE id = {account_id}"
     )
@@ -230,7 +240,7 @@ def test_sdk_sends_a_journey(live: Live, sdk_pythons: dict[str, Path], sdk: str,
     before = install.query(mine)
     assert _drive(sdk_pythons[sdk], sdk, base, key, sdk, mode) == []
     live.expanded()
-    assert install.query(mine)[0][0] == before[0][0] + 5
+    assert install.query(mine)[0][0] == before[0][0] + 3
     assert install.query(
         f"SELECT COUNT(*) FROM onefunnel_contact WHERE email = '{sdk}@acme.io'"
     ) == [(1,)]
@@ -286,7 +296,7 @@ def test_a_lost_acknowledgement_and_retry_store_one_copy(
         proxy.shutdown()
     assert proxy.requests >= 2  # the client did resend
     live.expanded()
-    _check_journey(install, f"{sdk}-retry")  # exactly five touches: one copy of each call
+    _check_journey(install, f"{sdk}-retry")  # exactly three touches: one copy of each call
 
 
 def test_hostile_bodies_get_4xx_write_nothing_and_the_server_lives(live: Live) -> None:
@@ -314,3 +324,48 @@ def test_hostile_bodies_get_4xx_write_nothing_and_the_server_lives(live: Live) -
         assert ok.status_code == 200
     live.expanded()
     assert install.query(count) == [(1,)]
+
+
+ABSURD_SCRIPT = """
+import datetime, json, sys
+{import_line}
+host, key, tag = sys.argv[1:4]
+sdk.write_key = key
+sdk.host = host
+sdk.max_retries = 2
+errors = []
+sdk.on_error = lambda e, batch: errors.append(str(e))
+minus5 = datetime.timezone(datetime.timedelta(hours=-5))
+sdk.track(anonymous_id="absurd-" + tag, event="Good Before")
+sdk.track(anonymous_id="absurd-" + tag, event="Far Future",
+          timestamp=datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=minus5))
+sdk.track(anonymous_id="absurd-" + tag, event="Year One",
+          timestamp=datetime.datetime(1, 1, 1, 0, 0, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=5))))
+sdk.track(anonymous_id="absurd-" + tag, event="Good After")
+sdk.flush()
+print(json.dumps({{"errors": errors}}))
+"""
+
+
+@pytest.mark.parametrize("sdk", ["segment", "rudder"])
+def test_an_absurd_timestamp_costs_only_its_own_message(
+    live: Live, sdk_pythons: dict[str, Path], sdk: str
+) -> None:
+    script = ABSURD_SCRIPT.format(import_line=SDKS[sdk][1])
+    done = subprocess.run(
+        [str(sdk_pythons[sdk]), "-c", script, live.base, live.key, sdk],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # the batch was answered 200 (the bad messages listed as rejected): nothing to retry
+    assert json.loads(done.stdout.strip().splitlines()[-1])["errors"] == []
+    live.expanded()
+    stored = live.install.query(
+        "SELECT properties FROM onefunnel_touchpoint "
+        f"WHERE anonymous_id = 'absurd-{sdk}' ORDER BY occurred_at, id"
+    )
+    events = sorted((json.loads(p) if isinstance(p, str) else p)["event"] for (p,) in stored)
+    assert events == ["Good After", "Good Before"]

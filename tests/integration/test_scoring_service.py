@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.test import Client
 
+from onefunnel.domain.predictive import Algorithm
 from onefunnel.domain.scoring import Touch, default_scoring_model, score_contact
 from onefunnel.domain.touches import TouchKind
 from onefunnel.models import Contact, ContactScore, Handoff, ScoringConfig
@@ -206,3 +207,22 @@ def test_bad_csv_input_names_the_row_or_column(db: None, tmp_path: Path) -> None
         train_csv(table, "won")
     with pytest.raises(InputError, match="csv: no such file"):
         train_csv(tmp_path / "missing.csv", "converted")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_train_on_contacts_fits_both_models_and_keeps_the_better() -> None:
+    from onefunnel.models import PredictiveModelRun
+    from onefunnel.services.demo import DemoSize, generate_demo
+    from onefunnel.services.predictive_scoring import train_from_database
+
+    generate_demo(seed=5, size=DemoSize.SMALL)
+    report = train_from_database(folds=3)
+    algorithms = [c["algorithm"] for c in report.candidates]
+    assert sorted(algorithms) == ["gradient_boosting", "logistic_regression"]
+    assert report.algorithm == algorithms[0]
+    assert report.cv_auc_mean == max(c["cv_auc_mean"] for c in report.candidates)
+    assert all(0 <= c["brier_score"] <= 1 for c in report.candidates)
+    stored = PredictiveModelRun.objects.get(pk=report.run_id)
+    assert stored.metrics["candidates"] == [dict(c) for c in report.candidates]
+    named = train_from_database(folds=3, algorithm=Algorithm.LOGISTIC_REGRESSION)
+    assert [c["algorithm"] for c in named.candidates] == ["logistic_regression"]

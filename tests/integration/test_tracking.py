@@ -21,6 +21,7 @@ from onefunnel.models import (
     Contact,
     ContactAlias,
     InboundBatch,
+    ProfileMessage,
     StageChange,
     Touchpoint,
 )
@@ -92,7 +93,9 @@ def test_identify_merges_the_anonymous_history() -> None:
     contact = Contact.objects.get(email="ada@acme.io")
     assert contact.first_name == "Ada"
     touches = Touchpoint.objects.filter(contact=contact).order_by("occurred_at")
-    assert [t.message_id for t in touches] == ["p1", "p2", "i1", "t1"]
+    # the identify updated the profile and identity: it is not a touch
+    assert [t.message_id for t in touches] == ["p1", "p2", "t1"]
+    assert ProfileMessage.objects.get(message_id="i1").contact_id == contact.pk
     assert set(
         ContactAlias.objects.filter(contact=contact).values_list("anonymous_id", flat=True)
     ) == {
@@ -115,6 +118,9 @@ def test_identify_merges_the_anonymous_history() -> None:
     assert (campaign.planned, campaign.channel) == (False, "paid_search")
     assert p1.campaign_id == campaign.pk
     assert p1.channel == "paid_search"
+    # p2 came a minute later in the same session without UTM tags: it keeps the tags as sent
+    # (none) and is attributed to its session's source
+    assert (p2.channel, p2.campaign_id, p2.utm_campaign) == ("paid_search", campaign.pk, "")
 
     # later anonymous visits from the same browser land on the contact directly
     later = _ingest(_visit(3))
@@ -274,6 +280,27 @@ def test_batch_answers_200_with_counts(key: str) -> None:
     assert drain() == 2
     assert Touchpoint.objects.get().message_id == "p1"  # the resend stored nothing twice
     assert not InboundBatch.objects.exists()
+
+
+def test_one_absurd_timestamp_costs_only_its_own_message(key: str) -> None:
+    bad = {
+        "type": "page",
+        "messageId": "bad",
+        "anonymousId": "a",
+        "timestamp": "9999-12-31T23:59:59-05:00",
+    }
+    old = {
+        "type": "page",
+        "messageId": "old",
+        "anonymousId": "a",
+        "timestamp": "0001-01-01T00:00:00+01:00",
+    }
+    status, payload, _ = _post(Client(), "/v1/batch", _body(_visit(1), bad, old, _visit(2)), key)
+    assert status == 200
+    assert payload["accepted"] == 2
+    assert [r["loc"] for r in payload["rejected"]] == ["batch[1].timestamp", "batch[2].timestamp"]
+    drain()
+    assert sorted(Touchpoint.objects.values_list("message_id", flat=True)) == ["p1", "p2"]
 
 
 def test_single_endpoints_gzip_and_body_write_key(key: str) -> None:

@@ -211,4 +211,17 @@ ORDER BY t.dim
             roas = attributed / spend if spend else None
             roi = (attributed - spend) / spend if spend else None
             rows.append((*row, attributed, roas, roi))
+        # A group credited by the model without spend or results of its own in the period
+        # (e.g. sales_outreach, which has no campaigns) still has a row, so the attributed
+        # revenue column sums to the attribution total.
+        shown = {str(row[0]) for row in result.rows}
+        counts = ("leads", "mqls", "accepted", "deals", "customers")
+        zero: tuple[Value, ...] = tuple(
+            0 if name in counts else 0.0 if name in ("spend", "revenue") else None
+            for name in SQL_COLUMNS
+        )
+        for group, (_, attributed) in credits.items():
+            if group not in shown:
+                rows.append((group, *zero, attributed, None, None))
+        rows.sort(key=lambda row: str(row[0]))
         return Table.of((self.dimension, *COLUMNS), rows)

@@ -15,6 +15,7 @@ from onefunnel.domain.predictive import (
     PredictiveError,
     PredictiveModel,
     detect_column_kinds,
+    train_best_model,
     train_predictive_model,
 )
 
@@ -118,6 +119,36 @@ def test_gradient_boosting_learns_the_signal(
     assert model.report.algorithm is Algorithm.GRADIENT_BOOSTING
     assert model.report.holdout_auc > 0.7
     assert model.report.cv_auc_mean > 0.7
+
+
+def test_the_default_fits_both_on_the_same_folds_and_keeps_the_better(
+    data: tuple[dict[str, Any], npt.NDArray[np.int_]],
+) -> None:
+    table, converted = data
+    kept, reports = train_best_model(table, converted, folds=3, seed=1, threads=1)
+    assert {r.algorithm for r in reports} == set(Algorithm)
+    assert kept.report is reports[0]
+    assert kept.report.cv_auc_mean == max(r.cv_auc_mean for r in reports)
+    # one split for all: the same rows held out, each model as fitted alone with that seed
+    assert len({(r.rows, r.positives, r.holdout_rows, r.cv_folds) for r in reports}) == 1
+    for report in reports:
+        alone = train_predictive_model(
+            table, converted, algorithm=report.algorithm, folds=3, seed=1, threads=1
+        ).report
+        assert (alone.cv_auc_mean, alone.holdout_auc, alone.brier_score) == (
+            report.cv_auc_mean, report.holdout_auc, report.brier_score,
+        )  # fmt: skip
+
+
+def test_a_named_model_is_the_only_one_fitted(
+    data: tuple[dict[str, Any], npt.NDArray[np.int_]],
+) -> None:
+    table, converted = data
+    kept, reports = train_best_model(
+        table, converted, algorithm=Algorithm.LOGISTIC_REGRESSION, folds=3, seed=1, threads=1
+    )
+    assert [r.algorithm for r in reports] == [Algorithm.LOGISTIC_REGRESSION]
+    assert kept.report.algorithm is Algorithm.LOGISTIC_REGRESSION
 
 
 def test_prediction_handles_missing_and_unseen_values(logistic: PredictiveModel) -> None:

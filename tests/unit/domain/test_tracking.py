@@ -193,7 +193,7 @@ def test_a_batch_keeps_good_messages_and_reports_bad_ones() -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [[], "x", None, {}, {"batch": []}, {"batch": {}}, {"batch": [1], "sentAt": "no"}]
+    "body", [[], "x", None, {}, {"batch": []}, {"batch": {}}, {"batch": [1], "context": "no"}]
 )
 def test_bodies_that_are_not_batches(body: object) -> None:
     with pytest.raises(BatchError):
@@ -364,3 +364,34 @@ def test_account_traits() -> None:
     assert fields == {"name": "Acme", "employee_count": 1200, "properties": {"plan": "ent"}}
     with pytest.raises(EventError, match=r"batch\[0\].traits.employees: must be a whole number"):
         account_fields({"employees": "many"}, "batch[0].traits")
+
+
+@pytest.mark.parametrize(
+    ("fields", "loc"),
+    [
+        ({"timestamp": "9999-12-31T23:59:59-05:00"}, "batch[1].timestamp"),
+        ({"originalTimestamp": "0001-01-01T00:00:00+05:00"}, "batch[1].originalTimestamp"),
+        ({"timestamp": "0001-01-01T00:00:00Z"}, "batch[1].timestamp"),
+        ({"timestamp": "2026-03-02T12:00:00Z", "sentAt": "9999-12-31T23:59:59-05:00"}, "batch[1].sentAt"),
+        ({"timestamp": "0001-01-02T00:00:00Z", "sentAt": "9999-12-30T00:00:00Z"}, "batch[1].timestamp"),
+        ({"timestamp": "1950-01-01T00:00:00Z", "sentAt": "9999-12-30T00:00:00Z"}, "batch[1].sentAt"),
+    ],
+)  # fmt: skip
+def test_an_absurd_time_rejects_its_message_alone(fields: dict[str, str], loc: str) -> None:
+    batch = parse_batch(
+        {"batch": [_page(), _page(messageId="bad", **fields), _page(messageId="m3")]},
+        received_at=NOW,
+    )
+    assert [e.message_id for e in batch.events] == ["m1", "m3"]
+    assert [e.loc for e in batch.errors] == [loc]
+    assert "range" in batch.errors[0].msg or "before" in batch.errors[0].msg
+
+
+def test_an_absurd_batch_sent_at_rejects_only_the_messages_it_corrects() -> None:
+    timed = _page(messageId="timed", timestamp="2026-03-02T11:00:00Z")
+    own = _page(messageId="own", timestamp="2026-03-02T11:00:00Z", sentAt=NOW.isoformat())
+    batch = parse_batch(
+        {"batch": [_page(), timed, own], "sentAt": "9999-12-31T23:59:59-05:00"}, received_at=NOW
+    )
+    assert [e.message_id for e in batch.events] == ["m1", "own"]
+    assert [e.loc for e in batch.errors] == ["batch[1].sentAt"]
