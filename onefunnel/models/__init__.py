@@ -1,8 +1,9 @@
 """Persistence of the funnel's concepts (Django models). Migrations live in ``migrations/``."""
 
+from onefunnel.models.activities import Activity, Task
 from onefunnel.models.campaigns import Campaign, Spend
 from onefunnel.models.crm import Account, Contact, ContactAlias
-from onefunnel.models.deals import Deal, PipelineStage
+from onefunnel.models.deals import Deal, DealHistory, DealSource, Pipeline, PipelineStage
 from onefunnel.models.handoffs import Handoff, HandoffCredit
 from onefunnel.models.inbound import ContactMerge, InboundBatch
 from onefunnel.models.keys import ApiKey
@@ -21,6 +22,7 @@ from onefunnel.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
+    "Activity",
     "ApiKey",
     "AppendOnlyError",
     "Campaign",
@@ -29,11 +31,14 @@ __all__ = [
     "ContactMerge",
     "ContactScore",
     "Deal",
+    "DealHistory",
+    "DealSource",
     "Handoff",
     "HandoffCredit",
     "HandoffEvent",
     "HandoffRouting",
     "InboundBatch",
+    "Pipeline",
     "PipelineStage",
     "PredictiveModelRun",
     "RepProfile",
@@ -42,6 +47,7 @@ __all__ = [
     "ScoringConfig",
     "Spend",
     "StageChange",
+    "Task",
     "TeamCalendar",
     "Touchpoint",
     "WebhookDelivery",
