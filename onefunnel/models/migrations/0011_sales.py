@@ -54,6 +54,31 @@ def seed_default_pipeline(apps, schema_editor):
                 is_won=won,
                 is_lost=lost,
             )
+    backfill_deal_history(apps)
+
+
+def backfill_deal_history(apps):
+    """Give every existing deal the history entries it would have had: its current stage,
+    amount, close date and owner, from its creation (so replaying a history gives the deal)."""
+    Deal = apps.get_model("onefunnel", "Deal")
+    DealHistory = apps.get_model("onefunnel", "DealHistory")
+    rows = []
+    for deal in Deal.objects.order_by("id").iterator(chunk_size=2000):
+        values = [
+            ("pipeline_stage", str(deal.pipeline_stage_id)),
+            ("amount", str(deal.amount)),
+            ("expected_close", deal.expected_close.isoformat() if deal.expected_close else ""),
+            ("owner", "" if deal.owner_id is None else str(deal.owner_id)),
+        ]
+        rows += [
+            DealHistory(deal_id=deal.pk, field=f, from_value="", to_value=v, at=deal.created_at)
+            for f, v in values
+            if v
+        ]
+        if len(rows) >= 5000:
+            DealHistory.objects.bulk_create(rows)
+            rows = []
+    DealHistory.objects.bulk_create(rows)
 
 
 class Migration(migrations.Migration):
