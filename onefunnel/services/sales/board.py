@@ -40,6 +40,7 @@ from onefunnel.services.errors import InputError
 from onefunnel.services.sales.deals import _pipeline, readable
 
 MAX_PAGE_SIZE = 200
+MAX_PAGE = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +113,8 @@ def deal_board(
     """The board of a pipeline (the default one when None) for ``actor``: only the deals the
     actor may read, narrowed by ``owner_scope`` (mine, team, all, user:USERNAME); page ``page``
     of every column, ``page_size`` cards each."""
-    if page < 1:
-        raise InputError("page: from 1")
+    if not 1 <= page <= MAX_PAGE:
+        raise InputError(f"page: between 1 and {MAX_PAGE}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InputError(f"page_size: between 1 and {MAX_PAGE_SIZE}")
     day = today or timezone.localdate()

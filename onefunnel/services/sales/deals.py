@@ -658,3 +658,20 @@ def lose_deal(
     except DealInputError as exc:
         raise InputError(str(exc)) from None
     return close_deal(deal_id, won=False, lost_reason=code, note=note, at=at, actor=actor)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineView:
+    """A pipeline and its stages, each with its historical win rate."""
+
+    name: str
+    is_default: bool
+    stages: tuple[StageRate, ...]
+
+
+def list_pipelines() -> list[PipelineView]:
+    """Every pipeline (the default first) with its stages and their win rates."""
+    return [
+        PipelineView(p.name, p.is_default, tuple(stage_win_rates(p.name)))
+        for p in Pipeline.objects.order_by("-is_default", "name")
+    ]
