@@ -74,6 +74,7 @@ def main() -> None:
         intent,
         keys,
         reports,
+        sales,
     )
 
     try:
