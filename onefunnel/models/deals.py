@@ -101,8 +101,11 @@ class Deal(models.Model):
     created_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
     lost_reason = optional_enum_field(LostReason)
-    lost_note = models.TextField(blank=True)
-    source = models.CharField(max_length=16, choices=DealSource.choices, default=DealSource.SALES)
+    # Database defaults too: bulk loaders (the demo) insert deals without these columns.
+    lost_note = models.TextField(blank=True, default="", db_default="")
+    source = models.CharField(
+        max_length=16, choices=DealSource.choices, default=DealSource.SALES, db_default="sales"
+    )
     order_id = models.CharField(
         max_length=200,
         null=True,
