@@ -67,6 +67,16 @@ LOST_REASONS: tuple[LostReason, ...] = (
     LostReason.OTHER,
 )
 
+#: The default pipeline: (name, sequence, default probability %, is_won, is_lost).
+DEFAULT_STAGES: tuple[tuple[str, int, int, bool, bool], ...] = (
+    ("Discovery", 20, 10, False, False),
+    ("Demo", 30, 25, False, False),
+    ("Proposal", 40, 50, False, False),
+    ("Negotiation", 50, 75, False, False),
+    ("Won", 90, 100, True, False),
+    ("Lost", 100, 0, False, True),
+)
+
 #: The largest amount a deal holds (16 digits, 2 of them after the point).
 MAX_AMOUNT = Decimal("99999999999999.99")
 

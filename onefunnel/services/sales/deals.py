@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from onefunnel.domain.access import Action, Actor, Role
 from onefunnel.domain.deals import (
+    DEFAULT_STAGES,
     DealError,
     DealInputError,
     DealKind,
@@ -50,6 +51,7 @@ from onefunnel.models import (
     Pipeline,
     PipelineStage,
 )
+from onefunnel.models.deals import DEFAULT_PIPELINE
 from onefunnel.services.access import SYSTEM, deal_work, require
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.stages import StageMove, apply_stage_change, lock
@@ -347,12 +349,28 @@ def _pipeline(name: str | None) -> Pipeline:
         pipe = Pipeline.objects.filter(is_default=True).order_by("id").first()
         if pipe is None:
             pipe = Pipeline.objects.order_by("id").first()
-        if pipe is None:
-            raise InputError("pipeline: there is no pipeline; add one in the admin")
-        return pipe
+        return pipe or _create_default_pipeline()
+
     pipe = Pipeline.objects.filter(name=name).first()
     if pipe is None:
         raise NotFoundError(f"pipeline: no pipeline {name!r}")
+    return pipe
+
+
+def _create_default_pipeline() -> Pipeline:
+    """An installation with no pipeline at all (its tables emptied) gets the default one."""
+    with transaction.atomic():
+        pipe, created = Pipeline.objects.get_or_create(
+            name=DEFAULT_PIPELINE, defaults={"is_default": True}
+        )
+        if created:
+            PipelineStage.objects.bulk_create(
+                PipelineStage(
+                    pipeline=pipe, name=name, sequence=sequence, probability=probability,
+                    is_won=won, is_lost=lost,
+                )
+                for name, sequence, probability, won, lost in DEFAULT_STAGES
+            )  # fmt: skip
     return pipe
 
 
