@@ -50,7 +50,7 @@ from onefunnel.domain.routing import (
 )
 from onefunnel.domain.sla import SlaState, sla_state
 from onefunnel.domain.stages import Cause, Stage, Team, is_legal
-from onefunnel.domain.touches import TouchKind
+from onefunnel.domain.touches import ONE_TO_ONE_KINDS, TouchKind
 from onefunnel.models import (
     Contact,
     Deal,
@@ -569,22 +569,35 @@ def after_touch(contact: Contact, touchpoint: Touchpoint) -> None:
     one-to-one touch by the owner is the first response to the contact's pending handoff, and
     the score is updated (which may move the contact to intent and open a handoff)."""
     kind = TouchKind(touchpoint.kind)
-    if touchpoint.actor_id is not None:
-        pending = Handoff.objects.filter(
-            contact_id=contact.pk, status=HandoffStatus.PENDING, first_response_at__isnull=True
-        ).select_for_update()
-        for h in pending:
-            if is_first_response(kind, actor_id=touchpoint.actor_id, owner_id=h.owner_id):
-                h.first_response_at = max(touchpoint.occurred_at, h.created_at)
-                h.save(update_fields=["first_response_at"])
-                HandoffEvent.objects.create(
-                    handoff=h,
-                    at=h.first_response_at,
-                    kind="responded",
-                    actor_id=touchpoint.actor_id,
-                    note=f"touch #{touchpoint.pk} ({touchpoint.kind})",
-                )
+    if touchpoint.actor_id is not None and kind in ONE_TO_ONE_KINDS:
+        answer_pending(
+            contact.pk,
+            actor_id=touchpoint.actor_id,
+            at=touchpoint.occurred_at,
+            note=f"touch #{touchpoint.pk} ({touchpoint.kind})",
+        )
     score_on_touch(contact, touchpoint)
+
+
+def answer_pending(contact_id: int, *, actor_id: int, at: datetime, note: str) -> list[int]:
+    """Log a sales response (a one-to-one touch, or a note a rep logged) as the first response
+    of the contact's pending handoffs the actor may answer — their own, or one waiting in a
+    team queue — in the caller's transaction; the ids of the handoffs answered."""
+    pending = Handoff.objects.filter(
+        contact_id=contact_id, status=HandoffStatus.PENDING, first_response_at__isnull=True
+    ).select_for_update()
+    answered = []
+    for h in pending:
+        # domain.intent.is_first_response decides who may answer; whether this is a response
+        # at all (a one-to-one touch, or a note) the caller has decided, so any one-to-one kind.
+        if is_first_response(TouchKind.CALL, actor_id=actor_id, owner_id=h.owner_id):
+            h.first_response_at = max(at, h.created_at)
+            h.save(update_fields=["first_response_at"])
+            HandoffEvent.objects.create(
+                handoff=h, at=h.first_response_at, kind="responded", actor_id=actor_id, note=note
+            )
+            answered.append(h.pk)
+    return answered
 
 
 # ---------------------------------------------------------------------------------------------

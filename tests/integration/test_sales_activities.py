@@ -181,3 +181,20 @@ def test_a_rep_may_not_move_another_reps_contact() -> None:
     with pytest.raises(AccessDeniedError):
         send_to_nurture(contact.pk, reason="not_now", actor=user("sam", "sales_rep"))
     assert send_to_nurture(contact.pk, reason="not_now", actor=rita).to_stage is Stage.NURTURE
+
+
+def test_a_note_by_the_owner_on_the_lead_is_the_first_response_and_anothers_is_not() -> None:
+    set_rep("rita", team="sales", create_user=True)
+    rita = user("rita", "sales_rep", team="sales")
+    sam = user("sam", "sales_rep", team="sales")
+    contact = buyer()
+    record_touch(TouchInput("raise-1", TouchKind.HAND_RAISE, T0, contact_id=contact.pk))
+    handoff = Handoff.objects.get(contact=contact)
+    log_activity(actor=sam, kind="note", contact_id=contact.pk, notes="saw them at the fair",
+                 occurred_at=T0 + timedelta(minutes=5))  # fmt: skip
+    handoff.refresh_from_db()
+    assert handoff.first_response_at is None  # not sam's handoff
+    log_activity(actor=rita, kind="note", contact_id=contact.pk, notes="left a voicemail",
+                 occurred_at=T0 + timedelta(minutes=20))  # fmt: skip
+    handoff.refresh_from_db()
+    assert handoff.first_response_at == T0 + timedelta(minutes=20)

@@ -33,6 +33,7 @@ from onefunnel.domain.touches import Channel
 from onefunnel.models import Account, Activity, Contact, Deal, Touchpoint
 from onefunnel.services.access import deal_work, require
 from onefunnel.services.errors import InputError, NotFoundError
+from onefunnel.services.handoffs import answer_pending
 from onefunnel.services.touches import TouchInput, record_touch
 
 
@@ -165,6 +166,11 @@ def log_activity(
         touchpoint_id = None
         if touch_kind is not None:
             touchpoint_id = _record_touch(subjects, touch_kind, when, actor, activity_kind)
+        elif subjects.contact is not None and actor.user_id is not None:
+            # A note is no touch, but a rep's note on a lead is still a response to it.
+            answer_pending(
+                subjects.contact.pk, actor_id=actor.user_id, at=when, note="note (activity)"
+            )
         activity = Activity.objects.create(
             kind=activity_kind.value,
             touchpoint_id=touchpoint_id,
