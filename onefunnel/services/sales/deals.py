@@ -320,16 +320,19 @@ def stage_win_rates(pipeline: str | None = None) -> list[StageRate]:
     closed = Deal.objects.filter(
         pipeline_stage__pipeline=pipe, status__in=[DealStatus.WON, DealStatus.LOST]
     )
-    outcome = dict(closed.values_list("pk", "status"))
+    outcome: dict[int, str] = {}
     reached: dict[int, set[int]] = defaultdict(set)
-    for deal_id, value in DealHistory.objects.filter(
-        deal__in=closed, field=HistoryField.PIPELINE_STAGE
-    ).values_list("deal_id", "to_value"):
-        if value:
-            reached[deal_id].add(int(value))
     # A deal recorded before its history began was at least in its current stage.
-    for deal_id, stage_id in closed.values_list("pk", "pipeline_stage_id"):
+    for deal_id, status, stage_id in closed.values_list("pk", "status", "pipeline_stage_id"):
+        outcome[deal_id] = status
         reached[deal_id].add(stage_id)
+    entered = DealHistory.objects.filter(
+        field=HistoryField.PIPELINE_STAGE,
+        deal__pipeline_stage__pipeline=pipe,
+        deal__status__in=[DealStatus.WON, DealStatus.LOST],
+    ).exclude(to_value="")
+    for deal_id, value in entered.values_list("deal_id", "to_value").iterator(chunk_size=5000):
+        reached[deal_id].add(int(value))
     rates = win_rate_by_stage(
         ((reached[d], status == DealStatus.WON) for d, status in outcome.items()),
         [s.pk for s in stages],
