@@ -8,7 +8,7 @@ an API key acts as the system; 404 unknown id, 409 a move the funnel forbids, 42
 # No ``from __future__ import annotations``: the shared ``inputs`` decorator (api/crm.py) wraps
 # each view, and django-ninja would resolve string annotations in crm's namespace, not this one.
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from django.http import HttpRequest
@@ -72,7 +72,10 @@ def _move(move: StageMove) -> dict[str, Any]:
 def log_activity(request: HttpRequest, payload: ActivityIn) -> Any:
     """Log an activity on a contact, an account or a deal. A call, email, meeting or demo is
     also a touch of the sales team (the first response of a pending handoff)."""
-    return Status(201, activities.log_activity(actor=actor_of(request), **payload.model_dump()))
+    fields = payload.model_dump()
+    if fields["occurred_at"] is not None and fields["occurred_at"].tzinfo is None:
+        fields["occurred_at"] = fields["occurred_at"].replace(tzinfo=UTC)  # as the CRM API reads
+    return Status(201, activities.log_activity(actor=actor_of(request), **fields))
 
 
 @router.get(

@@ -157,9 +157,13 @@ def test_activities_tasks_and_manual_moves_over_http() -> None:
                                            "outcome": "connected", "duration_minutes": 5})  # fmt: skip
     assert call.status_code == 201, call.content
     assert call.json()["actor"] == "rita"
-    assert [a["id"] for a in rita.get("/api/activities", {"contact": here.pk}).json()] == [
+    assert [a["id"] for a in rita.get("/api/activities", {"account": here.account_id}).json()] == [
         call.json()["id"]
     ]
+    naive = _post(rita, "/api/activities", {"kind": "meeting", "contact_id": here.pk,
+                                            "occurred_at": "2026-03-01T10:00:00"})  # fmt: skip
+    assert naive.json()["occurred_at"].startswith("2026-03-01T10:00:00"), naive.content
+    assert naive.json()["occurred_at"].endswith(("Z", "+00:00"))
     _error(_post(rita, "/api/tasks", {"title": "Call back", "due": "2026-03-01"}), 422, "owner")
     assert not Task.objects.exists()
     task = _post(rita, "/api/tasks", {"title": "Call back", "owner": "rita", "due": "2026-03-01"})
