@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from onefunnel.domain.deals import DealInputError, DealKind, DealStatus, check_amount
 from onefunnel.domain.stages import Stage
@@ -85,36 +85,59 @@ def record_order(*, contact_id: int, properties: Mapping[str, Any], at: datetime
     currency = str(properties.get("currency") or "").strip().upper() or None
     if currency is not None and (len(currency) != 3 or not currency.isalpha()):
         return OrderOutcome(order_id, None, False, "currency: a three-letter ISO 4217 code")
-    with transaction.atomic():
-        contact = Contact.objects.select_related("account").filter(pk=contact_id).first()
-        if contact is None or contact.account is None:
-            return OrderOutcome(order_id, None, False, "account: the contact has no account")
-        account = contact.account
-        customer = account.stage is not None and Stage(account.stage).is_customer
-        deal_id = open_deal(
-            account_id=account.pk,
-            name=f"{account.name}: order {order_id}",
-            amount=amount,
-            kind=DealKind.UPSELL if customer else DealKind.NEW_BUSINESS,
-            contact_id=contact.pk,
-            owner_id=account.owner_id,
-            currency=currency,
-            created_at=at,
-            source=DealSource.SELF_SERVE,
-            order_id=order_id,
-        )
-        close_deal(deal_id, won=True, at=at, actor=SYSTEM)
-        products = _product_names(properties)
-        if products:
-            # The products an account has: a later hand-raise for another one is a cross-sell.
-            locked = Account.objects.select_for_update().get(pk=account.pk)
-            owned = list((locked.properties or {}).get("products") or [])
-            locked.properties = {
-                **(locked.properties or {}),
-                "products": owned + [p for p in products if p not in owned],
-            }
-            locked.save(update_fields=["properties", "updated_at"])
+    try:
+        # A savepoint: a concurrent copy of the same order (unique order_id) loses here
+        # without undoing the tracking batch around it.
+        with transaction.atomic():
+            deal_id = _won_order(contact_id, order_id, amount, currency, properties, at)
+    except IntegrityError:
+        existing = Deal.objects.filter(order_id=order_id).values_list("pk", flat=True).first()
+        if existing is None:
+            raise
+        return OrderOutcome(order_id, existing, False)
+    if deal_id is None:
+        return OrderOutcome(order_id, None, False, "account: the contact has no account")
     return OrderOutcome(order_id, deal_id, True)
+
+
+def _won_order(
+    contact_id: int,
+    order_id: str,
+    amount: Decimal,
+    currency: str | None,
+    properties: Mapping[str, Any],
+    at: datetime,
+) -> int | None:
+    """Open and win the order's deal at the contact's account; None without an account."""
+    contact = Contact.objects.select_related("account").filter(pk=contact_id).first()
+    if contact is None or contact.account is None:
+        return None
+    account = contact.account
+    customer = account.stage is not None and Stage(account.stage).is_customer
+    deal_id = open_deal(
+        account_id=account.pk,
+        name=f"{account.name}: order {order_id}",
+        amount=amount,
+        kind=DealKind.UPSELL if customer else DealKind.NEW_BUSINESS,
+        contact_id=contact.pk,
+        owner_id=account.owner_id,
+        currency=currency,
+        created_at=at,
+        source=DealSource.SELF_SERVE,
+        order_id=order_id,
+    )
+    close_deal(deal_id, won=True, at=at, actor=SYSTEM)
+    products = _product_names(properties)
+    if products:
+        # The products an account has: a later hand-raise for another one is a cross-sell.
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        owned = list((locked.properties or {}).get("products") or [])
+        locked.properties = {
+            **(locked.properties or {}),
+            "products": owned + [p for p in products if p not in owned],
+        }
+        locked.save(update_fields=["properties", "updated_at"])
+    return deal_id
 
 
 def refund_order(*, properties: Mapping[str, Any], at: datetime) -> OrderOutcome:
