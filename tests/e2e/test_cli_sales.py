@@ -34,7 +34,7 @@ def _seller(install: Install, name: str) -> None:
     install.query(
         "INSERT INTO auth_user_groups (user_id, group_id) "
         f"SELECT u.id, g.id FROM auth_user u, auth_group g "
-        f"WHERE u.username = '{name}' AND g.name = 'sales'"
+        f"WHERE u.username = '{name}' AND g.name = 'sales' RETURNING user_id"
     )
 
 
