@@ -9,14 +9,18 @@ from django.http import HttpRequest
 
 from onefunnel.models import (
     Account,
+    Activity,
     Campaign,
     Contact,
     ContactAlias,
     Deal,
+    DealHistory,
     Handoff,
+    Pipeline,
     PipelineStage,
     Spend,
     StageChange,
+    Task,
     Touchpoint,
 )
 
@@ -107,13 +111,52 @@ class StageChangeAdmin(admin.ModelAdmin[StageChange]):
         return False
 
 
+class PipelineStageInline(admin.TabularInline[PipelineStage, Pipeline]):
+    model = PipelineStage
+    extra = 0
+    fields = ("name", "sequence", "probability", "is_won", "is_lost")
+
+
+@admin.register(Pipeline)
+class PipelineAdmin(admin.ModelAdmin[Pipeline]):
+    """Pipelines are data: their stages, default probabilities and won/lost flags."""
+
+    list_display = ("name", "is_default")
+    inlines = [PipelineStageInline]
+
+
 @admin.register(PipelineStage)
 class PipelineStageAdmin(admin.ModelAdmin[PipelineStage]):
-    list_display = ("name", "sequence", "probability")
+    list_display = ("name", "pipeline", "sequence", "probability", "is_won", "is_lost")
+    list_filter = ("pipeline",)
+
+
+class _RecordOnly:
+    """Read-only admin for records written by services alone (history, logged activities)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DealHistoryInline(_RecordOnly, admin.TabularInline[DealHistory, Deal]):
+    model = DealHistory
+    extra = 0
+    fields = ("at", "field", "from_value", "to_value", "actor")
+    readonly_fields = fields
 
 
 @admin.register(Deal)
 class DealAdmin(admin.ModelAdmin[Deal]):
+    """Deals are opened, edited, moved, won and lost through services/sales (API, CLI, pages),
+    which keep the deal history and move the funnel: here the governed fields are read-only
+    and no deal is added or deleted."""
+
     list_display = (
         "name",
         "kind",
@@ -124,9 +167,60 @@ class DealAdmin(admin.ModelAdmin[Deal]):
         "currency",
         "owner",
     )
-    list_filter = ("kind", "status", "pipeline_stage", "lost_reason")
-    search_fields = ("name", "account__name")
+    list_filter = ("kind", "status", "source", "pipeline_stage", "lost_reason")
+    search_fields = ("name", "account__name", "order_id")
     raw_id_fields = ("account", "contact", "owner")
+    readonly_fields = (
+        "kind", "account", "status", "pipeline_stage", "amount", "currency", "probability",
+        "expected_close", "owner", "created_at", "closed_at", "lost_reason", "lost_note",
+        "source", "order_id", "refunded_at",
+    )  # fmt: skip
+    inlines = [DealHistoryInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(DealHistory)
+class DealHistoryAdmin(_RecordOnly, admin.ModelAdmin[DealHistory]):
+    """Read-only: deal history is append-only and written by services alone."""
+
+    list_display = ("at", "deal", "field", "from_value", "to_value", "actor")
+    list_filter = ("field",)
+    search_fields = ("deal__name",)
+    date_hierarchy = "at"
+
+
+@admin.register(Activity)
+class ActivityAdmin(_RecordOnly, admin.ModelAdmin[Activity]):
+    """Read-only: activities are logged once through services/sales (a touch and its details)."""
+
+    list_display = (
+        "id",
+        "kind",
+        "touchpoint",
+        "deal",
+        "outcome",
+        "duration_minutes",
+        "recorded_at",
+    )
+    list_filter = ("kind", "outcome")
+    search_fields = ("notes", "deal__name", "touchpoint__contact__email", "contact__email")
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin[Task]):
+    list_display = ("title", "owner", "due", "done_at", "contact", "account", "deal")
+    list_filter = ("done_at",)
+    search_fields = ("title", "owner__username")
+    raw_id_fields = ("owner", "contact", "account", "deal", "created_by")
+    readonly_fields = ("created_at", "created_by", "contact", "account", "deal")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # tasks are added through services/sales (an owner and due date checked)
 
 
 @admin.register(Handoff)

@@ -78,6 +78,7 @@ def main() -> None:
         ltv,
         plan,
         reports,
+        sales,
     )
 
     try:

@@ -1,8 +1,9 @@
 """Persistence of the funnel's concepts (Django models). Migrations live in ``migrations/``."""
 
+from onefunnel.models.activities import Activity, Task
 from onefunnel.models.campaigns import Campaign, Spend
 from onefunnel.models.crm import Account, Contact, ContactAlias
-from onefunnel.models.deals import Deal, PipelineStage
+from onefunnel.models.deals import Deal, DealHistory, DealSource, Pipeline, PipelineStage
 from onefunnel.models.handoffs import Handoff, HandoffCredit
 from onefunnel.models.inbound import ContactMerge, InboundBatch
 from onefunnel.models.keys import ApiKey
@@ -22,6 +23,7 @@ from onefunnel.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
+    "Activity",
     "ApiKey",
     "AppendOnlyError",
     "Campaign",
@@ -32,11 +34,14 @@ __all__ = [
     "ContactScore",
     "Deal",
     "DealForecast",
+    "DealHistory",
+    "DealSource",
     "Handoff",
     "HandoffCredit",
     "HandoffEvent",
     "HandoffRouting",
     "InboundBatch",
+    "Pipeline",
     "PipelineStage",
     "Plan",
     "PredictiveModelRun",
@@ -48,6 +53,7 @@ __all__ = [
     "Spend",
     "StageChange",
     "Target",
+    "Task",
     "TeamCalendar",
     "Touchpoint",
     "WebhookDelivery",

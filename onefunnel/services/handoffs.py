@@ -50,7 +50,7 @@ from onefunnel.domain.routing import (
 )
 from onefunnel.domain.sla import SlaState, sla_state
 from onefunnel.domain.stages import Cause, Stage, Team, is_legal
-from onefunnel.domain.touches import TouchKind
+from onefunnel.domain.touches import ONE_TO_ONE_KINDS, TouchKind
 from onefunnel.models import (
     Contact,
     Deal,
@@ -60,7 +60,6 @@ from onefunnel.models import (
     RoutingRotation,
     Touchpoint,
 )
-from onefunnel.services.deals import open_deal
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.handoff_values import average_deal, lead_cost, lead_value
 from onefunnel.services.routing_config import (
@@ -70,6 +69,7 @@ from onefunnel.services.routing_config import (
     team_of_user,
     team_sla,
 )
+from onefunnel.services.sales.deals import open_deal
 from onefunnel.services.scoring import score_on_touch, score_snapshot
 from onefunnel.services.stages import StageMove, apply_stage_change, lock
 from onefunnel.services.webhooks import enqueue_event
@@ -395,35 +395,60 @@ def accept_handoff(
 
 
 def _deal_for(h: Handoff, at: datetime) -> tuple[int | None, bool]:
+    """The deal an accepted handoff works: the account's open deal of the right kind, or a new
+    one. At a prospect that is new business for the handoff's owner; at a customer an upsell
+    (a cross-sell when the lead asked about a product the account does not have) for the
+    account's owner, its account manager."""
     if h.deal_id is not None:
         return h.deal_id, False
     if h.account_id is None:
         return None, False  # a deal belongs to an account; a lone contact gets none
+    contact = Contact.objects.select_related("account").get(pk=h.contact_id)
+    account = contact.account
+    assert account is not None
+    customer = account.stage is not None and Stage(account.stage).is_customer
+    kinds = (DealKind.UPSELL, DealKind.CROSS_SELL) if customer else (DealKind.NEW_BUSINESS,)
     existing = (
-        Deal.objects.filter(
-            account_id=h.account_id, kind=DealKind.NEW_BUSINESS, status=DealStatus.OPEN
-        )
+        Deal.objects.filter(account_id=h.account_id, kind__in=kinds, status=DealStatus.OPEN)
         .order_by("-created_at")
         .values_list("pk", flat=True)
         .first()
     )
     if existing is not None:
         return existing, False
-    contact = Contact.objects.select_related("account").get(pk=h.contact_id)
-    account = contact.account
-    assert account is not None
+    from onefunnel.domain.deals import kind_at_account
     from onefunnel.domain.intent import employee_band
 
+    kind = kind_at_account(customer=customer, other_product=_asks_other_product(h, account))
     amount = average_deal(employee_band(account.employee_count))
+    owner_id = (account.owner_id or h.owner_id) if customer else h.owner_id
     deal_id = open_deal(
         account_id=account.pk,
-        name=f"{account.name}: new business",
+        name=f"{account.name}: {kind.value.replace('_', ' ')}",
         amount=amount,
+        kind=kind,
         contact_id=contact.pk,
-        owner_id=h.owner_id,
+        owner_id=owner_id,
         created_at=at,
     )
     return deal_id, True
+
+
+def _asks_other_product(h: Handoff, account: Any) -> bool:
+    """True when the contact's latest hand-raise names a ``product`` the account does not
+    have (its ``properties["products"]``)."""
+    product = (
+        Touchpoint.objects.filter(
+            contact_id=h.contact_id, kind=TouchKind.HAND_RAISE, occurred_at__lte=h.created_at
+        )
+        .order_by("-occurred_at", "-id")
+        .values_list("properties__product", flat=True)
+        .first()
+    )
+    if not product:
+        return False
+    owned = (account.properties or {}).get("products") or []
+    return str(product) not in {str(p) for p in owned}
 
 
 def reject_handoff(
@@ -544,22 +569,35 @@ def after_touch(contact: Contact, touchpoint: Touchpoint) -> None:
     one-to-one touch by the owner is the first response to the contact's pending handoff, and
     the score is updated (which may move the contact to intent and open a handoff)."""
     kind = TouchKind(touchpoint.kind)
-    if touchpoint.actor_id is not None:
-        pending = Handoff.objects.filter(
-            contact_id=contact.pk, status=HandoffStatus.PENDING, first_response_at__isnull=True
-        ).select_for_update()
-        for h in pending:
-            if is_first_response(kind, actor_id=touchpoint.actor_id, owner_id=h.owner_id):
-                h.first_response_at = max(touchpoint.occurred_at, h.created_at)
-                h.save(update_fields=["first_response_at"])
-                HandoffEvent.objects.create(
-                    handoff=h,
-                    at=h.first_response_at,
-                    kind="responded",
-                    actor_id=touchpoint.actor_id,
-                    note=f"touch #{touchpoint.pk} ({touchpoint.kind})",
-                )
+    if touchpoint.actor_id is not None and kind in ONE_TO_ONE_KINDS:
+        answer_pending(
+            contact.pk,
+            actor_id=touchpoint.actor_id,
+            at=touchpoint.occurred_at,
+            note=f"touch #{touchpoint.pk} ({touchpoint.kind})",
+        )
     score_on_touch(contact, touchpoint)
+
+
+def answer_pending(contact_id: int, *, actor_id: int, at: datetime, note: str) -> list[int]:
+    """Log a sales response (a one-to-one touch, or a note a rep logged) as the first response
+    of the contact's pending handoffs the actor may answer — their own, or one waiting in a
+    team queue — in the caller's transaction; the ids of the handoffs answered."""
+    pending = Handoff.objects.filter(
+        contact_id=contact_id, status=HandoffStatus.PENDING, first_response_at__isnull=True
+    ).select_for_update()
+    answered = []
+    for h in pending:
+        # domain.intent.is_first_response decides who may answer; whether this is a response
+        # at all (a one-to-one touch, or a note) the caller has decided, so any one-to-one kind.
+        if is_first_response(TouchKind.CALL, actor_id=actor_id, owner_id=h.owner_id):
+            h.first_response_at = max(at, h.created_at)
+            h.save(update_fields=["first_response_at"])
+            HandoffEvent.objects.create(
+                handoff=h, at=h.first_response_at, kind="responded", actor_id=actor_id, note=note
+            )
+            answered.append(h.pk)
+    return answered
 
 
 # ---------------------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ from onefunnel.services import identity
 from onefunnel.services.contacts import normalise_domain, normalise_email
 from onefunnel.services.errors import InputError
 from onefunnel.services.handoff_values import shared_statistics
+from onefunnel.services.sales.orders import ORDER_EVENTS, order_event
 from onefunnel.services.scoring import score_on_touches_many
 from onefunnel.services.stages import apply_stage_change
 
@@ -394,6 +395,7 @@ def _store(
     }
     causes = move_contacts({c: (contacts[c].stage, moves) for c, moves in plans.items() if moves})
     _score(new_touches)
+    _orders(events, {mid for _, mid in inserted}, contact_of)
     return inserted, applied, causes, merged_by
 
 
@@ -421,6 +423,23 @@ def _record_profiles(
         batch_size=_INSERT_CHUNK,
     )
     return [e.message_id for e in profiles]
+
+
+def _orders(events: Sequence[TrackingEvent], stored: set[str], contact_of: Any) -> None:
+    """Self-serve purchases: each newly stored ``Order Completed`` / ``Order Refunded`` track
+    event of a known contact goes to ``services/sales/orders.py`` (a won deal, or a refund)."""
+    for event in events:
+        if (
+            event.type is EventType.TRACK
+            and event.name in ORDER_EVENTS
+            and event.message_id in stored
+        ):
+            order_event(
+                event.name,
+                contact_id=contact_of(event),
+                properties=event.properties,
+                at=event.timestamp,
+            )
 
 
 def _score(new_touches: Mapping[int, list[identity.MergedTouch]]) -> None:

@@ -211,6 +211,7 @@ PANELS: Mapping[str, Panel] = {
                 Column("handoffs", "received"),
                 Column("sla_compliance", "within SLA", Format.rate),
                 Column("median_response_hours", "median first response", Format.hours),
+                Column("median_hours_to_first_activity", "first activity", Format.hours),
                 Column("acceptance_rate", "acceptance", Format.rate),
                 Column("expired", "expired"),
                 Column("pending", "pending"),

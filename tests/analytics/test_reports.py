@@ -201,9 +201,9 @@ def test_scorecard_by_rep_puts_quality_and_follow_up_side_by_side(engine: Any) -
         [
             # rep, handoffs, accepted, rejected, expired, pending, acceptance, reasons,
             # won of accepted, won rate, sla met, sla missed, compliance, median h,
-            # recycled, recycled then won
-            ("rita", 2, 2, 0, 0, 0, 1.0, "", 2, 1.0, 2, 0, 1.0, 1.5, 1, 1),
-            ("sam", 2, 0, 1, 1, 0, 0.0, "not_now=1", 0, None, 0, 2, 0.0, 24.0, 0, 0),
+            # recycled, recycled then won, median hours to first activity (none logged)
+            ("rita", 2, 2, 0, 0, 0, 1.0, "", 2, 1.0, 2, 0, 1.0, 1.5, 1, 1, None),
+            ("sam", 2, 0, 1, 1, 0, 0.0, "not_now=1", 0, None, 0, 2, 0.0, 24.0, 0, 0, None),
         ],
     )
 

@@ -184,7 +184,7 @@ def test_a_failure_midway_through_closing_rolls_back_every_move(
             raise RuntimeError("connection lost")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("onefunnel.services.deals.apply_stage_change", fail_on_third)
+    monkeypatch.setattr("onefunnel.services.sales.deals.apply_stage_change", fail_on_third)
     before = StageChange.objects.count()
     with pytest.raises(RuntimeError):
         close_deal(deal_id, won=True)

@@ -41,7 +41,10 @@ COLUMNS = (
     "median_response_hours",
     "recycled",
     "recycled_then_won",
+    "median_hours_to_first_activity",
 )
+#: Touch kinds a logged sales activity is stored as (domain.activities.ActivityKind.touch_kind).
+_ACTIVITY_KINDS = "'call', 'meeting', 'demo', 'sales_email'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +66,10 @@ class ScorecardQuery:
       (handoffs not yet due are not counted either way);
     * **median_response_hours**: from creation to first response, answered handoffs only;
     * **recycled**: handoffs of a lead handed off before (``previous`` set: rejected or expired,
-      recycled to marketing, and handed off again); **recycled_then_won**: of those, won.
+      recycled to marketing, and handed off again); **recycled_then_won**: of those, won;
+    * **median_hours_to_first_activity**: from acceptance to the first sales activity (a call,
+      meeting, demo or email logged on the contact — each is a one-to-one touch) at or after
+      it; accepted handoffs with an activity only.
     """
 
     period: Period
@@ -81,6 +87,15 @@ class ScorecardQuery:
         unanswered_due = "h.first_response_at IS NULL AND h.sla_due_at < :period_end"
         return f"""
 WITH {first_touch}
+first_activity AS (
+  SELECT fh.id AS handoff_id, MIN(tp.occurred_at) AS at
+  FROM onefunnel_handoff AS fh
+  JOIN onefunnel_touchpoint AS tp ON tp.contact_id = fh.contact_id
+  WHERE fh.status = 'accepted' AND fh.decided_at IS NOT NULL
+    AND fh.created_at >= :period_start AND fh.created_at < :period_end
+    AND tp.kind IN ({_ACTIVITY_KINDS}) AND tp.occurred_at >= fh.decided_at
+  GROUP BY fh.id
+),
 hs AS (
   SELECT {dim} AS dim, h.status, h.reason, h.previous_id,
          CASE WHEN d.status = 'won' THEN 1 ELSE 0 END AS won,
@@ -88,8 +103,11 @@ hs AS (
               THEN 1 ELSE 0 END AS sla_met,
          CASE WHEN ({answered_late}) OR ({unanswered_due}) THEN 1 ELSE 0 END AS sla_missed,
          CAST(EPOCH_SECONDS(h.first_response_at) - EPOCH_SECONDS(h.created_at)
-              AS DOUBLE PRECISION) / 3600 AS response_hours
+              AS DOUBLE PRECISION) / 3600 AS response_hours,
+         CAST(EPOCH_SECONDS(fa.at) - EPOCH_SECONDS(h.decided_at)
+              AS DOUBLE PRECISION) / 3600 AS activity_hours
   FROM onefunnel_handoff AS h
+  LEFT JOIN first_activity AS fa ON fa.handoff_id = h.id
   LEFT JOIN onefunnel_deal AS d ON d.id = h.deal_id
   LEFT JOIN auth_user AS u ON u.id = h.owner_id
   LEFT JOIN onefunnel_contact AS ct ON ct.id = h.contact_id
@@ -99,12 +117,17 @@ hs AS (
 ),
 ranked AS (
   SELECT hs.dim, hs.status, hs.previous_id, hs.won, hs.sla_met, hs.sla_missed,
-         hs.response_hours,
+         hs.response_hours, hs.activity_hours,
          ROW_NUMBER() OVER (
            PARTITION BY hs.dim
            ORDER BY CASE WHEN hs.response_hours IS NULL THEN 1 ELSE 0 END, hs.response_hours
          ) AS rn,
-         COUNT(hs.response_hours) OVER (PARTITION BY hs.dim) AS n_answered
+         COUNT(hs.response_hours) OVER (PARTITION BY hs.dim) AS n_answered,
+         ROW_NUMBER() OVER (
+           PARTITION BY hs.dim
+           ORDER BY CASE WHEN hs.activity_hours IS NULL THEN 1 ELSE 0 END, hs.activity_hours
+         ) AS rn_activity,
+         COUNT(hs.activity_hours) OVER (PARTITION BY hs.dim) AS n_activity
   FROM hs
 ),
 reasons AS (
@@ -135,7 +158,9 @@ totals AS (
          {percentile_sql(0.5, "r.response_hours", "r.rn", "r.n_answered")}
            AS median_response_hours,
          {count_if("r.previous_id IS NOT NULL")} AS recycled,
-         {count_if("r.previous_id IS NOT NULL AND r.won = 1")} AS recycled_then_won
+         {count_if("r.previous_id IS NOT NULL AND r.won = 1")} AS recycled_then_won,
+         {percentile_sql(0.5, "r.activity_hours", "r.rn_activity", "r.n_activity")}
+           AS median_hours_to_first_activity
   FROM ranked AS r
   GROUP BY r.dim
 )
@@ -146,7 +171,8 @@ SELECT t.dim, t.handoffs, t.accepted, t.rejected, t.expired, t.pending,
        {ratio_sql("t.won_of_accepted", "t.accepted")} AS won_rate_of_accepted,
        t.sla_met, t.sla_missed,
        {ratio_sql("t.sla_met", "t.sla_met + t.sla_missed")} AS sla_compliance,
-       t.median_response_hours, t.recycled, t.recycled_then_won
+       t.median_response_hours, t.recycled, t.recycled_then_won,
+       t.median_hours_to_first_activity
 FROM totals AS t
 LEFT JOIN reason_lists AS rl ON rl.dim = t.dim AND rl.rn = 1
 ORDER BY t.dim

@@ -421,7 +421,9 @@ class _Writer:
         if not PipelineStage.objects.exists():
             for name, sequence, probability in _DEFAULT_PIPELINE:
                 PipelineStage.objects.create(name=name, sequence=sequence, probability=probability)
-        return list(PipelineStage.objects.order_by("sequence").values_list("pk", flat=True))
+        # Open stages only: the won and lost stages are where closing a deal puts it.
+        stages = PipelineStage.objects.filter(is_won=False, is_lost=False)
+        return list(stages.order_by("sequence").values_list("pk", flat=True))
 
     def touchpoints(
         self, ids: Ints, contact_ids: Ints, account_ids: Ints, campaign_ids: Ints, user_ids: Ints

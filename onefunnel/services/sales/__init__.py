@@ -1,0 +1,1 @@
+"""Sales: deals and their pipelines, activities and tasks, self-serve orders, the deal board."""
