@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "ninja",  # its templates and packaged Swagger UI serve /api/docs offline (never its CDN)
     "onefunnel.apps.OnefunnelConfig",
 ]
 MIGRATION_MODULES = {"onefunnel": "onefunnel.models.migrations"}
