@@ -50,7 +50,8 @@ def handoff(db: None, make_contact: Callable[..., Contact]) -> Handoff:
         )
     )
     h = Handoff.objects.get(contact=contact)
-    assert h.owner is not None and h.owner.username == "ana"
+    assert h.owner is not None
+    assert h.owner.username == "ana"
     return h
 
 
@@ -124,7 +125,5 @@ def test_status_needs_a_sign_in_or_a_key(db: None) -> None:
     keyed = Client().get("/api/status", HTTP_AUTHORIZATION=f"Bearer {key}")
     assert keyed.status_code == 200
     tracking = create_key("tracking:write").secret
-    assert (
-        Client().get("/api/status", HTTP_AUTHORIZATION=f"Bearer {tracking}").status_code == 401
-    )
+    assert Client().get("/api/status", HTTP_AUTHORIZATION=f"Bearer {tracking}").status_code == 401
     assert _client(_user("lee", "leadership")).get("/api/status").status_code == 200
