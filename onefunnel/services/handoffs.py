@@ -764,3 +764,8 @@ def readable(rows: QuerySet[Handoff], actor: Actor) -> QuerySet[Handoff]:
             | Q(owner__rep_profile__team=actor.team)
         )
     return rows.filter(allowed)
+
+
+def view_of(handoff: Handoff, now: datetime) -> HandoffView:
+    """The frozen view of a handoff row (selected with contact, owner and routing)."""
+    return _view(handoff, now)
