@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from onefunnel.admin_governed import GovernedAdmin
 from onefunnel.models import (
     Account,
     Campaign,
@@ -27,16 +25,15 @@ class ContactAliasInline(admin.TabularInline[ContactAlias, Contact]):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin[Account]):
+class AccountAdmin(GovernedAdmin):
     list_display = ("name", "domain", "industry", "employee_count", "country", "stage", "owner")
     list_filter = ("stage", "industry", "country")
     search_fields = ("name", "domain")
-    readonly_fields = ("stage",)
     raw_id_fields = ("owner",)
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin[Contact]):
+class ContactAdmin(GovernedAdmin):
     list_display = (
         "email",
         "first_name",
@@ -49,7 +46,6 @@ class ContactAdmin(admin.ModelAdmin[Contact]):
     )
     list_filter = ("stage", "country")
     search_fields = ("email", "first_name", "last_name", "account__name")
-    readonly_fields = ("stage", "score")
     raw_id_fields = ("account", "owner")
     inlines = [ContactAliasInline]
 
@@ -78,7 +74,9 @@ class SpendAdmin(admin.ModelAdmin[Spend]):
 
 
 @admin.register(Touchpoint)
-class TouchpointAdmin(admin.ModelAdmin[Touchpoint]):
+class TouchpointAdmin(GovernedAdmin):
+    """Read-only: touches are recorded by tracking, imports and the API (services)."""
+
     list_display = ("occurred_at", "kind", "channel", "campaign", "contact", "team")
     list_filter = ("kind", "channel", "team")
     search_fields = ("message_id", "contact__email", "anonymous_id", "utm_campaign")
@@ -88,7 +86,7 @@ class TouchpointAdmin(admin.ModelAdmin[Touchpoint]):
 
 
 @admin.register(StageChange)
-class StageChangeAdmin(admin.ModelAdmin[StageChange]):
+class StageChangeAdmin(GovernedAdmin):
     """Read-only: stage history is append-only and written by services alone."""
 
     list_display = ("at", "contact", "account", "from_stage", "to_stage", "cause", "reason")
@@ -97,15 +95,6 @@ class StageChangeAdmin(admin.ModelAdmin[StageChange]):
     date_hierarchy = "at"
     show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(PipelineStage)
 class PipelineStageAdmin(admin.ModelAdmin[PipelineStage]):
@@ -113,7 +102,9 @@ class PipelineStageAdmin(admin.ModelAdmin[PipelineStage]):
 
 
 @admin.register(Deal)
-class DealAdmin(admin.ModelAdmin[Deal]):
+class DealAdmin(GovernedAdmin):
+    """Name and contact only: stage, status, amount and close move through the deal services."""
+
     list_display = (
         "name",
         "kind",
@@ -130,7 +121,9 @@ class DealAdmin(admin.ModelAdmin[Deal]):
 
 
 @admin.register(Handoff)
-class HandoffAdmin(admin.ModelAdmin[Handoff]):
+class HandoffAdmin(GovernedAdmin):
+    """Read-only: handoffs are opened, decided and reassigned by services (queue, API, CLI)."""
+
     list_display = (
         "contact", "trigger", "owner", "team_queue", "status", "sla_due_at", "reason", "cost",
         "cost_method", "expected_value",
