@@ -5,7 +5,7 @@ Scripts come only from the server (no inline script anywhere; data for charts an
 in ``<script type="application/json">``, which is not executed). Styles allow inline
 ``style`` attributes, which vega-embed, Swagger UI and the admin set. The dashboard's charts
 need ``'unsafe-eval'``: Vega compiles its expressions with ``new Function`` (checked: with
-``script-src 'self'`` the funnel chart fails with an EvalError), so views marked
+``script-src 'self'`` alone the funnel chart is never drawn), so views marked
 ``allow_eval`` — the dashboard only — add it; every other page forbids it.
 """
 
