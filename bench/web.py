@@ -17,7 +17,9 @@ What it does:
    every session fetch each page of its role --rounds times, all sessions at once (threads).
    One warm-up round is not counted. Every request has a timeout; the run is bounded by
    sessions x rounds x pages.
-4. Prints p50 / p95 / max per page and the requests that failed (non-200).
+4. Prints p50 / p95 / max per page and the requests that failed (non-200). `/api/health` (no
+   database, no template) is measured beside the pages as the floor: what the machine and the
+   server take for any request at that concurrency.
 
 The target (issue 11): every page's p95 <= 300 ms. Report panels are measured too (they load
 after the dashboard, each on its own request) but they run the reports, so their time is the
@@ -43,8 +45,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / "bench" / "out" / "web-home"
 BIN = Path(sys.executable).with_name("onefunnel")
-SELLER_PAGES = ["/queue", "/queue/rows?offset=25", "/search?q=ann", "/", "/panels/status"]
-READER_PAGES = ["/", "/panels/status", "/search?q=ann", "/queue", "/api/docs"]
+SELLER_PAGES = ["/api/health", "/queue", "/queue/rows?offset=25", "/search?q=ann", "/", "/panels/status"]
+READER_PAGES = ["/api/health", "/", "/panels/status", "/search?q=ann", "/queue", "/api/docs"]
 PANELS = ["/panels/report/leaks", "/panels/report/spend", "/panels/report/quality",
           "/panels/report/follow-up"]  # fmt: skip
 

@@ -128,7 +128,14 @@ class HandoffDecided:
 
 def _view(h: Handoff, now: datetime) -> HandoffView:
     routing: HandoffRouting | None = getattr(h, "routing", None)
-    team = routing.team if routing else (team_of_user(h.owner_id) or DEFAULT_TEAM)
+    if routing is not None:
+        team = routing.team
+    elif h.owner_id is not None and "rep_profile" in h.owner._state.fields_cache:
+        # The owner's profile was selected with the row (a queue): no query per handoff.
+        profile = h.owner.rep_profile  # type: ignore[union-attr]
+        team = (profile.team if profile is not None else None) or DEFAULT_TEAM
+    else:
+        team = team_of_user(h.owner_id) or DEFAULT_TEAM
     return HandoffView(
         id=h.pk,
         contact_id=h.contact_id,

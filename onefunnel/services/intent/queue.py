@@ -31,6 +31,8 @@ from onefunnel.services.handoffs import (
 
 LAST_TOUCHES = 5
 MAX_PAGE = 100
+#: Score lines worth less than this (touches decayed to nothing) are counted, not listed.
+NEGLIGIBLE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,8 @@ class QueueItem:
     handoff: HandoffView
     contact_name: str
     account_name: str | None
-    score_lines: tuple[ScoreLine, ...]
+    score_lines: tuple[ScoreLine, ...]  # those worth at least 0.05 points either way
+    negligible_lines: int  # how many lines were worth less (decayed touches)
     touches: tuple[TouchLine, ...]
     previous: PreviousHandoff | None
 
@@ -166,22 +169,24 @@ def my_queue(
     pending = _pending(actor)
     total = int(pending.count())
     rows = list(
-        pending.select_related("contact", "contact__account", "owner", "routing").order_by(
-            "sla_due_at", "pk"
-        )[offset : offset + limit]
+        pending.select_related(
+            "contact", "contact__account", "owner", "owner__rep_profile", "routing"
+        ).order_by("sla_due_at", "pk")[offset : offset + limit]
     )
     touches = _touches([h.contact_id for h in rows])
     previous = _previous([h.previous_id for h in rows if h.previous_id is not None])
     items = []
     for h in rows:
         contact = h.contact
+        lines = _score_lines(h.score_explanation)
         name = f"{contact.first_name} {contact.last_name}".strip() or contact.email or "anonymous"
         items.append(
             QueueItem(
                 handoff=view_of(h, moment),
                 contact_name=name,
                 account_name=contact.account.name if contact.account else None,
-                score_lines=_score_lines(h.score_explanation),
+                score_lines=tuple(x for x in lines if abs(x.points) >= NEGLIGIBLE),
+                negligible_lines=sum(1 for x in lines if abs(x.points) < NEGLIGIBLE),
                 touches=tuple(touches.get(h.contact_id, [])),
                 previous=previous.get(h.previous_id) if h.previous_id else None,
             )
