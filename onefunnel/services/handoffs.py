@@ -130,9 +130,9 @@ def _view(h: Handoff, now: datetime) -> HandoffView:
     routing: HandoffRouting | None = getattr(h, "routing", None)
     if routing is not None:
         team = routing.team
-    elif h.owner_id is not None and "rep_profile" in h.owner._state.fields_cache:
+    elif h.owner is not None and "rep_profile" in h.owner._state.fields_cache:
         # The owner's profile was selected with the row (a queue): no query per handoff.
-        profile = h.owner.rep_profile  # type: ignore[union-attr]
+        profile = h.owner._state.fields_cache["rep_profile"]
         team = (profile.team if profile is not None else None) or DEFAULT_TEAM
     else:
         team = team_of_user(h.owner_id) or DEFAULT_TEAM
