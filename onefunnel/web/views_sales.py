@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from onefunnel.domain.access import AccessDeniedError, Actor, Role
@@ -22,7 +23,7 @@ from onefunnel.models import RepProfile
 from onefunnel.services.access import actor_for
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.handoffs import accept_handoff, reassign_handoff, reject_handoff
-from onefunnel.services.intent.queue import QueuePage, my_queue, queue_count
+from onefunnel.services.intent.queue import QueuePage, my_queue, queue_count, queue_item
 
 PAGE = 25
 
@@ -159,4 +160,15 @@ def reassign(request: HttpRequest, handoff_id: int) -> HttpResponse:
     except (AccessDeniedError, NotFoundError, HandoffError, InputError) as exc:
         return _failure(request, handoff_id, exc)
     to = view.owner or f"the {view.team} queue"
-    return _outcome(request, handoff_id, f"Reassigned handoff #{handoff_id} to {to}.", keep=True)
+    actor = actor_for(request.user)
+    item = queue_item(actor, handoff_id)
+    context = _context(actor, QueuePage((), 0, 0, None, timezone.now())) | {
+        "item": item,
+        "handoff_id": handoff_id,
+        "message": f"Reassigned handoff #{handoff_id} to {to}.",
+        "failed": False,
+        "keep": False,
+        "count": queue_count(actor),
+    }
+    # The row comes back with its new owner (or goes, if it left the lead's view).
+    return render(request, "onefunnel/_queue_reassigned.html", context)

@@ -179,6 +179,11 @@ def test_a_team_lead_reassigns_within_the_team(
     assert lead.post(f"/queue/{handoff.pk}/reassign", {"owner": "eve"}, **HX).status_code == 403
     moved = lead.post(f"/queue/{handoff.pk}/reassign", {"owner": "ben"}, **HX)
     assert moved.status_code == 200
+    # The row comes back with its new owner; the lead still sees it (the team's).
+    row = re.search(rf'<article class="handoff[^"]*" id="handoff-{handoff.pk}".*?</article>',
+                    moved.content.decode(), re.S)  # fmt: skip
+    assert row is not None
+    assert "· ben ·" in " ".join(row.group(0).split())
     handoff.refresh_from_db()
     assert handoff.owner is not None
     assert handoff.owner.username == "ben"

@@ -156,23 +156,7 @@ def _previous(ids: list[int]) -> dict[int, PreviousHandoff]:
     }
 
 
-def my_queue(
-    actor: Actor, *, offset: int = 0, limit: int = 25, now: datetime | None = None
-) -> QueuePage:
-    """The open handoffs the actor may decide or read (a rep: their own and their team's
-    queue; a team lead: the team's; marketing, leadership and admins: all), oldest SLA due
-    first, ``limit`` at a time from ``offset``."""
-    moment = now or timezone.now()
-    offset, limit = max(offset, 0), min(max(limit, 1), MAX_PAGE)
-    overdue = _pending(actor).filter(first_response_at__isnull=True, sla_due_at__lt=moment)
-    evaluate_breaches(now=moment, handoff_ids=list(overdue.values_list("pk", flat=True)[:500]))
-    pending = _pending(actor)
-    total = int(pending.count())
-    rows = list(
-        pending.select_related(
-            "contact", "contact__account", "owner", "owner__rep_profile", "routing"
-        ).order_by("sla_due_at", "pk")[offset : offset + limit]
-    )
+def _items(rows: list[Handoff], moment: datetime) -> tuple[QueueItem, ...]:
     touches = _touches([h.contact_id for h in rows])
     previous = _previous([h.previous_id for h in rows if h.previous_id is not None])
     items = []
@@ -191,5 +175,35 @@ def my_queue(
                 previous=previous.get(h.previous_id) if h.previous_id else None,
             )
         )
+    return tuple(items)
+
+
+def _selected(rows: Any) -> Any:
+    return rows.select_related(
+        "contact", "contact__account", "owner", "owner__rep_profile", "routing"
+    ).order_by("sla_due_at", "pk")
+
+
+def my_queue(
+    actor: Actor, *, offset: int = 0, limit: int = 25, now: datetime | None = None
+) -> QueuePage:
+    """The open handoffs the actor may decide or read (a rep: their own and their team's
+    queue; a team lead: the team's; marketing, leadership and admins: all), oldest SLA due
+    first, ``limit`` at a time from ``offset``."""
+    moment = now or timezone.now()
+    offset, limit = max(offset, 0), min(max(limit, 1), MAX_PAGE)
+    overdue = _pending(actor).filter(first_response_at__isnull=True, sla_due_at__lt=moment)
+    evaluate_breaches(now=moment, handoff_ids=list(overdue.values_list("pk", flat=True)[:500]))
+    pending = _pending(actor)
+    total = int(pending.count())
+    rows = list(_selected(pending)[offset : offset + limit])
     end = offset + len(rows)
-    return QueuePage(tuple(items), total, offset, end if end < total else None, moment)
+    return QueuePage(_items(rows, moment), total, offset, end if end < total else None, moment)
+
+
+def queue_item(actor: Actor, handoff_id: int, *, now: datetime | None = None) -> QueueItem | None:
+    """One handoff as the queue shows it, or None if it is not in the actor's queue (decided,
+    or not theirs to see)."""
+    moment = now or timezone.now()
+    rows = list(_selected(_pending(actor).filter(pk=handoff_id)))
+    return _items(rows, moment)[0] if rows else None
