@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from onefunnel.admin_governed import GovernedAdmin
 from onefunnel.models import (
     Account,
     Activity,
@@ -31,16 +32,15 @@ class ContactAliasInline(admin.TabularInline[ContactAlias, Contact]):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin[Account]):
+class AccountAdmin(GovernedAdmin):
     list_display = ("name", "domain", "industry", "employee_count", "country", "stage", "owner")
     list_filter = ("stage", "industry", "country")
     search_fields = ("name", "domain")
-    readonly_fields = ("stage",)
     raw_id_fields = ("owner",)
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin[Contact]):
+class ContactAdmin(GovernedAdmin):
     list_display = (
         "email",
         "first_name",
@@ -53,7 +53,6 @@ class ContactAdmin(admin.ModelAdmin[Contact]):
     )
     list_filter = ("stage", "country")
     search_fields = ("email", "first_name", "last_name", "account__name")
-    readonly_fields = ("stage", "score")
     raw_id_fields = ("account", "owner")
     inlines = [ContactAliasInline]
 
@@ -82,7 +81,9 @@ class SpendAdmin(admin.ModelAdmin[Spend]):
 
 
 @admin.register(Touchpoint)
-class TouchpointAdmin(admin.ModelAdmin[Touchpoint]):
+class TouchpointAdmin(GovernedAdmin):
+    """Read-only: touches are recorded by tracking, imports and the API (services)."""
+
     list_display = ("occurred_at", "kind", "channel", "campaign", "contact", "team")
     list_filter = ("kind", "channel", "team")
     search_fields = ("message_id", "contact__email", "anonymous_id", "utm_campaign")
@@ -92,7 +93,7 @@ class TouchpointAdmin(admin.ModelAdmin[Touchpoint]):
 
 
 @admin.register(StageChange)
-class StageChangeAdmin(admin.ModelAdmin[StageChange]):
+class StageChangeAdmin(GovernedAdmin):
     """Read-only: stage history is append-only and written by services alone."""
 
     list_display = ("at", "contact", "account", "from_stage", "to_stage", "cause", "reason")
@@ -100,15 +101,6 @@ class StageChangeAdmin(admin.ModelAdmin[StageChange]):
     search_fields = ("contact__email", "account__name")
     date_hierarchy = "at"
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class PipelineStageInline(admin.TabularInline[PipelineStage, Pipeline]):
@@ -132,7 +124,7 @@ class PipelineStageAdmin(admin.ModelAdmin[PipelineStage]):
 
 
 class _RecordOnly:
-    """Read-only admin for records written by services alone (history, logged activities)."""
+    """A read-only inline for records written by services alone (the deal history)."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -152,7 +144,7 @@ class DealHistoryInline(_RecordOnly, admin.TabularInline[DealHistory, Deal]):
 
 
 @admin.register(Deal)
-class DealAdmin(admin.ModelAdmin[Deal]):
+class DealAdmin(GovernedAdmin):
     """Deals are opened, edited, moved, won and lost through services/sales (API, CLI, pages),
     which keep the deal history and move the funnel: here the governed fields are read-only
     and no deal is added or deleted."""
@@ -185,7 +177,7 @@ class DealAdmin(admin.ModelAdmin[Deal]):
 
 
 @admin.register(DealHistory)
-class DealHistoryAdmin(_RecordOnly, admin.ModelAdmin[DealHistory]):
+class DealHistoryAdmin(GovernedAdmin):
     """Read-only: deal history is append-only and written by services alone."""
 
     list_display = ("at", "deal", "field", "from_value", "to_value", "actor")
@@ -195,7 +187,7 @@ class DealHistoryAdmin(_RecordOnly, admin.ModelAdmin[DealHistory]):
 
 
 @admin.register(Activity)
-class ActivityAdmin(_RecordOnly, admin.ModelAdmin[Activity]):
+class ActivityAdmin(GovernedAdmin):
     """Read-only: activities are logged once through services/sales (a touch and its details)."""
 
     list_display = (
@@ -224,7 +216,9 @@ class TaskAdmin(admin.ModelAdmin[Task]):
 
 
 @admin.register(Handoff)
-class HandoffAdmin(admin.ModelAdmin[Handoff]):
+class HandoffAdmin(GovernedAdmin):
+    """Read-only: handoffs are opened, decided and reassigned by services (queue, API, CLI)."""
+
     list_display = (
         "contact", "trigger", "owner", "team_queue", "status", "sla_due_at", "reason", "cost",
         "cost_method", "expected_value",

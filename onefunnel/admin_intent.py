@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from onefunnel.admin_governed import GovernedAdmin
 from onefunnel.models import (
     ContactScore,
     HandoffEvent,
@@ -63,14 +64,11 @@ class TeamCalendarAdmin(admin.ModelAdmin[TeamCalendar]):
 
 
 @admin.register(ContactScore)
-class ContactScoreAdmin(admin.ModelAdmin[ContactScore]):
+class ContactScoreAdmin(GovernedAdmin):
     list_display = ("contact", "total", "fit", "model_version", "as_of", "probability")
     search_fields = ("contact__email",)
     raw_id_fields = ("contact",)
     show_full_result_count = False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(PredictiveModelRun)
@@ -80,18 +78,12 @@ class PredictiveModelRunAdmin(admin.ModelAdmin[PredictiveModelRun]):
 
 
 @admin.register(HandoffEvent)
-class HandoffEventAdmin(admin.ModelAdmin[HandoffEvent]):
+class HandoffEventAdmin(GovernedAdmin):
     """Read-only: the log of what happened to each handoff."""
 
     list_display = ("at", "handoff", "kind", "from_owner", "to_owner", "actor")
     list_filter = ("kind",)
     date_hierarchy = "at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(WebhookEndpoint)

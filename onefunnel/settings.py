@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "ninja",  # its templates and packaged Swagger UI serve /api/docs offline (never its CDN)
     "onefunnel.apps.OnefunnelConfig",
 ]
 MIGRATION_MODULES = {"onefunnel": "onefunnel.models.migrations"}
@@ -101,7 +102,23 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "onefunnel.web.security.ContentSecurityPolicyMiddleware",
 ]
+
+# Cookies: never readable by scripts; behind TLS (ONEFUNNEL_SECURE=1) only sent over HTTPS,
+# with HSTS and the proxy's X-Forwarded-Proto trusted. CSRF protects every form (middleware).
+_SECURE = os.environ.get("ONEFUNNEL_SECURE", "").lower() in {"1", "true", "yes"}
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = _SECURE
+CSRF_COOKIE_SECURE = _SECURE
+SECURE_HSTS_SECONDS = 31_536_000 if _SECURE else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _SECURE
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _SECURE else None
+SECURE_SSL_REDIRECT = _SECURE and os.environ.get("ONEFUNNEL_SSL_REDIRECT", "1") != "0"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
 
 ROOT_URLCONF = "onefunnel.urls"
 ASGI_APPLICATION = "onefunnel.asgi.application"
@@ -116,6 +133,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "onefunnel.web.context.navigation",
             ],
         },
     },
@@ -129,7 +147,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"  # each role's workspace (web/views_common.py)
+LOGOUT_REDIRECT_URL = "web:login"
 STATIC_URL = "static/"
 # Only needed for `collectstatic` behind another web server; WhiteNoise serves from the package.
 STATIC_ROOT = os.environ.get("ONEFUNNEL_STATIC_ROOT") or None

@@ -6,11 +6,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from onefunnel.api import api
+from onefunnel.web.views_common import favicon
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("v1/", include("onefunnel.api.tracking_urls")),
+    path("favicon.ico", favicon),
     path("", include("onefunnel.web.urls")),
 ]
 

@@ -24,35 +24,21 @@ from typing import Any, ParamSpec, TypeVar
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import ValidationError
-from ninja.security import HttpBearer, django_auth
+from ninja.security import django_auth
 from pydantic import Field
 
+from onefunnel.api.auth import ApiKeyAuth
 from onefunnel.api.root import api
 from onefunnel.domain.stages import Stage
 from onefunnel.domain.touches import Channel, TouchKind, Utm
 from onefunnel.services import crm_records as crm
 from onefunnel.services.errors import InputError
-from onefunnel.services.keys import CRM_READ, CRM_WRITE, verify_key
+from onefunnel.services.keys import CRM_READ, CRM_WRITE
 from onefunnel.services.spend import SpendInput, SpendRecorded, record_spend, record_spend_batch
 from onefunnel.services.touches import TouchInput, record_touch
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class ApiKeyAuth(HttpBearer):
-    """``Authorization: Bearer <key>`` with one of the accepted scopes."""
-
-    def __init__(self, *scopes: str) -> None:
-        super().__init__()
-        self.scopes = scopes
-
-    def authenticate(self, request: HttpRequest, token: str) -> Any:
-        for scope in self.scopes:
-            key = verify_key(token, scope)
-            if key is not None:
-                return key
-        return None
 
 
 READ = [ApiKeyAuth(CRM_READ, CRM_WRITE), django_auth]

@@ -1,10 +1,13 @@
 """HTTP for the point of intent: handoff queues and decisions, score explanations, and the
 scoring and routing configurations. Thin: parse, call a service, serialise.
 
-Authentication is the Django session (the dashboard and admin login). A rep decides their own
-handoffs (or claims a queued one); changing a configuration needs the ``add`` permission on it.
-Errors: 404 unknown id, 409 a decision the handoff's state forbids (e.g. already accepted),
-422 bad input with the field named in ``errors``.
+Authentication is the Django session (the app's sign-in page). Who may do what is
+``domain/access.py``'s rule book, asked through ``services.access``: a rep decides (and logs the
+first response to) their own handoffs or claims one queued for their team; a team lead
+reassigns within the team; marketing and leadership read; being staff grants nothing.
+Changing a configuration needs the ``add`` permission on it.
+Errors: 403 not allowed (the reason in ``detail``), 404 unknown id, 409 a decision the handoff's
+state forbids (e.g. already accepted), 422 bad input with the field named in ``errors``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from ninja import Body, Router, Schema, Status
 from ninja.security import django_auth
 
 from onefunnel.api.root import api
+from onefunnel.services.access import Actor, actor_for
 from onefunnel.services.config_versions import ConfigVersion, InvalidConfigError
 from onefunnel.services.errors import InputError
 from onefunnel.services.handoffs import (
@@ -150,12 +154,18 @@ def _unprocessable(exc: InputError) -> Status[dict[str, Any]]:
     return Status(422, {"detail": str(exc), "errors": errors})
 
 
+def _actor(request: HttpRequest) -> Actor:
+    return actor_for(request.user)
+
+
 def _user_id(request: HttpRequest) -> int | None:
     user = request.user
     return int(user.pk) if user.is_authenticated else None
 
 
-@router.get("/handoffs", response={200: list[HandoffOut], 422: ErrorOut}, tags=["handoffs"])
+@router.get(
+    "/handoffs", response={200: list[HandoffOut], 403: ErrorOut, 422: ErrorOut}, tags=["handoffs"]
+)
 def handoff_queue(
     request: HttpRequest,
     owner: str | None = None,
@@ -164,37 +174,47 @@ def handoff_queue(
     queued: bool | None = None,
 ) -> Any:
     """A queue: handoffs by owner (username), status, team, or team queue only; oldest SLA due
-    first. Overdue handoffs in it are escalated before it is returned."""
+    first, only those the user may read. Overdue handoffs in it are escalated first."""
     try:
-        rows = list_handoffs(owner=owner, status=status, team=team, queued=queued)
+        rows = list_handoffs(
+            owner=owner, status=status, team=team, queued=queued, actor=_actor(request)
+        )
     except InputError as exc:
         return _unprocessable(exc)
     return Status(200, [_handoff(h) for h in rows])
 
 
-@router.get("/handoffs/{handoff_id}", response=HandoffOut, tags=["handoffs"])
-def handoff_detail(request: HttpRequest, handoff_id: int) -> dict[str, Any]:
-    """One handoff with its routing explanation and SLA state."""
-    return _handoff(get_handoff(handoff_id))
+@router.get(
+    "/handoffs/{handoff_id}",
+    response={200: HandoffOut, 403: ErrorOut, 404: ErrorOut},
+    tags=["handoffs"],
+)
+def handoff_detail(request: HttpRequest, handoff_id: int) -> Any:
+    """One handoff with its routing explanation and SLA state (403 if it is not yours to see)."""
+    return Status(200, _handoff(get_handoff(handoff_id, actor=_actor(request))))
 
 
 @router.post(
-    "/handoffs/{handoff_id}/accept", response={200: DecisionOut, 422: ErrorOut}, tags=["handoffs"]
+    "/handoffs/{handoff_id}/accept",
+    response={200: DecisionOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["handoffs"],
 )
 def accept(request: HttpRequest, handoff_id: int) -> Any:
     """Accept a pending handoff (409 if it was decided already): links or creates a deal."""
-    return Status(200, _decision(accept_handoff(handoff_id, actor_id=_user_id(request))))
+    return Status(200, _decision(accept_handoff(handoff_id, actor=_actor(request))))
 
 
 @router.post(
-    "/handoffs/{handoff_id}/reject", response={200: DecisionOut, 422: ErrorOut}, tags=["handoffs"]
+    "/handoffs/{handoff_id}/reject",
+    response={200: DecisionOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["handoffs"],
 )
 def reject(request: HttpRequest, handoff_id: int, payload: RejectIn) -> Any:
     """Reject with a reason code (bad_fit, no_budget, no_authority, not_now, duplicate,
     bad_data, competitor, other + note)."""
     try:
         decided = reject_handoff(
-            handoff_id, reason=payload.reason, note=payload.note, actor_id=_user_id(request)
+            handoff_id, reason=payload.reason, note=payload.note, actor=_actor(request)
         )
     except InputError as exc:
         return _unprocessable(exc)
@@ -202,23 +222,30 @@ def reject(request: HttpRequest, handoff_id: int, payload: RejectIn) -> Any:
 
 
 @router.post(
-    "/handoffs/{handoff_id}/reassign", response={200: HandoffOut, 422: ErrorOut}, tags=["handoffs"]
+    "/handoffs/{handoff_id}/reassign",
+    response={200: HandoffOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    tags=["handoffs"],
 )
 def reassign(request: HttpRequest, handoff_id: int, payload: ReassignIn) -> Any:
     """Give a pending handoff to another rep (``owner``) or a team's queue (``team``)."""
     try:
         view = reassign_handoff(
-            handoff_id, owner=payload.owner, team=payload.team, actor_id=_user_id(request)
+            handoff_id, owner=payload.owner, team=payload.team, actor=_actor(request)
         )
     except InputError as exc:
         return _unprocessable(exc)
     return Status(200, _handoff(view))
 
 
-@router.post("/handoffs/{handoff_id}/respond", response=HandoffOut, tags=["handoffs"])
-def respond(request: HttpRequest, handoff_id: int) -> dict[str, Any]:
-    """Log the first response (a call or email made outside onefunnel)."""
-    return _handoff(record_response(handoff_id, actor_id=_user_id(request)))
+@router.post(
+    "/handoffs/{handoff_id}/respond",
+    response={200: HandoffOut, 403: ErrorOut, 404: ErrorOut},
+    tags=["handoffs"],
+)
+def respond(request: HttpRequest, handoff_id: int) -> Any:
+    """Log the first response (a call or email made outside onefunnel); only who may decide
+    the handoff logs it."""
+    return Status(200, _handoff(record_response(handoff_id, actor=_actor(request))))
 
 
 @router.get("/contacts/{contact_id}/score", response=ScoreOut, tags=["scoring"])

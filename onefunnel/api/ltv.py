@@ -15,7 +15,7 @@ from ninja.files import UploadedFile
 from ninja.security import django_auth
 from pydantic import Field
 
-from onefunnel.api.crm import ApiKeyAuth
+from onefunnel.api.auth import ApiKeyAuth
 from onefunnel.api.root import api
 from onefunnel.services.errors import InputError
 from onefunnel.services.keys import REPORTS_READ

@@ -20,7 +20,7 @@ from onefunnel.analytics.engines import DjangoEngine
 from onefunnel.analytics.period import period_of
 from onefunnel.analytics.reports import ReportOptions, run_report
 from onefunnel.analytics.reports.attribution import DEFAULT_LOOKBACK_DAYS
-from onefunnel.api.crm import ApiKeyAuth
+from onefunnel.api.auth import ApiKeyAuth
 from onefunnel.api.root import api
 from onefunnel.domain.attribution import DEFAULT_HALF_LIFE
 from onefunnel.services.errors import InputError, NotFoundError

@@ -8,15 +8,18 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import django_auth
 
 from onefunnel.analytics.status import funnel_status
+from onefunnel.api.auth import ApiKeyAuth
 from onefunnel.domain.access import AccessDeniedError
 from onefunnel.domain.deals import DealError
 from onefunnel.domain.handoffs import HandoffError
 from onefunnel.domain.stages import IllegalTransitionError
 from onefunnel.services.errors import NotFoundError
+from onefunnel.services.keys import CRM_READ, CRM_WRITE, REPORTS_READ
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,15 @@ class _OnefunnelAPI(NinjaAPI):
         return schema
 
 
-api = _OnefunnelAPI(title="onefunnel", version="1", urls_namespace="api")
+# /api/docs: Swagger UI from the copy django-ninja ships in its package ("ninja" is an installed
+# app, so its template and static files are used, never its CDN template). No validator badge:
+# it would send the schema's address to validator.swagger.io.
+api = _OnefunnelAPI(
+    title="onefunnel",
+    version="1",
+    urls_namespace="api",
+    docs=Swagger(settings={"validatorUrl": None}),
+)
 
 
 def error_body(detail: str, loc: list[str | int] | None = None, msg: str = "") -> dict[str, Any]:
@@ -184,7 +195,13 @@ class StatusOut(Schema):
     stages: dict[str, int]
 
 
-@api.get("/status", response=StatusOut, tags=["funnel"])
+@api.get(
+    "/status",
+    response=StatusOut,
+    tags=["funnel"],
+    auth=[ApiKeyAuth(REPORTS_READ, CRM_READ, CRM_WRITE), django_auth],
+)
 def status(request: HttpRequest) -> dict[str, Any]:
-    """Counts of the shared record and of contacts per state (all nine, summing to contacts)."""
+    """Counts of the shared record and of contacts per state (all nine, summing to contacts).
+    Needs a signed-in user or an API key (reports:read, crm:read or crm:write)."""
     return funnel_status().as_dict()

@@ -63,7 +63,7 @@ def demo(
     setup_django()
     migrate()
     from onefunnel.services.demo import DemoSize, generate_demo
-    from onefunnel.services.users import ensure_demo_admin
+    from onefunnel.services.users import ensure_demo_admin, ensure_demo_logins
 
     try:
         demo_size = DemoSize(size.lower())
@@ -87,7 +87,10 @@ def demo(
 
         summary = generate_demo(seed=seed, size=demo_size, reset=reset, progress=progress)
     login = ensure_demo_admin()
+    logins = ensure_demo_logins()
     payload = dataclasses.asdict(summary) | {"admin_login": login}
+    if logins is not None:
+        payload["demo_logins"] = logins.line()
     if fmt is OutputFormat.table and summary.already_loaded:
         console.print("demo data already loaded (use --reset to generate it again)")
     emit_object(payload, fmt, title="demo company")
@@ -116,13 +119,16 @@ def serve(
     from django.db import connections
 
     from onefunnel.cli.inbox_process import ProcessorSupervisor
-    from onefunnel.services.users import ensure_demo_admin
+    from onefunnel.services.users import ensure_demo_admin, ensure_demo_logins
 
     login = ensure_demo_admin()
+    logins = ensure_demo_logins()
     shown = f"[{host}]" if ":" in host else host
-    console.print(f"onefunnel at http://{shown}:{port}/   admin: http://{shown}:{port}/admin/")
+    console.print(f"onefunnel at http://{shown}:{port}/login   admin: http://{shown}:{port}/admin/")
     if login:
         console.print(f"admin login: {login}")
+    if logins is not None:
+        console.print(f"demo logins: {logins.line()}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onefunnel.settings")
     # One place expands the inbox: the web workers (spawned, they read the environment; a single
     # worker runs in this process, whose settings are loaded already) leave it to the processor.

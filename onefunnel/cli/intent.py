@@ -16,6 +16,7 @@ from onefunnel.cli import app, migrate, setup_django, translate_errors
 from onefunnel.cli.output import ExitCode, OutputFormat, console, emit_object, emit_rows, fail
 
 if TYPE_CHECKING:
+    from onefunnel.domain.access import Actor
     from onefunnel.services.config_versions import ConfigVersion
 
 FormatOption = Annotated[
@@ -45,10 +46,12 @@ def _ready() -> None:
     migrate()
 
 
-def _actor(username: str | None) -> int | None:
-    from onefunnel.services.routing_config import user_id_for
+def _actor(username: str | None) -> Actor:
+    """The user a command acts as (``--as``, with that user's roles), or without ``--as`` the
+    system itself, an admin: whoever runs the CLI on the server already holds the database."""
+    from onefunnel.services.access import SYSTEM, actor_by_username
 
-    return user_id_for(username) if username else None
+    return actor_by_username(username) if username else SYSTEM
 
 
 def _read_json(path: Path) -> Any:
@@ -72,14 +75,21 @@ def handoffs_list(
     team: Annotated[str | None, typer.Option(help="Only this routing team's")] = None,
     queued: Annotated[bool, typer.Option("--queued", help="Only those in a team queue")] = False,
     limit: Annotated[int, typer.Option(help="At most this many")] = 200,
+    actor: AsOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """A queue of handoffs, oldest SLA due first (overdue ones are escalated first)."""
+    """A queue of handoffs, oldest SLA due first (overdue ones are escalated first); with
+    ``--as``, only those that user may see."""
     _ready()
     from onefunnel.services.handoffs import list_handoffs
 
     rows = list_handoffs(
-        owner=owner, status=status, team=team, queued=True if queued else None, limit=limit
+        owner=owner,
+        status=status,
+        team=team,
+        queued=True if queued else None,
+        limit=limit,
+        actor=_actor(actor),
     )
     emit_rows([h.as_dict() for h in rows], fmt, title="handoffs", columns=QUEUE_COLUMNS)
 
@@ -105,7 +115,7 @@ def handoffs_accept(
     from onefunnel.services.handoffs import accept_handoff
 
     try:
-        decided = accept_handoff(handoff_id, actor_id=_actor(actor))
+        decided = accept_handoff(handoff_id, actor=_actor(actor))
     except HandoffError as exc:
         fail(str(exc), code=ExitCode.CONFLICT)
     _decision(decided, fmt)
@@ -131,7 +141,7 @@ def handoffs_reject(
     from onefunnel.services.handoffs import reject_handoff
 
     try:
-        decided = reject_handoff(handoff_id, reason=reason, note=note, actor_id=_actor(actor))
+        decided = reject_handoff(handoff_id, reason=reason, note=note, actor=_actor(actor))
     except HandoffError as exc:
         fail(str(exc), code=ExitCode.CONFLICT)
     _decision(decided, fmt)
@@ -152,7 +162,7 @@ def handoffs_reassign(
     from onefunnel.services.handoffs import reassign_handoff
 
     try:
-        view = reassign_handoff(handoff_id, owner=owner, team=team, actor_id=_actor(actor))
+        view = reassign_handoff(handoff_id, owner=owner, team=team, actor=_actor(actor))
     except HandoffError as exc:
         fail(str(exc), code=ExitCode.CONFLICT)
     emit_object(view.as_dict(), fmt, title=f"handoff #{view.id}")
@@ -169,7 +179,7 @@ def handoffs_open(
     _ready()
     from onefunnel.services.handoffs import open_manual_handoff
 
-    view = open_manual_handoff(email, actor_id=_actor(actor))
+    view = open_manual_handoff(email, actor=_actor(actor))
     emit_object(view.as_dict(), fmt, title=f"handoff #{view.id}")
 
 

@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from onefunnel.domain.access import AccessDeniedError, Action, Actor, Role, Work
 from onefunnel.domain.deals import DealKind, DealStatus
 from onefunnel.domain.handoffs import (
     HandoffError,
@@ -60,6 +61,7 @@ from onefunnel.models import (
     RoutingRotation,
     Touchpoint,
 )
+from onefunnel.services.access import SYSTEM, actor_for, handoff_work, require
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.handoff_values import average_deal, lead_cost, lead_value
 from onefunnel.services.routing_config import (
@@ -126,7 +128,14 @@ class HandoffDecided:
 
 def _view(h: Handoff, now: datetime) -> HandoffView:
     routing: HandoffRouting | None = getattr(h, "routing", None)
-    team = routing.team if routing else (team_of_user(h.owner_id) or DEFAULT_TEAM)
+    if routing is not None:
+        team = routing.team
+    elif h.owner is not None and "rep_profile" in h.owner._state.fields_cache:
+        # The owner's profile was selected with the row (a queue): no query per handoff.
+        profile = h.owner._state.fields_cache["rep_profile"]
+        team = (profile.team if profile is not None else None) or DEFAULT_TEAM
+    else:
+        team = team_of_user(h.owner_id) or DEFAULT_TEAM
     return HandoffView(
         id=h.pk,
         contact_id=h.contact_id,
@@ -161,13 +170,17 @@ def _rows() -> QuerySet[Handoff]:
     return Handoff.objects.select_related("contact", "owner", "routing")
 
 
-def get_handoff(handoff_id: int, *, now: datetime | None = None) -> HandoffView:
-    """One handoff (its SLA evaluated first)."""
+def get_handoff(
+    handoff_id: int, *, actor: Actor | None = None, now: datetime | None = None
+) -> HandoffView:
+    """One handoff (its SLA evaluated first); AccessDeniedError if the actor may not read it
+    (a rep reads their own, their queue's, and as team lead their team's)."""
     moment = now or timezone.now()
     evaluate_breaches(now=moment, handoff_ids=[handoff_id])
     h = _rows().filter(pk=handoff_id).first()
     if h is None:
         raise NotFoundError(f"handoff_id: no handoff #{handoff_id}")
+    require(actor or SYSTEM, Action.READ, _work(h))
     return _view(h, moment)
 
 
@@ -312,18 +325,25 @@ def open_handoff(
 
 
 def open_manual_handoff(
-    email: str, *, actor_id: int | None = None, now: datetime | None = None
+    email: str,
+    *,
+    actor: Actor | None = None,
+    actor_id: int | None = None,
+    now: datetime | None = None,
 ) -> HandoffView:
-    """Hand a contact over by hand: move it to intent (cause: user), which opens the handoff."""
+    """Hand a contact over by hand: move it to intent (cause: user), which opens the handoff.
+    The actor must be allowed to move the contact (``Action.MOVE_CONTACT``)."""
     moment = now or timezone.now()
+    who = acting(actor, actor_id)
     with transaction.atomic():
         found = Contact.objects.filter(email__iexact=email.strip()).values_list("pk", flat=True)
         pk = found.first()
         if pk is None:
             raise NotFoundError(f"email: no contact with email {email!r}")
         contact = lock(Contact, pk)
-        actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
-        apply_stage_change(contact, Stage.INTENT, cause=Cause.USER, at=moment, actor=actor)
+        require(who, Action.MOVE_CONTACT, Work("contact", pk, owner_id=contact.owner_id))
+        user = get_user_model().objects.filter(pk=who.user_id).first() if who.user_id else None
+        apply_stage_change(contact, Stage.INTENT, cause=Cause.USER, at=moment, actor=user)
         handoff = Handoff.objects.filter(contact_id=pk).order_by("-pk").first()
         assert handoff is not None  # apply_stage_change opened it
         return _view(_rows().get(pk=handoff.pk), moment)
@@ -340,14 +360,21 @@ def _locked(handoff_id: int) -> Handoff:
     return h
 
 
-def _check_actor(h: Handoff, actor_id: int | None) -> None:
-    """The owner decides; a queued handoff can be claimed by anyone; staff may act for others."""
-    if actor_id is None or h.owner_id is None or h.owner_id == actor_id:
-        return
-    actor = get_user_model().objects.filter(pk=actor_id).first()
-    if actor is not None and (actor.is_staff or actor.is_superuser):
-        return
-    raise HandoffError(f"owner: handoff #{h.pk} is assigned to someone else")
+def acting(actor: Actor | None = None, actor_id: int | None = None) -> Actor:
+    """Who acts: the given actor, else the user ``actor_id`` (as their roles say), else the
+    system (an admin: the worker, imports, the CLI without ``--as``)."""
+    if actor is not None:
+        return actor
+    if actor_id is not None:
+        user = get_user_model().objects.filter(pk=actor_id).first()
+        if user is None:
+            raise NotFoundError(f"actor: no user #{actor_id}")
+        return actor_for(user)
+    return SYSTEM
+
+
+def _work(h: Handoff) -> Work:
+    return handoff_work(h)  # reads its routing team (one query when not selected)
 
 
 def _status(h: Handoff) -> HandoffStatus:
@@ -355,39 +382,46 @@ def _status(h: Handoff) -> HandoffStatus:
 
 
 def accept_handoff(
-    handoff_id: int, *, actor_id: int | None, now: datetime | None = None
+    handoff_id: int,
+    *,
+    actor: Actor | None = None,
+    actor_id: int | None = None,
+    now: datetime | None = None,
 ) -> HandoffDecided:
-    """Accept a pending handoff: the actor becomes its owner (and the contact's, if it had
-    none), the first response is now if none was logged, and an open new-business deal of the
-    account is linked, or one created. The contact stays in intent.
+    """Accept a pending handoff: a queued one is claimed by the actor, who becomes its owner
+    (and the contact's, if it had none); the first response is now if none was logged, and an
+    open new-business deal of the account is linked, or one created. The contact stays in
+    intent. Only who may decide it (``Action.DECIDE_HANDOFF``: its owner, a team lead of its
+    team, a seller of the queue's team for a queued one, an admin) accepts it.
 
     Raises HandoffError when the handoff is no longer pending (e.g. another rep accepted it a
-    moment earlier); nothing is written then.
+    moment earlier), AccessDeniedError when the actor may not decide it; nothing is written.
     """
     moment = now or timezone.now()
+    who = acting(actor, actor_id)
     with transaction.atomic():
         h = _locked(handoff_id)
         check_decision(_status(h), reason=None, note="")
-        _check_actor(h, actor_id)
+        require(who, Action.DECIDE_HANDOFF, _work(h))
         previous_owner = h.owner_id
         h.status = HandoffStatus.ACCEPTED.value
         h.decided_at = moment
         h.first_response_at = h.first_response_at or max(moment, h.created_at)
-        if actor_id is not None:
-            h.owner_id = actor_id
+        if h.owner_id is None and who.user_id is not None:
+            h.owner_id = who.user_id
             h.team_queue = None
         deal_id, created = _deal_for(h, moment)
         h.deal_id = deal_id
         h.save()
-        if actor_id is not None:
-            Contact.objects.filter(pk=h.contact_id, owner__isnull=True).update(owner_id=actor_id)
+        if h.owner_id is not None:
+            Contact.objects.filter(pk=h.contact_id, owner__isnull=True).update(owner_id=h.owner_id)
         HandoffEvent.objects.create(
             handoff=h,
             at=moment,
             kind="accepted",
             from_owner_id=previous_owner,
             to_owner_id=h.owner_id,
-            actor_id=actor_id,
+            actor_id=who.user_id,
         )
         _announce("handoff.accepted", h, moment)
         view = _view(_rows().get(pk=h.pk), moment)
@@ -456,14 +490,16 @@ def reject_handoff(
     *,
     reason: str,
     note: str = "",
-    actor_id: int | None,
+    actor: Actor | None = None,
+    actor_id: int | None = None,
     now: datetime | None = None,
 ) -> HandoffDecided:
     """Reject a pending handoff with a reason code (``other`` needs a note): the contact goes
     back to marketing (nurture, with the reason), or to disqualified for bad data and
     duplicates. An unknown reason is InputError; a handoff no longer pending is HandoffError.
-    Either way nothing is written."""
+    AccessDeniedError when the actor may not decide it. Either way nothing is written."""
     moment = now or timezone.now()
+    who = acting(actor, actor_id)
     try:
         code = parse_rejection_reason(reason)
     except HandoffError as exc:
@@ -476,7 +512,7 @@ def reject_handoff(
             if str(exc).startswith("status:"):
                 raise
             raise InputError(str(exc)) from None
-        _check_actor(h, actor_id)
+        require(who, Action.DECIDE_HANDOFF, _work(h))
         h.status = HandoffStatus.REJECTED.value
         h.reason = code.value
         h.note = note.strip()
@@ -488,7 +524,7 @@ def reject_handoff(
         target = stage_after_rejection(code)
         move = None
         if is_legal(current, target, reason=code, cause=Cause.HANDOFF):
-            actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+            user = get_user_model().objects.filter(pk=who.user_id).first() if who.user_id else None
             move = apply_stage_change(
                 contact,
                 target,
@@ -497,10 +533,10 @@ def reject_handoff(
                 at=moment,
                 reason=code,
                 note=h.note,
-                actor=actor,
+                actor=user,
             )
         HandoffEvent.objects.create(
-            handoff=h, at=moment, kind="rejected", actor_id=actor_id, note=code.value
+            handoff=h, at=moment, kind="rejected", actor_id=who.user_id, note=code.value
         )
         _announce("handoff.rejected", h, moment)
         view = _view(_rows().get(pk=h.pk), moment)
@@ -512,21 +548,32 @@ def reassign_handoff(
     *,
     owner: str | None = None,
     team: str | None = None,
+    actor: Actor | None = None,
     actor_id: int | None = None,
     now: datetime | None = None,
 ) -> HandoffView:
-    """Give a pending handoff to another rep (by username), or put it in a team's queue."""
+    """Give a pending handoff to another rep (by username), or put it in a team's queue.
+
+    Only a team lead of the handoff's team (or an admin) reassigns, and only within their
+    team: the new owner must be a rep of the lead's team, the queue the lead's team's."""
     moment = now or timezone.now()
+    who = acting(actor, actor_id)
     if (owner is None) == (team is None):
         raise InputError("owner: give either an owner or a team")
     with transaction.atomic():
         h = _locked(handoff_id)
         check_decision(_status(h), reason=None, note="")
+        require(who, Action.REASSIGN_HANDOFF, _work(h))
         new_owner = None
         if owner is not None:
             new_owner = get_user_model().objects.filter(username=owner).first()
             if new_owner is None:
                 raise NotFoundError(f"owner: no user {owner!r}")
+        target_team = team if new_owner is None else team_of_user(new_owner.pk)
+        if not who.has(Role.ADMIN) and target_team != who.team:
+            raise AccessDeniedError(
+                f"owner: {owner or team} is outside {who.username}'s team ({who.team})"
+            )
         previous_owner = h.owner_id
         h.owner_id = new_owner.pk if new_owner else None
         h.team_queue = None if new_owner else Team.SALES.value
@@ -544,23 +591,32 @@ def reassign_handoff(
             kind="reassigned",
             from_owner_id=previous_owner,
             to_owner_id=h.owner_id,
-            actor_id=actor_id,
+            actor_id=who.user_id,
             note=f"team {team}" if team else "",
         )
         return _view(_rows().get(pk=h.pk), moment)
 
 
 def record_response(
-    handoff_id: int, *, actor_id: int | None = None, now: datetime | None = None
+    handoff_id: int,
+    *,
+    actor: Actor | None = None,
+    actor_id: int | None = None,
+    now: datetime | None = None,
 ) -> HandoffView:
-    """Log the first response to a handoff (idempotent: the first one counts)."""
+    """Log the first response to a handoff (idempotent: the first one counts). Only who may
+    decide the handoff logs it, so nobody else can stop its SLA clock."""
     moment = now or timezone.now()
+    who = acting(actor, actor_id)
     with transaction.atomic():
         h = _locked(handoff_id)
+        require(who, Action.DECIDE_HANDOFF, _work(h))
         if h.first_response_at is None:
             h.first_response_at = max(moment, h.created_at)
             h.save(update_fields=["first_response_at"])
-            HandoffEvent.objects.create(handoff=h, at=moment, kind="responded", actor_id=actor_id)
+            HandoffEvent.objects.create(
+                handoff=h, at=moment, kind="responded", actor_id=who.user_id
+            )
         return _view(_rows().get(pk=h.pk), moment)
 
 
@@ -695,11 +751,13 @@ def list_handoffs(
     status: str | None = None,
     team: str | None = None,
     queued: bool | None = None,
+    actor: Actor | None = None,
     now: datetime | None = None,
     limit: int = 200,
 ) -> list[HandoffView]:
     """A queue: handoffs by owner (username), status, team or team-queue only, oldest SLA first.
-    Overdue handoffs in it are evaluated first, so a breach shows without a worker running."""
+    Overdue handoffs in it are evaluated first, so a breach shows without a worker running.
+    Only the handoffs the actor may read are listed (``readable``)."""
     moment = now or timezone.now()
     if status is not None:
         try:
@@ -710,7 +768,7 @@ def list_handoffs(
     if owner is not None and not get_user_model().objects.filter(username=owner).exists():
         raise NotFoundError(f"owner: no user {owner!r}")
     evaluate_breaches(now=moment, owner=owner)
-    rows = _rows()
+    rows = readable(_rows(), actor or SYSTEM)
     if owner is not None:
         rows = rows.filter(owner__username=owner)
     if status is not None:
@@ -720,3 +778,39 @@ def list_handoffs(
     if queued is not None:
         rows = rows.filter(owner__isnull=queued)
     return [_view(h, moment) for h in rows.order_by("sla_due_at", "pk")[: max(limit, 0)]]
+
+
+def readable(rows: QuerySet[Handoff], actor: Actor) -> QuerySet[Handoff]:
+    """The handoffs of ``rows`` the actor may read, as one filter: everything for the roles that
+    read everything; for sellers their own, their team's queue
+    (any queue if they have no team) and, for a team lead, their team's. The same rules as
+    ``domain.access.check(actor, Action.READ, handoff_work(h))``, written as a query so that a
+    queue is one query; a test checks the two agree."""
+    if actor.roles & {Role.MARKETING, Role.LEADERSHIP, Role.ADMIN}:
+        return rows
+    if actor.user_id is None or not actor.roles & {
+        Role.SALES_REP,
+        Role.TEAM_LEAD,
+        Role.ACCOUNT_MANAGER,
+    }:
+        return rows.none()
+    mine = Q(owner_id=actor.user_id)
+    if actor.team is None:
+        queued = Q(owner__isnull=True)
+    else:
+        queued = Q(owner__isnull=True) & (
+            Q(routing__team=actor.team) | (Q(routing__isnull=True) & Q(team_queue=actor.team))
+        )
+    allowed = mine | queued
+    if actor.has(Role.TEAM_LEAD) and actor.team is not None:
+        allowed |= (
+            Q(routing__team=actor.team)
+            | (Q(routing__isnull=True) & Q(team_queue=actor.team))
+            | Q(owner__rep_profile__team=actor.team)
+        )
+    return rows.filter(allowed)
+
+
+def view_of(handoff: Handoff, now: datetime) -> HandoffView:
+    """The frozen view of a handoff row (selected with contact, owner and routing)."""
+    return _view(handoff, now)

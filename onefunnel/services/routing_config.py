@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -103,7 +104,9 @@ def set_rep(
     territories: Iterable[str] | None = None,
     create_user: bool = False,
 ) -> RepView:
-    """Make a user a rep, or change their profile (only the values given)."""
+    """Make a user a rep, or change their profile (only the values given). A user who holds no
+    selling role yet joins the ``sales`` group (the sales rep role), so they may decide the
+    handoffs routed to them."""
     user_model = get_user_model()
     if not username.strip():
         raise InputError("username: must not be empty")
@@ -132,7 +135,19 @@ def set_rep(
         if territories is not None:
             profile.territories = [t.strip() for t in territories if t.strip()]
         profile.save()
+        _make_seller(user)
     return _rep_views(RepProfile.objects.filter(pk=profile.pk), timezone.now())[0]
+
+
+def _make_seller(user: Any) -> None:
+    from django.contrib.auth.models import Group
+
+    from onefunnel.domain.access import Role, roles_from_groups
+
+    names = list(user.groups.values_list("name", flat=True))
+    sellers = {Role.SALES_REP, Role.TEAM_LEAD, Role.ACCOUNT_MANAGER}
+    if not roles_from_groups(names) & sellers:
+        user.groups.add(Group.objects.get_or_create(name="sales")[0])
 
 
 def _pending() -> Count:

@@ -18,6 +18,7 @@ from onefunnel.domain.attribution import AttributionModel
 from onefunnel.services.errors import InputError
 from onefunnel.web.charts import funnel_chart
 from onefunnel.web.panels import PANELS, cells
+from onefunnel.web.security import allow_eval
 
 DEFAULT_MODEL = AttributionModel.linear
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def _choices(request: HttpRequest) -> tuple[Period, str, str | None]:
     return period, model, error
 
 
+@allow_eval
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The one page both teams share: the funnel at a glance, then where it leaks, what the

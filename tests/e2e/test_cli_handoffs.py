@@ -112,3 +112,28 @@ def test_train_on_a_csv_and_predict_another(install: Install) -> None:
     missing = install.run("scoring", "train", "--csv", str(train), "--target", "won", check=False)
     assert missing.returncode == 1
     assert "target: no column 'won'" in missing.stderr
+
+
+def test_as_follows_the_rule_book(install: Install) -> None:
+    """`--as` acts with that user's roles: another rep is refused (exit 3, one line), a
+    marketer never decides, a rep does not reassign; without `--as` the system may."""
+    install.run("reps", "set", "ana", "--team", "sales", "--create")
+    install.run("reps", "set", "ben", "--team", "sales", "--create", "--away")
+    install.run("demo", "--size", "small", "--seed", "5")
+    email = _consideration_emails(install, 1)[0]
+    opened = json.loads(install.run("handoffs", "open", email, "-f", "json").stdout)
+    handoff = str(opened["id"])
+    install.run("handoffs", "reassign", handoff, "--owner", "ana")
+    for who, args in (
+        ("ben", ["accept", handoff]),
+        ("ben", ["reassign", handoff, "--owner", "ben"]),
+        ("hannah.lee", ["reject", handoff, "--reason", "not_now"]),
+    ):
+        refused = install.run("handoffs", *args, "--as", who, check=False)
+        assert refused.returncode == 3, (who, args, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in refused.stderr
+    mine = json.loads(install.run("handoffs", "list", "--as", "ben", "-f", "json").stdout)
+    assert int(handoff) not in {h["id"] for h in mine}
+    done = install.run("handoffs", "accept", handoff, "--as", "ana", "-f", "json")
+    assert json.loads(done.stdout)["status"] == "accepted"

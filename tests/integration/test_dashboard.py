@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def test_dashboard_needs_a_login(client: Client) -> None:
     response = client.get("/")
     assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/")
+    assert response["Location"].startswith("/login?next=")
 
 
 def test_dashboard_shows_counts_and_a_chart_spec(

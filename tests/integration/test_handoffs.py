@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import override_settings
 
+from onefunnel.domain.access import AccessDeniedError
 from onefunnel.domain.handoffs import HandoffError, HandoffStatus, HandoffTrigger
 from onefunnel.domain.stages import Stage
 from onefunnel.domain.touches import TouchKind, Utm
@@ -168,10 +169,13 @@ def test_another_rep_cannot_decide_someone_elses_handoff(
 ) -> None:
     handoff = _hand_raise(make_contact())
     other = reps["ben"] if handoff.owner_id == reps["ana"].pk else reps["ana"]
-    with pytest.raises(HandoffError, match="owner"):
+    with pytest.raises(AccessDeniedError, match="owner"):
         accept_handoff(handoff.pk, actor_id=other.pk)
+    with pytest.raises(AccessDeniedError, match="owner"):
+        record_response(handoff.pk, actor_id=other.pk)
     handoff.refresh_from_db()
     assert handoff.status == HandoffStatus.PENDING
+    assert handoff.first_response_at is None
 
 
 @pytest.mark.parametrize(

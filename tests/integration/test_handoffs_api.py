@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.utils import timezone
 
@@ -94,8 +94,9 @@ def test_reject_names_the_bad_field(
 def test_reassign_and_respond(
     rep_client: tuple[Client, User], make_contact: Callable[..., Contact]
 ) -> None:
-    client, _ = rep_client
-    set_rep("ben", create_user=True)
+    client, user = rep_client
+    user.groups.add(Group.objects.get_or_create(name="team_lead")[0])  # reassigns in "sales"
+    set_rep("ben", team="sales", create_user=True)
     handoff = _hand_raise(make_contact())
     moved = client.post(
         f"/api/handoffs/{handoff.pk}/reassign", {"owner": "ben"}, content_type="application/json"

@@ -1,0 +1,223 @@
+"""Web pages under load: p50/p95 per page with 20 concurrent signed-in sessions.
+
+Run it from the repository root with the project's virtualenv:
+
+    PYTHONPATH=$PWD /work/main/.venv/bin/python bench/web.py               # medium demo, 20 sessions
+    PYTHONPATH=$PWD /work/main/.venv/bin/python bench/web.py --sessions 5 --rounds 5   # a quick look
+
+What it does:
+
+1. Builds once an installation in bench/out/web-home (gitignored): `onefunnel init` and
+   `onefunnel demo --size medium` (reused on later runs; --fresh builds it again).
+2. Gives one demo rep a queue of --queue (1,000) open handoffs, by reopening decided demo
+   handoffs in place (the bench's copy only), so the queue's first page and its next page are
+   measured on a long queue.
+3. Serves it (`onefunnel serve`, loopback, --workers), signs in --sessions users on the app's
+   login page (the reps, the long-queue rep among them, and a marketer and a leader), and has
+   every session fetch each page of its role --rounds times, all sessions at once (threads).
+   One warm-up round is not counted. Every request has a timeout; the run is bounded by
+   sessions x rounds x pages.
+4. Prints p50 / p95 / max per page and the requests that failed (non-200). `/api/health` (no
+   database, no template) is measured beside the pages as the floor: what the machine and the
+   server take for any request at that concurrency.
+
+The target (issue 11): every page's p95 <= 300 ms. Report panels are measured too (they load
+after the dashboard, each on its own request) but they run the reports, so their time is the
+reports', not the pages'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+HOME = ROOT / "bench" / "out" / "web-home"
+BIN = Path(sys.executable).with_name("onefunnel")
+SELLER_PAGES = [
+    "/api/health",
+    "/queue",
+    "/queue/rows?offset=25",
+    "/search?q=ann",
+    "/",
+    "/panels/status",
+]
+READER_PAGES = ["/api/health", "/", "/panels/status", "/search?q=ann", "/queue", "/api/docs"]
+PANELS = ["/panels/report/leaks", "/panels/report/spend", "/panels/report/quality",
+          "/panels/report/follow-up"]  # fmt: skip
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE",)}
+    env["ONEFUNNEL_HOME"] = str(home)
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def build(home: Path, size: str, fresh: bool) -> None:
+    """The installation with the demo company (kept between runs)."""
+    if fresh and home.exists():
+        for name in home.glob("onefunnel.sqlite3*"):
+            name.unlink()
+    home.mkdir(parents=True, exist_ok=True)
+    if (home / "onefunnel.sqlite3").exists() and not fresh:
+        return
+    env = _env(home)
+    subprocess.run([str(BIN), "init", "--admin-username", "rev", "--admin-password",
+                    "ops-team-2026"], cwd=home, env=env, check=True, capture_output=True)  # fmt: skip
+    started = time.perf_counter()
+    subprocess.run([str(BIN), "demo", "--size", size], cwd=home, env=env, check=True)
+    print(f"demo loaded in {time.perf_counter() - started:.0f} s")
+
+
+def prepare(home: Path, queue: int) -> tuple[list[str], list[str], str, str]:
+    """Logins (the demo password is set as `onefunnel demo` does) and the long queue."""
+    os.environ.update(_env(home))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "onefunnel.settings"
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from onefunnel.models import Handoff
+    from onefunnel.services.users import ensure_demo_logins
+
+    logins = ensure_demo_logins()
+    assert logins is not None, "no demo loaded"
+    users = get_user_model()._default_manager
+    sellers = list(
+        users.filter(groups__name__in=["sales", "team_lead"]).distinct().order_by("pk")
+        .values_list("username", flat=True)
+    )  # fmt: skip
+    readers = [logins.usernames["marketing"], logins.usernames["leadership"]]
+    long_queue = sellers[-1]
+    owner = users.get(username=long_queue)
+    have = Handoff.objects.filter(owner=owner, status="pending").count()
+    if have < queue:
+        now = timezone.now()
+        ids = list(
+            Handoff.objects.exclude(status="pending").order_by("pk")
+            .values_list("pk", flat=True)[: queue - have]
+        )  # fmt: skip
+        Handoff.objects.filter(pk__in=ids).update(
+            status="pending", owner=owner, team_queue=None, decided_at=None,
+            first_response_at=None, sla_due_at=now + timedelta(days=30), reason=None,
+        )  # fmt: skip
+    mine = Handoff.objects.filter(owner=owner, status="pending").count()
+    print(f"{long_queue} has {mine} open handoffs; {len(sellers)} sellers, readers {readers}")
+    return sellers, readers, long_queue, logins.password
+
+
+def sign_in(base: str, username: str, password: str) -> httpx.Client:
+    """A client with a session from the app's login page."""
+    client = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
+    client.get("/login")
+    token = client.cookies.get("csrftoken") or ""
+    answer = client.post("/login", data={"username": username, "password": password,
+                                          "csrfmiddlewaretoken": token},
+                         headers={"Referer": base + "/login"})  # fmt: skip
+    assert answer.status_code == 302, f"sign-in of {username} failed ({answer.status_code})"
+    return client
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", default="medium")
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--queue", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--home", type=Path, default=HOME)
+    parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--panels", action="store_true", help="also measure the report panels")
+    args = parser.parse_args()
+    build(args.home, args.size, args.fresh)
+    sellers, readers, long_queue, password = prepare(args.home, args.queue)
+    base = f"http://127.0.0.1:{args.port}"
+    server = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(args.port), "--workers", str(args.workers),
+         "--no-processor"],
+        cwd=args.home, env=_env(args.home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("server did not start")
+            time.sleep(0.3)
+        people = [long_queue] + [u for u in sellers if u != long_queue]
+        plan: list[tuple[str, list[str]]] = []
+        for i in range(args.sessions):
+            if i % 5 == 4:
+                plan.append((readers[(i // 5) % len(readers)], READER_PAGES))
+            else:
+                plan.append((people[i % len(people)], SELLER_PAGES))
+        extra = PANELS if args.panels else []
+        clients = [(sign_in(base, who, password), pages + extra) for who, pages in plan]
+        times: dict[str, list[float]] = defaultdict(list)
+        failed: dict[str, int] = defaultdict(int)
+        lock = threading.Lock()
+
+        def run(client: httpx.Client, pages: list[str], rounds: int, record: bool) -> None:
+            for _ in range(rounds):
+                for page in pages:
+                    started = time.perf_counter()
+                    try:
+                        status = client.get(page).status_code
+                    except httpx.HTTPError:
+                        status = 0
+                    took = (time.perf_counter() - started) * 1000
+                    if record:
+                        with lock:
+                            times[page].append(took)
+                            if status != 200:
+                                failed[page] += 1
+
+        for record, rounds in ((False, 1), (True, args.rounds)):
+            threads = [threading.Thread(target=run, args=(c, p, rounds, record))
+                       for c, p in clients]  # fmt: skip
+            started = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall = time.perf_counter() - started
+        total = sum(len(v) for v in times.values())
+        print(f"\n{args.sessions} sessions x {args.rounds} rounds, {args.workers} worker(s): "
+              f"{total} requests in {wall:.1f} s ({total / wall:.0f}/s)")  # fmt: skip
+        print(f"{'page':<28}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'failed':>8}")
+        rows = []
+        for page, values in times.items():
+            values.sort()
+            p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+            rows.append({"page": page, "n": len(values), "p50": statistics.median(values),
+                         "p95": p95, "max": values[-1], "failed": failed[page]})  # fmt: skip
+            print(f"{page:<28}{len(values):>6}{statistics.median(values):>9.0f}{p95:>9.0f}"
+                  f"{values[-1]:>9.0f}{failed[page]:>8}")  # fmt: skip
+        out = ROOT / "bench" / "out" / "web.json"
+        out.write_text(json.dumps(rows, indent=1))
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The point of intent: scoring, routing and handoffs (DESIGN §5); new modules go here."""

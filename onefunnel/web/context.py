@@ -1,0 +1,21 @@
+"""What every page's frame needs: the signed-in user's role and which workspaces to link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from onefunnel.domain.access import Role
+from onefunnel.services.access import actor_for
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    """``nav.queue`` for those with a queue, ``nav.role`` the role the home page follows."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    actor = actor_for(user)
+    role = actor.home_role
+    sellers = {Role.SALES_REP, Role.TEAM_LEAD, Role.ACCOUNT_MANAGER, Role.ADMIN}
+    return {"nav": {"queue": bool(actor.roles & sellers), "role": role.label if role else ""}}
