@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 
 from onefunnel.models import Campaign, Contact, InboundBatch, PipelineStage, Spend, Touchpoint
 from onefunnel.models.teams import ensure_team_groups
@@ -60,12 +60,17 @@ def _awkward_records() -> None:
 def _wipe_and_renumber() -> None:
     """Empty every table, then let migrate's signal make content types, permissions and groups
     again — with other ids than the backup's."""
+    # Past every id used so far (earlier tests' flushes leave the counters where they were).
+    shift = 1000 + max(
+        Permission.objects.aggregate(top=Max("id"))["top"] or 0,
+        ContentType.objects.aggregate(top=Max("id"))["top"] or 0,
+    )
     call_command("flush", interactive=False, verbosity=0)
     with transaction.atomic():  # foreign keys are checked at commit
         for group in Group.objects.all():
             group.permissions.clear()
-        Permission.objects.update(id=F("id") + 1000, content_type_id=F("content_type_id") + 1000)
-        ContentType.objects.update(id=F("id") + 1000)
+        Permission.objects.update(id=F("id") + shift, content_type_id=F("content_type_id") + shift)
+        ContentType.objects.update(id=F("id") + shift)
     ContentType.objects.clear_cache()
     ensure_team_groups()
 
