@@ -162,3 +162,24 @@ def test_a_cell_over_the_limit_is_one_rejected_row_and_every_row_after_imports(
     # inside another row.
     assert "long@example.com" in imported or [r.row for r in report.rejects] == [3, 4]
     assert report.read == 8
+
+
+def test_imported_text_is_escaped_in_the_admin(tmp_path: Path, client: Client) -> None:
+    file = tmp_path / "contacts.csv"
+    file.write_text(
+        HEADER + f'ada@example.com,"{SCRIPT}",Lovelace,"{SCRIPT} Ltd",ada.example,,,,2024-05-01\r\n'
+    )
+    assert import_contacts(file, ContactSource.GENERIC).created == 1
+    contact = Contact.objects.get(email="ada@example.com")
+    assert contact.first_name == SCRIPT
+    client.force_login(User.objects.create_superuser("root", password="x" * 12))
+    for page in (
+        "/admin/onefunnel/contact/",
+        f"/admin/onefunnel/contact/{contact.pk}/change/",
+        "/admin/onefunnel/account/",
+        "/admin/onefunnel/stagechange/",
+    ):
+        response = client.get(page)
+        assert response.status_code == 200, page
+        assert "<script>alert(" not in response.content.decode(), page
+    assert "&lt;script&gt;alert(" in client.get("/admin/onefunnel/account/").content.decode()
