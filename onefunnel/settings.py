@@ -16,6 +16,8 @@ from typing import Any
 import dj_database_url
 import django_stubs_ext
 
+from onefunnel.private_files import write_private
+
 # Lets admin and queryset classes be subscripted at run time, as their type hints need.
 django_stubs_ext.monkeypatch()
 
@@ -34,11 +36,16 @@ def _secret_key() -> str:
     key = secrets.token_urlsafe(50)
     try:
         HOME.mkdir(parents=True, exist_ok=True)
-        path.write_text(key)
-        path.chmod(0o600)
+        write_private(path, key)  # 0600 from creation, never readable by others
+    except FileExistsError:
+        return path.read_text().strip()  # another process made it first: one key for all
     except OSError:
         pass  # a read-only home still runs, with a per-process key (sessions will not survive)
     return key
+
+
+# Django's SQLite backend, creating a new database file with mode 0600 (onefunnel/sqlite_backend).
+_SQLITE = "onefunnel.sqlite_backend"
 
 
 def _database() -> dict[str, Any]:
@@ -47,9 +54,11 @@ def _database() -> dict[str, Any]:
         config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
         if config["ENGINE"].endswith("postgresql"):
             config.setdefault("TEST", {})["NAME"] = os.environ.get("ONEFUNNEL_TEST_DB")
+        if config["ENGINE"] == "django.db.backends.sqlite3":
+            config["ENGINE"] = _SQLITE
         return config
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": _SQLITE,
         "NAME": HOME / "onefunnel.sqlite3",
         "OPTIONS": {
             # WAL lets the dashboard read while ingestion writes; IMMEDIATE takes the write lock

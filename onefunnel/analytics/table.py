@@ -14,6 +14,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from onefunnel.domain.csv_safety import neutralised_row
+
 Value = str | int | float | date | datetime | None
 
 
@@ -63,12 +65,13 @@ class Table:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
     def to_csv(self) -> str:
-        """CSV text with a header line; None is an empty cell."""
+        """CSV text with a header line; None is an empty cell; text a spreadsheet would run as
+        a formula is neutralised (``domain.csv_safety``)."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(self.columns)
+        writer.writerow(neutralised_row(self.columns))
         for row in self.rows:
-            writer.writerow(["" if v is None else v for v in row])
+            writer.writerow(neutralised_row("" if v is None else v for v in row))
         return buffer.getvalue()
 
     def to_pandas(self) -> Any:

@@ -71,6 +71,7 @@ def main() -> None:
     # Importing a command module registers its commands on `app`.
     from onefunnel.cli import (  # noqa: F401
         attribution,
+        backup,
         commands,
         imports,
         intent,

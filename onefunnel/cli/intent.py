@@ -355,6 +355,7 @@ def scoring_predict(
     import csv
     import sys
 
+    from onefunnel.domain.csv_safety import neutralised_row
     from onefunnel.services.predictive_scoring import predict_csv
 
     columns, rows = predict_csv(csv_file, run_id=model)
@@ -362,9 +363,9 @@ def scoring_predict(
         emit_rows(rows, fmt, columns=columns)
         return
     with output.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csv.writer(handle)
+        writer.writerow(neutralised_row(columns))
+        writer.writerows(neutralised_row(row.get(c) for c in columns) for row in rows)
     print(f"{len(rows)} rows scored into {output}", file=sys.stderr)
 
 

@@ -21,6 +21,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from onefunnel.domain.csv_safety import neutralised_row
+
 Row = Mapping[str, Any]
 
 console = Console()
@@ -88,10 +90,11 @@ def emit_rows(
     if fmt is OutputFormat.json:
         typer.echo(to_json([{c: row.get(c) for c in cols} for row in rows]))
     elif fmt is OutputFormat.csv:
+        # Cells a spreadsheet would run as formulas are neutralised (domain.csv_safety).
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(cols)
+        writer.writerow(neutralised_row(cols))
         for row in rows:
-            writer.writerow(["" if row.get(c) is None else row.get(c) for c in cols])
+            writer.writerow(neutralised_row("" if row.get(c) is None else row.get(c) for c in cols))
     else:
         # Data is printed as text, never read as Rich markup: "[/bold]" in a name is a name.
         table = Table(title=escape(title) if title else None)

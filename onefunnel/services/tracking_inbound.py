@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import fcntl
 import gzip
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -50,6 +51,7 @@ from onefunnel.domain.tracking import (
     parse_body,
 )
 from onefunnel.models import InboundBatch
+from onefunnel.private_files import create_private
 from onefunnel.services.tracking import ingest_batches
 
 # A processing turn stops taking batches beyond this many messages: large enough to share the
@@ -97,7 +99,8 @@ def _database_file() -> Path | None:
 def _flock(path: Path, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
     # A waiting process sleeps in the kernel and wakes the moment the lock is free, instead of
     # polling SQLite's busy handler (whose back-off sleeps make latency long under contention).
-    with open(path, "a") as handle:
+    # Created private (0600) if new, as the files it guards are.
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as handle:
         fcntl.flock(handle, mode)
         try:
             yield
@@ -181,6 +184,8 @@ class FileInbox:
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
+            # Private from creation, as the database is (its -wal and -shm follow its mode).
+            create_private(self.path)
             db = sqlite3.connect(self.path, timeout=20, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")

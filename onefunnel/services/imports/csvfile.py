@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+from onefunnel.domain.csv_safety import neutralised_row
 from onefunnel.services.errors import InputError
 from onefunnel.services.imports.records import RowError
 
@@ -18,6 +20,21 @@ Progress = Callable[[int, int, int], None]
 
 KEPT_REJECTS = 50
 T = TypeVar("T")
+
+# The longest row (in characters, newlines in quoted cells included) read as data; a longer one
+# is rejected as one row. Python's csv module has a per-field limit (128 KiB by default) and,
+# past it, raises in the middle of a quoted cell and goes on reading *inside* it: the cell's
+# lines become thousands of bad rows, and its closing quote swallows the good row after it.
+MAX_ROW_CHARS = 4 * 1024 * 1024
+# What the csv state machine reacts to: quotes, delimiters, line ends. Any run of other
+# characters moves it as one character would, and a doubled quote ("") leaves it where it was
+# in every state (an escaped quote, a literal pair, or an empty quoted value followed by what
+# follows). So the lines of a row past the limit are fed to the reader with pairs of quotes
+# dropped and other runs shrunk to one "x": the reader ends the row exactly where it would
+# have, holding a few characters per line instead of the row, and every row after it is read
+# as it should be.
+_OTHER_CHARACTERS = re.compile(r'[^",\r\n]+')
+_NO_FIELD_LIMIT = 2**31 - 1
 
 
 class CsvRows:
@@ -34,7 +51,12 @@ class CsvRows:
         self._text = io.TextIOWrapper(
             self._binary, encoding="utf-8-sig", errors="surrogateescape", newline=""
         )
-        self._reader = csv.reader(self._text)
+        # Rows are bounded by _lines below, never by the module's per-field limit (which, when
+        # hit, leaves the reader inside the quoted cell: see MAX_ROW_CHARS).
+        csv.field_size_limit(_NO_FIELD_LIMIT)
+        self._row_chars = 0
+        self._oversized = False
+        self._reader = csv.reader(self._lines())
         try:
             self.header: list[str] = next(self._reader)
         except StopIteration:
@@ -43,7 +65,18 @@ class CsvRows:
         except csv.Error as exc:
             self.close()
             raise InputError(f"file: {path}: header is not CSV: {exc}") from None
+        self._row_chars, self._oversized = 0, False
         self._row = 1
+
+    def _lines(self) -> Iterator[str]:
+        """The file's lines for the csv reader, the lines of a row past MAX_ROW_CHARS shrunk
+        to their quotes, delimiters and line ends (see ``_OTHER_CHARACTERS``)."""
+        for line in self._text:
+            self._row_chars += len(line)
+            if self._row_chars > MAX_ROW_CHARS:
+                self._oversized = True
+                line = _OTHER_CHARACTERS.sub("x", line.replace('""', ""))
+            yield line
 
     def bytes_read(self) -> int:
         """How far into the file the reader is (for progress)."""
@@ -57,7 +90,18 @@ class CsvRows:
             except StopIteration:
                 return
             except csv.Error as exc:
+                self._row_chars, self._oversized = 0, False
                 yield RowError(self._row, "(row)", f"not CSV: {exc}")
+                continue
+            # The reader asks for a line only when it needs one: a row has ended here.
+            oversized, self._row_chars, self._oversized = self._oversized, 0, False
+            if oversized:
+                yield RowError(
+                    self._row,
+                    "(row)",
+                    f"row is over {MAX_ROW_CHARS // (1024 * 1024)} MiB "
+                    "(a quoted cell too long, or a quote never closed)",
+                )
                 continue
             if not values or (len(values) == 1 and not values[0].strip()):
                 self._row -= 1
@@ -135,8 +179,9 @@ class Rejects:
             except OSError as exc:
                 raise InputError(f"rejects: cannot write {self.path}: {exc.strerror}") from None
             self._writer = csv.writer(self._file)
-            self._writer.writerow(["row", "column", "error", *self.header])
-        self._writer.writerow([error.row, error.column, error.message, *values])
+            self._writer.writerow(neutralised_row(["row", "column", "error", *self.header]))
+        # The values as they were, except that a spreadsheet will not run them as formulas.
+        self._writer.writerow(neutralised_row([error.row, error.column, error.message, *values]))
         self.count += 1
         if len(self.kept) < KEPT_REJECTS:
             self.kept.append(error)
