@@ -1,6 +1,7 @@
 """Persistence of the funnel's concepts (Django models). Migrations live in ``migrations/``."""
 
 from onefunnel.models.campaigns import Campaign, Spend
+from onefunnel.models.contracts import Contract, HealthConfig
 from onefunnel.models.crm import Account, Contact, ContactAlias
 from onefunnel.models.deals import Deal, PipelineStage
 from onefunnel.models.handoffs import Handoff, HandoffCredit
@@ -28,11 +29,13 @@ __all__ = [
     "ContactAlias",
     "ContactMerge",
     "ContactScore",
+    "Contract",
     "Deal",
     "Handoff",
     "HandoffCredit",
     "HandoffEvent",
     "HandoffRouting",
+    "HealthConfig",
     "InboundBatch",
     "PipelineStage",
     "PredictiveModelRun",
