@@ -107,7 +107,8 @@ def test_values_per_month_and_year() -> None:
 def test_next_term_starts_on_the_renewal_date_with_the_same_length() -> None:
     nxt = next_term(terms())
     assert (nxt.start, nxt.end) == (date(2027, 1, 1), date(2027, 12, 31))
-    assert nxt.amount == Decimal("1200.00") and nxt.product == "Core"
+    assert nxt.amount == Decimal("1200.00")
+    assert nxt.product == "Core"
 
 
 def test_renewal_is_due_lead_days_before_the_renewal_date_once() -> None:
