@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from onefunnel.domain.access import Action, Actor, Work
 from onefunnel.domain.contracts import (
+    MAX_AMOUNT,
     BillingPeriod,
     ContractError,
     ContractSpan,
@@ -125,6 +126,8 @@ def _money(value: Any, field: str) -> Decimal:
         raise InputError(f"{field}: {value!r} is not an amount") from None
     if not amount.is_finite():
         raise InputError(f"{field}: {value!r} is not an amount")
+    if abs(amount) > MAX_AMOUNT:
+        raise InputError(f"{field}: must be at most {MAX_AMOUNT}")
     return amount.quantize(Decimal("0.01"))
 
 
