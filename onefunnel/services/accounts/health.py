@@ -267,3 +267,54 @@ def churn_risk(
     rows = _health_rows(accounts, _moment(as_of, now))
     rows.sort(key=lambda r: (-r.value_at_risk, r.score, r.account_id))
     return rows[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class HealthValidation:
+    """How well health ranked renewals above churn: health ``days_before`` each finished
+    term's end, for terms that renewed and terms that ended unrenewed, and the ROC AUC (the
+    chance a renewed account scored higher than a churned one; 0.5 is no better than chance)."""
+
+    days_before: int
+    renewed: int
+    churned: int
+    mean_health_renewed: float | None
+    mean_health_churned: float | None
+    auc: float | None
+
+
+def validate_health(*, days_before: int = 60) -> HealthValidation:
+    """Score every finished contract term's account ``days_before`` its end with the health
+    configuration in force, and measure how well the score separates renewed from churned."""
+    from onefunnel.domain.health import auc
+
+    if not 0 <= days_before <= 3650:
+        raise InputError("days_before: must be between 0 and 3650")
+    config, _version = _config()
+    terms = Contract.objects.filter(
+        status__in=[ContractStatus.RENEWED.value, ContractStatus.ENDED.value]
+    ).values_list("account_id", "end_date", "status")
+    by_day: dict[date, list[tuple[int, str]]] = defaultdict(list)
+    for account_id, end, status in terms:
+        by_day[end - timedelta(days=days_before)].append((account_id, status))
+    renewed: list[float] = []
+    churned: list[float] = []
+    for day, rows in sorted(by_day.items()):
+        moment = _moment(day, None)
+        signals = signals_for({a for a, _ in rows}, moment, config)
+        for account_id, status in rows:
+            score = float(health_score(signals[account_id], config).score)
+            (renewed if status == ContractStatus.RENEWED.value else churned).append(score)
+
+    def mean(values: list[float]) -> float | None:
+        return round(sum(values) / len(values), 2) if values else None
+
+    value = auc(churned, renewed)
+    return HealthValidation(
+        days_before=days_before,
+        renewed=len(renewed),
+        churned=len(churned),
+        mean_health_renewed=mean(renewed),
+        mean_health_churned=mean(churned),
+        auc=round(value, 4) if value is not None else None,
+    )
