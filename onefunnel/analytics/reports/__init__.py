@@ -11,9 +11,10 @@ from enum import StrEnum
 
 from onefunnel.analytics.engines import Engine
 from onefunnel.analytics.period import Period
-from onefunnel.analytics.reports import attribution, funnel, scorecard, spend
+from onefunnel.analytics.reports import attribution, funnel, retention, scorecard, spend
 from onefunnel.analytics.reports.attribution import DEFAULT_LOOKBACK_DAYS, AttributionQuery
 from onefunnel.analytics.reports.funnel import FunnelQuery
+from onefunnel.analytics.reports.retention import RetentionQuery
 from onefunnel.analytics.reports.scorecard import ScorecardQuery
 from onefunnel.analytics.reports.spend import SpendQuery
 from onefunnel.analytics.table import Table
@@ -27,6 +28,7 @@ class ReportName(StrEnum):
     attribution = "attribution"
     spend = "spend"
     scorecard = "scorecard"
+    retention = "retention"
 
 
 # What each report can be grouped by (the first is the default where grouping is required).
@@ -35,6 +37,7 @@ DIMENSIONS: dict[ReportName, tuple[str, ...]] = {
     ReportName.attribution: attribution.DIMENSIONS,
     ReportName.spend: spend.DIMENSIONS,
     ReportName.scorecard: scorecard.DIMENSIONS,
+    ReportName.retention: retention.DIMENSIONS,
 }
 
 
@@ -69,6 +72,8 @@ def run_report(
             return FunnelQuery(period, by).run(engine)
         case ReportName.scorecard:
             return ScorecardQuery(period, by).run(engine)
+        case ReportName.retention:
+            return RetentionQuery(period, by).run(engine)
         case ReportName.spend:
             return SpendQuery(
                 period,
@@ -93,6 +98,7 @@ __all__ = [
     "FunnelQuery",
     "ReportName",
     "ReportOptions",
+    "RetentionQuery",
     "ScorecardQuery",
     "SpendQuery",
     "run_report",
