@@ -128,7 +128,7 @@ def test_retention_is_a_named_report_and_refuses_unknown_groupings() -> None:
 
     table: Table = run_report("retention", DjangoEngine(), Q1)
     assert table.columns[:2] == ("month", "currency")
-    with pytest.raises(InputError, match="^by: "):
+    with pytest.raises(InputError, match=r"^by: "):
         run_report("retention", DjangoEngine(), Q1, by="channel")
-    with pytest.raises(InputError, match="^from: "):
+    with pytest.raises(InputError, match=r"^from: "):
         RetentionQuery(Period(date(1990, 1, 1), date(2026, 1, 1))).snapshots()
