@@ -119,6 +119,8 @@ def simulate(
         stage_changes=changes,
         handoffs=handoffs,
         deals=life.deals,
+        contracts=life.contracts,
+        activity=life.activity,
     )
 
 
