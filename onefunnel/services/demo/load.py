@@ -34,6 +34,7 @@ from onefunnel.models import (
     Contract,
     Deal,
     Handoff,
+    HandoffCredit,
     PipelineStage,
     Spend,
     StageChange,
@@ -78,6 +79,7 @@ _DEFAULT_PIPELINE = (
 )
 #: Data tables in the order they can be emptied (children before parents).
 DATA_MODELS: tuple[type[models.Model], ...] = (
+    HandoffCredit,
     HandoffEvent,
     HandoffRouting,
     ContactScore,
@@ -128,8 +130,25 @@ def load_company(company: SimulatedCompany, progress: ProgressFn | None = None) 
     with transaction.atomic():
         writer = _Writer(company, progress)
         loaded = writer.write()
+        price_handoffs(progress)
     refresh_statistics(ContactAlias, *DATA_MODELS)
     return loaded
+
+
+def price_handoffs(progress: ProgressFn | None = None) -> None:
+    """Price every handoff as the product does when it opens one (``lead_cost``: the spend of
+    the lead's campaigns in the 90 days before, by the configured attribution model, or the
+    even split), oldest first, so each sees only the handoffs made before it."""
+    from onefunnel.services.handoff_values import lead_cost
+
+    rows = list(
+        Handoff.objects.order_by("created_at", "pk").values_list("pk", "contact_id", "created_at")
+    )
+    for done, (pk, contact_id, created_at) in enumerate(rows, start=1):
+        cost = lead_cost(contact_id, created_at)
+        Handoff.objects.filter(pk=pk).update(cost=cost.amount, cost_method=cost.method)
+        if progress is not None and (done % 100 == 0 or done == len(rows)):
+            progress("handoff costs", done, len(rows))
 
 
 def _column(model: type[models.Model], name: str) -> str:
@@ -366,9 +385,9 @@ class _Writer:
                 "decided_at": _times(h.decided_at),
                 "reason": _labels(REASONS, h.reason),
                 "note": h.note,
+                # Priced after loading by the product's own method (price_handoffs).
                 "cost": _money(h.cost_cents),
-                # The simulation shares a campaign's spend over the leads it first touched.
-                "cost_method": repeat("demo:first_touch"),
+                "cost_method": repeat("even_split"),
                 "expected_value": _money(h.expected_value_cents),
                 "currency": repeat(self.currency),
                 "previous": _ref(handoff_ids, h.previous),
