@@ -140,4 +140,7 @@ class HandoffAdmin(admin.ModelAdmin[Handoff]):
     raw_id_fields = ("contact", "account", "owner", "previous", "deal")
 
 
-from onefunnel import admin_intent  # noqa: E402, F401  (admin for scoring, routing, webhooks)
+from onefunnel import (  # noqa: E402
+    admin_accounts,  # noqa: F401  (admin for contracts and health)
+    admin_intent,  # noqa: F401  (admin for scoring, routing, webhooks)
+)
