@@ -24,6 +24,7 @@ QUICK: dict[str, list[str]] = {
     "imports": ["--rows", "100000", "--small", "10000"],
     "ingest": ["--seconds", "10"],
     "reports": ["--size", "medium", "--repeat", "1"],
+    "retention": ["--size", "medium", "--repeat", "3"],
 }
 FULL: dict[str, list[str]] = {
     "scoring": [],
@@ -33,6 +34,7 @@ FULL: dict[str, list[str]] = {
     "imports": [],
     "ingest": ["--seconds", "15"],
     "reports": ["--size", "large", "--repeat", "3"],
+    "retention": ["--size", "large", "--repeat", "5"],
 }
 
 
