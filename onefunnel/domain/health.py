@@ -202,7 +202,9 @@ def _saturating(count: int, scale: float) -> float:
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word}es" if word.endswith(("ch", "s")) else f"{n} {word}s"
 
 
 def health_score(signals: HealthSignals, config: HealthConfig = HealthConfig()) -> Health:

@@ -155,6 +155,7 @@ def test_expansion_suggestions_carry_their_evidence() -> None:
     assert got[0].evidence == "150 usage events in 30 days, 150% of the plan's 100 a month"
     assert got[1].evidence == "2 new contacts engaging in 30 days: a@x.example, b@x.example"
     assert (got[2].deal_kind, got[2].product) == ("cross_sell", "Analytics")
+    assert got[2].evidence == "2 intent touches on Analytics in 30 days (not under contract)"
 
 
 def test_no_suggestion_without_a_signal() -> None:
