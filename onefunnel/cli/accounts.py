@@ -26,7 +26,7 @@ app.add_typer(contracts_app, name="contracts")
 app.add_typer(renewals_app, name="renewals")
 
 CONTRACT_COLUMNS = (
-    "id", "account", "product", "amount", "currency", "billing_period", "start", "end",
+    "id", "account_id", "account", "product", "amount", "currency", "billing_period", "start", "end",
     "renewal_date", "auto_renew", "status", "payment_status", "mrr", "renewal_deal_id",
 )  # fmt: skip
 HEALTH_COLUMNS = (
