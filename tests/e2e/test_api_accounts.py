@@ -124,6 +124,15 @@ def test_bad_contracts_answer_422_naming_the_field_and_write_nothing(
     assert Contract.objects.count() == 0
 
 
+def test_retention_report_through_the_api(world: dict[str, Any]) -> None:
+    status, body = call(world["lee"], "get", "/reports/retention?by=cohort&from=2026-01-01")
+    assert status == 200
+    assert body["columns"][:3] == ["cohort", "month", "currency"]
+    status, body = call(world["lee"], "get", "/reports/retention?from=9999-12-01&to=9999-12-31")
+    assert status == 422
+    assert body["errors"][0]["loc"] == ["query", "to"]
+
+
 def test_unknown_ids_answer_404(world: dict[str, Any]) -> None:
     assert call(world["ann"], "get", "/contracts/999999")[0] == 404
     assert call(world["ann"], "get", "/accounts/999999/health")[0] == 404

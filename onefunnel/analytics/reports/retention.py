@@ -94,6 +94,8 @@ class RetentionQuery:
 
     def snapshots(self) -> list[tuple[str, date, date]]:
         """(label, start day, end day) of each row's measurement."""
+        if self.period.last >= date(9999, 12, 1):
+            raise InputError("to: retention is measured up to 9999-11-30")
         if self._by() == "period":
             label = f"{self.period.first.isoformat()}..{self.period.last.isoformat()}"
             return [(label, self.period.first, self.period.last + timedelta(days=1))]
