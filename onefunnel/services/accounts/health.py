@@ -123,7 +123,9 @@ def signals_for(
     eng30: dict[int, dict[str, int]] = defaultdict(dict)
     eng90: dict[int, dict[str, int]] = defaultdict(dict)
     for row in (
-        window.exclude(usage_q)
+        # Not usage: no event name at all, or one the configuration does not list (a plain
+        # exclude would also drop the touches without an event name, whose lookup is NULL).
+        window.filter(Q(properties__event__isnull=True) | ~usage_q)
         .exclude(support_q)
         .values("account_id", "team")
         .annotate(n90=Count("id"), n30=Count("id", filter=recent))
