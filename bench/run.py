@@ -25,6 +25,7 @@ QUICK: dict[str, list[str]] = {
     "ingest": ["--seconds", "10"],
     "reports": ["--size", "medium", "--repeat", "1"],
     "ltv": ["--customers", "100000"],
+    "retention": ["--size", "medium", "--repeat", "3"],
 }
 FULL: dict[str, list[str]] = {
     "scoring": [],
@@ -35,6 +36,7 @@ FULL: dict[str, list[str]] = {
     "ingest": ["--seconds", "15"],
     "reports": ["--size", "large", "--repeat", "3"],
     "ltv": [],
+    "retention": ["--size", "large", "--repeat", "5"],
 }
 
 

@@ -191,3 +191,13 @@ ONEFUNNEL_TRACKING_PROCESSOR = os.environ.get("ONEFUNNEL_TRACKING_PROCESSOR", "1
     "no",
     "off",
 }
+
+# Renewals: a renewal deal opens this many days before a contract's renewal date; auto-renewing
+# contracts get one too only when ONEFUNNEL_RENEWAL_AUTO_RENEWING is on.
+ONEFUNNEL_RENEWAL_LEAD_DAYS = int(os.environ.get("ONEFUNNEL_RENEWAL_LEAD_DAYS", "90"))
+ONEFUNNEL_RENEWAL_AUTO_RENEWING = os.environ.get("ONEFUNNEL_RENEWAL_AUTO_RENEWING", "").lower() in {
+    "1",
+    "true",
+    "yes",
+    "on",
+}

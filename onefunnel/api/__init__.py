@@ -1,6 +1,7 @@
 """The JSON API (django-ninja); OpenAPI at ``/api/openapi.json``."""
 
 from onefunnel.api import (
+    accounts,  # noqa: F401  (registers contracts, renewals, health, churn risk, expansion)
     activities,  # noqa: F401  (registers activities, tasks, manual contact moves)
     crm,  # noqa: F401  (registers the CRM resources)
     deals,  # noqa: F401  (registers deals, pipelines, the deal board)

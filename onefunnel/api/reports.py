@@ -56,7 +56,7 @@ class ErrorOut(Schema):
 def report(
     request: HttpRequest, name: str, query: Query[ReportQuery]
 ) -> dict[str, Any] | Status[dict[str, Any]]:
-    """Run one report (funnel, attribution, spend, scorecard, plan) on the database."""
+    """Run one report (funnel, attribution, spend, scorecard, retention, plan) on the database."""
     options = ReportOptions(
         model=query.model,
         lookback_days=query.lookback_days,

@@ -70,6 +70,7 @@ def main() -> None:
     """Console-script entry point."""
     # Importing a command module registers its commands on `app`.
     from onefunnel.cli import (  # noqa: F401
+        accounts,
         attribution,
         backup,
         commands,

@@ -522,7 +522,8 @@ def worker(
         ),
     ] = False,
 ) -> None:
-    """Escalate breached SLAs and deliver due webhooks, every --interval seconds."""
+    """Escalate breached SLAs, run the renewal check and deliver due webhooks, every
+    --interval seconds."""
     if interval <= 0:
         fail("interval: must be more than 0 seconds")
     _ready()
@@ -537,7 +538,9 @@ def worker(
         console.print(
             f"{result.at:%Y-%m-%d %H:%M:%S} breaches {result.breaches} "
             f"(reassigned {result.reassigned}), webhooks delivered {result.delivered}, "
-            f"retrying {result.retrying}, failed {result.failed}",
+            f"retrying {result.retrying}, failed {result.failed}; renewal deals opened "
+            f"{result.renewals_opened}, contracts renewed {result.contracts_renewed}, "
+            f"ended {result.contracts_ended}",
             highlight=False,
         )
         if once:

@@ -23,7 +23,9 @@ class EngineChoice(StrEnum):
 @app.command()
 @translate_errors
 def report(
-    name: Annotated[str, typer.Argument(help="funnel, attribution, spend, scorecard or plan")],
+    name: Annotated[
+        str, typer.Argument(help="funnel, attribution, spend, scorecard, retention or plan")
+    ],
     date_from: Annotated[
         str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: a year back)")
     ] = None,
@@ -34,7 +36,8 @@ def report(
         str | None,
         typer.Option(
             help="Group by: funnel channel|campaign|segment|owner|cohort; spend campaign|channel;"
-            " scorecard rep|channel|campaign|trigger|segment; attribution channel|campaign"
+            " scorecard rep|channel|campaign|trigger|segment; attribution channel|campaign;"
+            " retention month|cohort|period"
         ),
     ] = None,
     model: Annotated[

@@ -77,6 +77,18 @@ DEFAULT_STAGES: tuple[tuple[str, int, int, bool, bool], ...] = (
     ("Lost", 100, 0, False, True),
 )
 
+#: The pipeline renewal deals open in, created with these stages the first time one is needed
+#: (a company may edit its stages as data afterwards). Renewals start likely: the customer is
+#: already buying.
+RENEWALS_PIPELINE = "Renewals"
+RENEWAL_STAGES: tuple[tuple[str, int, int, bool, bool], ...] = (
+    ("Renewal due", 10, 70, False, False),
+    ("Quote sent", 20, 80, False, False),
+    ("Committed", 30, 90, False, False),
+    ("Won", 90, 100, True, False),
+    ("Lost", 100, 0, False, True),
+)
+
 #: The largest amount a deal holds (16 digits, 2 of them after the point).
 MAX_AMOUNT = Decimal("99999999999999.99")
 

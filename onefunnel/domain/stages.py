@@ -268,3 +268,16 @@ def effective_time(proposed: datetime, history: Sequence[StageChange]) -> dateti
     if history and proposed < history[-1].at:
         return history[-1].at
     return proposed
+
+
+def stage_after_contract_end(current: Stage | None, *, other_active_contracts: int) -> Stage | None:
+    """Where an account goes when a contract term ends unrenewed: churned, if it is a customer
+    with no other contract still running; otherwise nowhere (None).
+
+    A won renewal moves the account to retain through its deal (``domain.deals``); this is
+    the other half: a customer whose last contract lapses has left, even if nobody recorded a
+    lost renewal deal.
+    """
+    if other_active_contracts > 0 or current is None or not current.is_customer:
+        return None
+    return Stage.CHURNED

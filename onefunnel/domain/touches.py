@@ -47,7 +47,8 @@ class Channel(StrEnum):
 
 
 class TouchKind(StrEnum):
-    """What happened in a touch. The first group is one-to-many marketing, the second one-to-one."""
+    """What happened in a touch. The first group is one-to-many marketing, the second one-to-one
+    sales; ``support_ticket`` is a customer asking for help (a health signal)."""
 
     PAGE_VIEW = "page_view"
     HIGH_INTENT_PAGE = "high_intent_page"
@@ -65,6 +66,7 @@ class TouchKind(StrEnum):
     MEETING = "meeting"
     DEMO = "demo"
     SALES_EMAIL = "sales_email"
+    SUPPORT_TICKET = "support_ticket"
 
 
 ONE_TO_ONE_KINDS = frozenset(
@@ -86,7 +88,10 @@ _ENGAGEMENT_KINDS = frozenset(
 
 
 def default_team(kind: TouchKind) -> Team:
-    """The team a touch belongs to when the source does not say: sales for one-to-one kinds."""
+    """The team a touch belongs to when the source does not say: sales for one-to-one kinds,
+    account management for support tickets, marketing for the rest."""
+    if kind is TouchKind.SUPPORT_TICKET:
+        return Team.ACCOUNT_MANAGEMENT
     return Team.SALES if kind in ONE_TO_ONE_KINDS else Team.MARKETING
 
 

@@ -2,6 +2,7 @@
 
 from onefunnel.models.activities import Activity, Task
 from onefunnel.models.campaigns import Campaign, Spend
+from onefunnel.models.contracts import Contract, HealthConfig
 from onefunnel.models.crm import Account, Contact, ContactAlias
 from onefunnel.models.deals import Deal, DealHistory, DealSource, Pipeline, PipelineStage
 from onefunnel.models.handoffs import Handoff, HandoffCredit
@@ -32,6 +33,7 @@ __all__ = [
     "ContactAlias",
     "ContactMerge",
     "ContactScore",
+    "Contract",
     "Deal",
     "DealForecast",
     "DealHistory",
@@ -40,6 +42,7 @@ __all__ = [
     "HandoffCredit",
     "HandoffEvent",
     "HandoffRouting",
+    "HealthConfig",
     "InboundBatch",
     "Pipeline",
     "PipelineStage",

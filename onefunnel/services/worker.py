@@ -1,8 +1,10 @@
-"""The background worker's one pass: handle breached SLAs, then send due webhooks.
+"""The background worker's one pass: handle breached SLAs, run the renewal check (open due
+renewal deals, renew and end contract terms), then send due webhooks.
 
 Each pass is idempotent and reads its state from the database, so the worker can be stopped,
 restarted or run by cron (``onefunnel worker --once``) without losing or repeating anything;
-queue reads evaluate breaches too, so a stopped worker only delays webhooks.
+queue reads evaluate breaches too, and reads of renewals run the renewal check, so a stopped
+worker only delays webhooks.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import httpx
 from django.utils import timezone
 
 from onefunnel.models import WebhookDelivery
+from onefunnel.services.accounts.renewals import run_renewal_check
 from onefunnel.services.handoffs import evaluate_breaches
 from onefunnel.services.webhooks import deliver_due
 
@@ -28,12 +31,17 @@ class WorkerPass:
     delivered: int
     retrying: int
     failed: int
+    renewals_opened: int = 0
+    contracts_renewed: int = 0
+    contracts_ended: int = 0
 
 
 def run_once(*, now: datetime | None = None, client: httpx.Client | None = None) -> WorkerPass:
-    """Evaluate every overdue handoff, then attempt every due webhook delivery."""
+    """Evaluate every overdue handoff, run the renewal check, then attempt every due webhook
+    delivery."""
     moment = now or timezone.now()
     breaches = evaluate_breaches(now=moment)
+    renewals = run_renewal_check(now=moment)
     results = deliver_due(now=moment, client=client)
     statuses = [r.status for r in results]
     return WorkerPass(
@@ -43,4 +51,7 @@ def run_once(*, now: datetime | None = None, client: httpx.Client | None = None)
         delivered=statuses.count(WebhookDelivery.DELIVERED),
         retrying=statuses.count(WebhookDelivery.PENDING),
         failed=statuses.count(WebhookDelivery.FAILED),
+        renewals_opened=len(renewals.opened),
+        contracts_renewed=len(renewals.renewed),
+        contracts_ended=len(renewals.ended),
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from itertools import pairwise
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.db.models import Count
@@ -67,8 +70,37 @@ def test_small_demo_loads_consistently() -> None:
     assert Touchpoint.objects.filter(contact__isnull=True).count() == 0
     duplicated = Touchpoint.objects.values("message_id").annotate(n=Count("id")).filter(n__gt=1)
     assert not duplicated.exists()
-    # Every handoff says how its cost was found, as live ones do.
-    assert set(Handoff.objects.values_list("cost_method", flat=True)) == {"demo:first_touch"}
+    # Every handoff is priced by the product's own method, as live ones are.
+    from onefunnel.services.handoff_values import lead_cost
+
+    assert set(Handoff.objects.values_list("cost_method", flat=True)) <= {"position", "even_split"}
+    for h in Handoff.objects.order_by("-created_at")[:3]:
+        priced = lead_cost(h.contact_id, h.created_at)
+        assert (h.cost, h.cost_method) == (priced.amount, priced.method)
+    # Customers move only by the product's rules: retain only through a won renewal deal,
+    # churned through a lost renewal or a contract term ending unrenewed.
+    retained = StageChange.objects.filter(to_stage="retain")
+    assert retained.exists()
+    assert set(retained.values_list("cause", flat=True)) == {"deal"}
+    churned_by_rule = StageChange.objects.filter(to_stage="churned", cause="rule")
+    assert all(
+        c.startswith("contract:") for c in churned_by_rule.values_list("cause_id", flat=True)
+    )
+    # Contracts: one term per product at a time, each renewal starting the day after.
+    from onefunnel.models import Contract
+
+    assert summary.contracts == Contract.objects.count() > 0
+    for c in Contract.objects.exclude(previous=None).select_related("previous"):
+        assert c.start_date == c.previous.end_date + timedelta(days=1)
+        assert c.previous.status == "renewed"
+    terms: dict[tuple[int, str], list[tuple[date, date]]] = {}
+    for account, product, start, end in Contract.objects.values_list(
+        "account_id", "product", "start_date", "end_date"
+    ):
+        terms.setdefault((account, product), []).append((start, end))
+    for spans in terms.values():
+        spans.sort()
+        assert all(a[1] < b[0] for a, b in pairwise(spans))
 
     users = get_user_model().objects.filter(groups__name__in=[t.value for t in Team]).distinct()
     assert users.count() == summary.users

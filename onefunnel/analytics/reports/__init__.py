@@ -12,10 +12,11 @@ from enum import StrEnum
 
 from onefunnel.analytics.engines import Engine
 from onefunnel.analytics.period import Period
-from onefunnel.analytics.reports import attribution, funnel, plan, scorecard, spend
+from onefunnel.analytics.reports import attribution, funnel, plan, retention, scorecard, spend
 from onefunnel.analytics.reports.attribution import DEFAULT_LOOKBACK_DAYS, AttributionQuery
 from onefunnel.analytics.reports.funnel import FunnelQuery
 from onefunnel.analytics.reports.plan import PlanQuery
+from onefunnel.analytics.reports.retention import RetentionQuery
 from onefunnel.analytics.reports.scorecard import ScorecardQuery
 from onefunnel.analytics.reports.spend import SpendQuery
 from onefunnel.analytics.table import Table
@@ -30,6 +31,7 @@ class ReportName(StrEnum):
     spend = "spend"
     scorecard = "scorecard"
     plan = "plan"
+    retention = "retention"
 
 
 # What each report can be grouped by (the first is the default where grouping is required).
@@ -39,6 +41,7 @@ DIMENSIONS: dict[ReportName, tuple[str, ...]] = {
     ReportName.spend: spend.DIMENSIONS,
     ReportName.scorecard: scorecard.DIMENSIONS,
     ReportName.plan: (),
+    ReportName.retention: retention.DIMENSIONS,
 }
 
 
@@ -81,6 +84,8 @@ def run_report(
             if not options.plan_rows:
                 raise InputError("plan: name the saved plan (--plan ID, ?plan=ID)")
             return PlanQuery(options.plan_rows, options.today or plan.today_utc()).run(engine)
+        case ReportName.retention:
+            return RetentionQuery(period, by).run(engine)
         case ReportName.spend:
             return SpendQuery(
                 period,
@@ -106,6 +111,7 @@ __all__ = [
     "PlanQuery",
     "ReportName",
     "ReportOptions",
+    "RetentionQuery",
     "ScorecardQuery",
     "SpendQuery",
     "run_report",

@@ -18,6 +18,7 @@ from onefunnel.models import (
     Account,
     Campaign,
     Contact,
+    Contract,
     Deal,
     Handoff,
     Spend,
@@ -49,6 +50,7 @@ class DemoSummary:
     users: int
     seconds: float
     already_loaded: bool = False
+    contracts: int = 0
 
 
 def generate_demo(
@@ -90,6 +92,7 @@ def generate_demo(
         deals=loaded.deals,
         users=loaded.users,
         seconds=time.perf_counter() - started,
+        contracts=loaded.contracts,
     )
 
 
@@ -118,4 +121,5 @@ def _summary(seed: int, size: DemoSize, started: float, *, already_loaded: bool)
         users=staff.distinct().count(),
         seconds=time.perf_counter() - started,
         already_loaded=already_loaded,
+        contracts=Contract.objects.count(),
     )

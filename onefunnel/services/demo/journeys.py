@@ -51,7 +51,6 @@ from onefunnel.services.demo.rows import (
     Accounts,
     Contacts,
     DemoSize,
-    Handoffs,
     Ints,
     SimulatedCompany,
     StageChanges,
@@ -78,7 +77,9 @@ def simulate(
     if progress is not None:
         progress("touches", len(touches.contact), len(touches.contact))
     changes = _renumber_touch_causes(life.stage_changes, position)
-    handoffs = _with_costs(life.handoffs, plan, life)
+    # Costs are left at zero here: the loader prices each handoff with the product's own
+    # method (services.handoff_values.lead_cost) once the touches and spend are stored.
+    handoffs = life.handoffs
     contact_created = life.contact_created
     account_created = np.full(len(prospects.accounts.name), ANCHOR_TS, dtype=np.int64)
     np.minimum.at(account_created, prospects.contacts.account, contact_created)
@@ -119,6 +120,8 @@ def simulate(
         stage_changes=changes,
         handoffs=handoffs,
         deals=life.deals,
+        contracts=life.contracts,
+        activity=life.activity,
     )
 
 
@@ -267,37 +270,6 @@ def _renumber_touch_causes(changes: StageChanges, position: Ints) -> StageChange
         cause=changes.cause,
         cause_ref=ref,
         reason=changes.reason,
-    )
-
-
-def _with_costs(handoffs: Handoffs, plan: Plan, life: Lifecycle) -> Handoffs:
-    """Each handoff's cost: its first-touch campaign's spend shared over that campaign's
-    handoffs (unpaid sources cost nothing)."""
-    n_campaigns = len(plan.campaigns.name)
-    spent = np.bincount(plan.spend.campaign, weights=plan.spend.amount_cents, minlength=n_campaigns)
-    campaign_of = np.array([s.campaign for s in plan.sources], dtype=np.int64)
-    campaign = campaign_of[life.contact_source[handoffs.contact]]
-    paid = campaign >= 0
-    leads = np.bincount(campaign[paid], minlength=n_campaigns)
-    cost = np.zeros(len(campaign), dtype=np.int64)
-    cost[paid] = (spent[campaign[paid]] / np.maximum(leads[campaign[paid]], 1)).astype(np.int64)
-    return Handoffs(
-        contact=handoffs.contact,
-        account=handoffs.account,
-        trigger=handoffs.trigger,
-        score=handoffs.score,
-        owner=handoffs.owner,
-        created_at=handoffs.created_at,
-        sla_due_at=handoffs.sla_due_at,
-        first_response_at=handoffs.first_response_at,
-        status=handoffs.status,
-        decided_at=handoffs.decided_at,
-        reason=handoffs.reason,
-        note=handoffs.note,
-        cost_cents=cost,
-        expected_value_cents=handoffs.expected_value_cents,
-        previous=handoffs.previous,
-        deal=handoffs.deal,
     )
 
 

@@ -1,7 +1,7 @@
 """The moments that move people along the funnel, simulated one account at a time.
 
 Each account runs its own clock: a heap of events (first touch, first engagement, hand-raise,
-handoff decision, deal close, onboarding, renewal, upsell) popped in time order. Handling an
+handoff decision, deal close, renewal, contract end, upsell) popped in time order. Handling an
 event may schedule later ones; anything due after the anchor is left as it stands then (a
 pending handoff, an open deal). Every stage change goes through the domain's rules
 (``check_transition``, ``advance_for_touch``, ``stage_after_rejection``, ``stage_after_deal``),
@@ -13,6 +13,17 @@ at once, by journeys.py, inside the bounds recorded here (``first_seen``, ``enga
 
 Times here are whole minutes, so that the bulk touches (which never fall on a whole minute)
 never tie with a stage change.
+
+After the sale, each customer has a hidden *engagement level* that wanders month by month (a
+mean-reverting random walk around the account's own mean). It alone decides, with a little
+fit, whether the customer renews; and it drives what the customer does — product usage (more
+when engaged), support tickets (more when not), meetings with the account manager, interest
+in another product. The health score only ever sees those touches, never the level, so how
+well health predicts churn is a measurement, not a given. Contracts follow the product's
+rules: a won new-business deal starts a yearly term; a renewal deal opens 90 days before the
+renewal date (auto-renewing contracts get none: they renew, recorded as a won renewal deal, or
+are cancelled and end, which churns the account by ``stage_after_contract_end``); won
+upsells and cross-sells add co-terminous monthly terms for seats and analytics.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from enum import IntEnum
 
 import numpy as np
 
+from onefunnel.domain.contracts import ContractStatus, PaymentStatus
 from onefunnel.domain.deals import DealKind, DealStatus, LostReason, stage_after_deal
 from onefunnel.domain.handoffs import HandoffStatus, HandoffTrigger, stage_after_rejection
 from onefunnel.domain.sla import BusinessHours, SlaPolicy, SlaState, add_working_hours
@@ -37,11 +49,16 @@ from onefunnel.domain.stages import (
     Team,
     check_transition,
     is_legal,
+    stage_after_contract_end,
 )
 from onefunnel.domain.touches import Channel, TouchKind, advance_for_touch, stage_implied_by
 from onefunnel.services.demo import catalog
 from onefunnel.services.demo.company import ANCHOR_TS, DAY, WINDOW_START_TS, Plan, Prospects, Staff
 from onefunnel.services.demo.rows import (
+    PRODUCTS,
+    USAGE_EVENTS,
+    Activity,
+    Contracts,
     Deals,
     Handoffs,
     StageChanges,
@@ -61,6 +78,11 @@ SLA = {
 #: Share of accounts that were already customers before the simulated year began.
 INSTALLED_BASE = 0.12
 PIPELINE_STEPS = 5
+#: Share of customers whose contracts renew automatically.
+AUTO_RENEW_SHARE = 0.25
+#: Usage events a month the core plan includes.
+CORE_PLAN_USAGE = 12
+MONTH = 30 * 86_400
 
 
 class Event(IntEnum):
@@ -72,9 +94,9 @@ class Event(IntEnum):
     REASSIGN = 3
     DECIDE = 4
     DEAL_CLOSE = 5
-    ONBOARD = 6
     RENEWAL_OPEN = 7
     UPSELL_OPEN = 8
+    CONTRACT_END = 9
 
 
 def _sigmoid(x: float) -> float:
@@ -99,6 +121,10 @@ _HANDOFF_COLUMNS = (
     "contact", "account", "trigger", "owner", "created", "due", "response", "status",
     "decided", "reason", "ev", "previous", "deal",
 )  # fmt: skip
+_CONTRACT_COLUMNS = (
+    "account", "product", "amount", "monthly", "start", "end", "auto", "source", "renewal",
+    "previous", "plan",
+)  # fmt: skip
 _DEAL_COLUMNS = (
     "kind", "account", "contact", "owner", "step", "status", "amount", "close", "created",
     "closed", "lost",
@@ -120,6 +146,7 @@ class _Columns:
     handoff_note: list[str] = field(default_factory=list)
     deal: dict[str, list[int]] = field(default_factory=lambda: _empty(_DEAL_COLUMNS))
     deal_name: list[str] = field(default_factory=list)
+    contract: dict[str, list[int]] = field(default_factory=lambda: _empty(_CONTRACT_COLUMNS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +165,8 @@ class Lifecycle:
     account_owner: np.ndarray
     contact_owner: np.ndarray
     contact_created: np.ndarray
+    contracts: Contracts
+    activity: Activity
 
 
 class _Simulation:
@@ -166,6 +195,12 @@ class _Simulation:
         self.contract_end = [0] * n_a
         self.champion = [-1] * n_a
         self.upsell_rate = rng.gamma(1.2, 0.5, n_a)
+        self.auto_renew = (rng.random(n_a) < AUTO_RENEW_SHARE).tolist()
+        self.customer_since = [-1] * n_a
+        self.level_mean = [0.0] * n_a
+        self.levels: list[list[float]] = [[] for _ in range(n_a)]
+        self.core = [-1] * n_a  # the account's current core contract term
+        self.addons: list[list[int]] = [[] for _ in range(n_a)]
         teams = staff.users.team
         self.reps = [i for i in range(len(teams)) if teams[i] == code(Team.SALES)]
         self.managers = [i for i in range(len(teams)) if teams[i] == code(Team.ACCOUNT_MANAGEMENT)]
@@ -568,13 +603,22 @@ class _Simulation:
             self.champion[a] = col["contact"][d]
             self.account_manager[a] = self.route(a, self.managers)
             self.account_owner[a] = self.account_manager[a]
-            self.schedule(_minute(at + self.rng.uniform(20, 60) * DAY), Event.ONBOARD, a)
-            self.contract_end[a] = at + 365 * DAY
+            if self.customer_since[a] < 0:
+                self.customer_since[a] = at
+                self.level_mean[a] = 0.3 * float(self.p.account_fit[a]) + self.rng.normal(0, 0.6)
+            start = at // DAY
+            if self.core[a] >= 0:
+                start = max(start, self.out.contract["end"][self.core[a]] + 1)
+            self.core[a] = self.add_contract(a, 0, col["amount"][d], False, start, start + 364, d)
+            self.addons[a] = []
+            self.contract_end[a] = (start + 365) * DAY
             self.schedule(self.contract_end[a] - 90 * DAY, Event.RENEWAL_OPEN, a)
             self.schedule_upsell(at, a)
         elif kind is DealKind.RENEWAL:
-            self.contract_end[a] += 365 * DAY
+            self.renew_terms(a, col["amount"][d])
             self.schedule(self.contract_end[a] - 90 * DAY, Event.RENEWAL_OPEN, a)
+        else:
+            self.add_expansion_term(at, a, kind, col["amount"][d], d)
 
     def apply_deal(self, at: int, d: int, a: int, kind: DealKind, won: bool) -> None:
         """Move the account and every contact it has by then, as close_deal does.
@@ -599,28 +643,108 @@ class _Simulation:
         gap = self.rng.exponential(365.0 / max(float(self.upsell_rate[a]), 0.05))
         self.schedule(_minute(at + max(gap, 45.0) * DAY), Event.UPSELL_OPEN, a)
 
-    def on_onboard(self, at: int, a: int) -> None:
-        if self.account_state[a] is Stage.CONVERSION:
-            self.move(account=a, to=Stage.RETAIN, at=at, cause=Cause.RULE)
-        for c in self.contacts_of[a]:
-            if self.contact_state[c] is Stage.CONVERSION:
-                self.move(contact=c, to=Stage.RETAIN, at=at, cause=Cause.RULE)
+    # -- after the sale ----------------------------------------------------------------------
+
+    def level(self, a: int, at: int) -> float:
+        """The customer's hidden engagement level in the month of ``at`` (drawn lazily, month
+        by month, from when it became a customer)."""
+        walk = self.levels[a]
+        month = max(0, (at - self.customer_since[a]) // MONTH)
+        mean = self.level_mean[a]
+        while len(walk) <= month:
+            if not walk:
+                walk.append(mean + float(self.rng.normal(0, 0.6)))
+            else:
+                walk.append(mean + 0.75 * (walk[-1] - mean) + float(self.rng.normal(0, 0.5)))
+        return walk[month]
+
+    def add_contract(
+        self, a: int, product: int, amount: int, monthly: bool, start: int, end: int,
+        source: int = -1, previous: int = -1,
+    ) -> int:  # fmt: skip
+        """Record a contract term (days since the epoch, both included); its position."""
+        col = self.out.contract
+        values = {
+            "account": a, "product": product, "amount": amount, "monthly": int(monthly),
+            "start": start, "end": end, "auto": int(self.auto_renew[a]), "source": source,
+            "renewal": -1, "previous": previous, "plan": CORE_PLAN_USAGE if product == 0 else -1,
+        }  # fmt: skip
+        for key, value in values.items():
+            col[key].append(value)
+        return len(col["account"]) - 1
+
+    def renew_terms(self, a: int, amount: int) -> None:
+        """The next term of the core contract and of every add-on running with it."""
+        col = self.out.contract
+        old = self.core[a]
+        start = col["end"][old] + 1
+        end = start + 364
+        self.core[a] = self.add_contract(a, 0, amount, False, start, end, previous=old)
+        addons = []
+        for i in self.addons[a]:
+            if col["end"][i] == start - 1:
+                addons.append(
+                    self.add_contract(
+                        a, col["product"][i], col["amount"][i], True, start, end, previous=i
+                    )
+                )
+        self.addons[a] = addons
+        self.contract_end[a] = (end + 1) * DAY
+
+    def add_expansion_term(self, at: int, a: int, kind: DealKind, amount: int, d: int) -> None:
+        """A won upsell (seats) or cross-sell (analytics) adds a monthly term that ends with
+        the core term (none when one for that product already runs)."""
+        if self.core[a] < 0:
+            return
+        col = self.out.contract
+        product = 1 if kind is DealKind.UPSELL else 2
+        start, end = at // DAY, col["end"][self.core[a]]
+        if start > end or any(col["product"][i] == product for i in self.addons[a]):
+            return
+        monthly = max(amount // 12, 100)
+        self.addons[a].append(self.add_contract(a, product, monthly, True, start, end, d))
+
+    def decides_to_renew(self, at: int, a: int) -> bool:
+        """The customer's decision: its engagement over the last two months, a little fit."""
+        recent = (self.level(a, at - MONTH) + self.level(a, at)) / 2
+        fit = float(self.p.account_fit[a])
+        grown = self.account_state[a] is Stage.GROW
+        return bool(self.rng.random() < _sigmoid(1.0 + 2.0 * recent + 0.2 * fit + 0.3 * grown))
 
     def on_renewal_open(self, at: int, a: int) -> None:
         if self.account_state[a] not in CUSTOMER_STAGES:
             return
         rng = self.rng
         grown = self.account_state[a] is Stage.GROW
-        fit = float(self.p.account_fit[a])
-        won = rng.random() < _sigmoid(1.7 + 0.8 * fit + (0.6 if grown else 0.0))
+        won = self.decides_to_renew(at, a)
+        amount = int(self.p.acv_cents[a] * (1.05 if grown else 1.0))
+        if self.auto_renew[a]:
+            # No renewal deal: the term renews itself at its end, or the customer cancels.
+            self.schedule(self.contract_end[a], Event.CONTRACT_END, a, int(won), amount)
+            return
         close = _minute(self.contract_end[a] + rng.normal(0, 5) * DAY)
         close = max(close, at + DAY)
-        amount = int(self.p.acv_cents[a] * (1.05 if grown else 1.0))
         owner = self.account_manager[a]
         champion = self.champion[a]
-        self.new_deal(DealKind.RENEWAL, a, champion, owner, at, close, amount, won)
+        d = self.new_deal(DealKind.RENEWAL, a, champion, owner, at, close, amount, won)
+        self.out.contract["renewal"][self.core[a]] = d
         if champion >= 0 and at >= WINDOW_START_TS:
             self.sales_touches(champion, owner, at, min(close, at + 30 * DAY))
+
+    def on_contract_end(self, at: int, a: int, renews: int, amount: int) -> None:
+        """An auto-renewing term's end: renewed (a renewal deal opened and won at once, as the
+        renewal check records it) or cancelled (the term ends and the account churns)."""
+        if self.account_state[a] not in CUSTOMER_STAGES:
+            return
+        core = self.core[a]
+        if renews:
+            owner, champion = self.account_manager[a], self.champion[a]
+            d = self.new_deal(DealKind.RENEWAL, a, champion, owner, at, at, amount, True)
+            self.out.contract["renewal"][core] = d
+            return
+        target = stage_after_contract_end(self.account_state[a], other_active_contracts=0)
+        if target is not None:
+            self.move(account=a, to=target, at=at, cause=Cause.RULE, ref=-2 - core)
 
     def on_upsell_open(self, at: int, a: int) -> None:
         if self.account_state[a] not in CUSTOMER_STAGES:
@@ -651,9 +775,9 @@ class _Simulation:
             Event.REASSIGN: self.on_reassign,
             Event.DECIDE: self.on_decide,
             Event.DEAL_CLOSE: self.on_deal_close,
-            Event.ONBOARD: self.on_onboard,
             Event.RENEWAL_OPEN: self.on_renewal_open,
             Event.UPSELL_OPEN: self.on_upsell_open,
+            Event.CONTRACT_END: self.on_contract_end,
         }
         step = max(n_a // 50, 1)
         for a in range(n_a):
@@ -667,7 +791,7 @@ class _Simulation:
                 handlers[Event(event)](at, *payload)  # type: ignore[operator]
             if progress is not None and (a % step == 0 or a == n_a - 1):
                 progress("simulate", a + 1, n_a)
-        return self.result(engagement)
+        return self.result(engagement, self.contracts(), self.customer_activity())
 
     def seed_customer(self, a: int) -> None:
         """Make an account a customer since before the simulated year, with its history."""
@@ -685,7 +809,120 @@ class _Simulation:
         self.contact_owner[c] = rep
         self.new_deal(DealKind.NEW_BUSINESS, a, c, rep, created, won_at, amount, True)
 
-    def result(self, engagement: np.ndarray) -> Lifecycle:
+    def contracts(self) -> Contracts:
+        """The contract terms with their state at the anchor, as the renewal check leaves it:
+        renewed when a next term exists; ended when the last day has passed with no renewal
+        deal still open; active otherwise (payment late or failed for some disengaged ones)."""
+        col = self.out.contract
+        deals = self.out.deal
+        n = len(col["account"])
+        today = ANCHOR_TS // DAY
+        renewed = set(i for i in col["previous"] if i >= 0)
+        status, payment = [], []
+        for i in range(n):
+            deal = col["renewal"][i]
+            open_deal = deal >= 0 and deals["status"][deal] == code(DealStatus.OPEN)
+            if i in renewed:
+                status.append(code(ContractStatus.RENEWED))
+            elif col["end"][i] < today and not open_deal:
+                status.append(code(ContractStatus.ENDED))
+            else:
+                status.append(code(ContractStatus.ACTIVE))
+            pay = PaymentStatus.CURRENT
+            if status[-1] == code(ContractStatus.ACTIVE) and col["start"][i] <= today:
+                level = self.level(col["account"][i], ANCHOR_TS)
+                draw = self.rng.random()
+                if draw < _sigmoid(-4.0 - 1.5 * level):
+                    pay = PaymentStatus.FAILED
+                elif draw < _sigmoid(-2.5 - 1.5 * level):
+                    pay = PaymentStatus.LATE
+            payment.append(code(pay))
+
+        def arr(values: list[int]) -> np.ndarray:
+            return np.asarray(values, dtype=np.int64)
+
+        return Contracts(
+            account=arr(col["account"]),
+            product=arr(col["product"]),
+            amount_cents=arr(col["amount"]),
+            monthly=arr(col["monthly"]),
+            start_day=arr(col["start"]),
+            end_day=arr(col["end"]),
+            auto_renew=arr(col["auto"]),
+            status=arr(status),
+            payment=arr(payment),
+            plan_usage=arr(col["plan"]),
+            source_deal=arr(col["source"]),
+            renewal_deal=arr(col["renewal"]),
+            previous=arr(col["previous"]),
+        )
+
+    def customer_activity(self) -> Activity:
+        """What customers do while a core term runs, month by month, from their hidden
+        engagement level ``h``: usage events (Poisson, mean 8·e^h a month), support tickets
+        (0.4·e^−h), meetings with the account manager (0.8·e^(h/2)), and, when engaged,
+        visits to the pages of a product they do not have (0.2·e^h)."""
+        rng = self.rng
+        col = self.out.contract
+        out: dict[str, list[int]] = _empty(
+            ("contact", "kind", "team", "event", "product", "actor", "at")
+        )
+        am_team, mkt_team = code(Team.ACCOUNT_MANAGEMENT), code(Team.MARKETING)
+        for i in range(len(col["account"])):
+            if col["product"][i] != 0:
+                continue
+            a = col["account"][i]
+            c = self.champion[a]
+            if c < 0 or self.customer_since[a] < 0:
+                continue
+            start = max(col["start"][i] * DAY, self.created[c])
+            stop = min((col["end"][i] + 1) * DAY, ANCHOR_TS)
+            t0 = start
+            while t0 < stop:
+                t1 = min(t0 + MONTH, stop)
+                share = (t1 - t0) / MONTH
+                h = self.level(a, t0)
+                owner = self.account_manager[a]
+                for kind, mean, team, actor in (
+                    (TouchKind.CUSTOM, 8.0 * math.exp(h), mkt_team, -1),
+                    (TouchKind.SUPPORT_TICKET, 0.4 * math.exp(-h), am_team, -1),
+                    (TouchKind.MEETING, 0.8 * math.exp(h / 2), am_team, owner),
+                    (TouchKind.HIGH_INTENT_PAGE, 0.2 * math.exp(h) if h > 0 else 0.0,
+                     mkt_team, -1),
+                ):  # fmt: skip
+                    n = int(rng.poisson(mean * share))
+                    if n == 0:
+                        continue
+                    times = np.sort(rng.uniform(t0, t1, size=n)).astype(np.int64)
+                    events = rng.integers(0, len(USAGE_EVENTS), size=n)
+                    for t, e in zip(times.tolist(), events.tolist(), strict=True):
+                        out["contact"].append(c)
+                        out["kind"].append(code(kind))
+                        out["team"].append(team)
+                        out["event"].append(e if kind is TouchKind.CUSTOM else -1)
+                        out["product"].append(
+                            PRODUCTS.index("Analytics") if kind is TouchKind.HIGH_INTENT_PAGE
+                            else -1
+                        )  # fmt: skip
+                        out["actor"].append(actor)
+                        out["at"].append(t)
+                t0 = t1
+        order = np.argsort(np.asarray(out["at"], dtype=np.int64), kind="stable")
+
+        def arr(values: list[int]) -> np.ndarray:
+            return np.asarray(values, dtype=np.int64)[order]
+
+        return Activity(
+            contact=arr(out["contact"]),
+            kind=arr(out["kind"]),
+            team=arr(out["team"]),
+            event=arr(out["event"]),
+            product=arr(out["product"]),
+            actor=arr(out["actor"]),
+            occurred_at=arr(out["at"]),
+        )
+
+    def result(self, engagement: np.ndarray, contracts: Contracts, activity: Activity) -> Lifecycle:
         out = self.out
         i64 = np.int64
 
@@ -751,6 +988,8 @@ class _Simulation:
             account_owner=arr(self.account_owner),
             contact_owner=arr(self.contact_owner),
             contact_created=arr(self.created),
+            contracts=contracts,
+            activity=activity,
         )
 
 

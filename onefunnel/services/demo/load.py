@@ -1,8 +1,8 @@
 """Write a simulated company to the database, fast and in one transaction.
 
 Rows are inserted with ``executemany`` on Django's connection and explicit primary keys, in
-dependency order (users, accounts, campaigns, spend, contacts, deals, handoffs, touchpoints,
-stage changes). Explicit keys let every foreign key be computed from the simulation's
+dependency order (users, accounts, campaigns, spend, contacts, deals, contracts, handoffs,
+touchpoints — the customers' own after the marketing ones — and stage changes). Explicit keys let every foreign key be computed from the simulation's
 positions without reading ids back; the tables are empty of onefunnel data when this runs
 (``generate_demo`` checks), and the primary-key sequences are reset afterwards so later
 inserts carry on from there. The cached ``stage`` of each contact and account is the last
@@ -31,8 +31,10 @@ from onefunnel.models import (
     Campaign,
     Contact,
     ContactAlias,
+    Contract,
     Deal,
     Handoff,
+    HandoffCredit,
     PipelineStage,
     Spend,
     StageChange,
@@ -50,11 +52,13 @@ from onefunnel.services.demo.rows import (
     DEAL_STATUSES,
     HANDOFF_STATUSES,
     LOST_REASONS,
+    PRODUCTS,
     REASONS,
     STAGES,
     TEAMS,
     TOUCH_KINDS,
     TRIGGERS,
+    USAGE_EVENTS,
     Ints,
     SimulatedCompany,
     code,
@@ -75,6 +79,7 @@ _DEFAULT_PIPELINE = (
 )
 #: Data tables in the order they can be emptied (children before parents).
 DATA_MODELS: tuple[type[models.Model], ...] = (
+    HandoffCredit,
     HandoffEvent,
     HandoffRouting,
     ContactScore,
@@ -82,6 +87,7 @@ DATA_MODELS: tuple[type[models.Model], ...] = (
     StageChange,
     Touchpoint,
     Handoff,
+    Contract,
     Deal,
     Spend,
     Campaign,
@@ -103,6 +109,7 @@ class Loaded:
     stage_changes: int
     handoffs: int
     deals: int
+    contracts: int = 0
 
 
 def empty_tables() -> None:
@@ -123,8 +130,25 @@ def load_company(company: SimulatedCompany, progress: ProgressFn | None = None) 
     with transaction.atomic():
         writer = _Writer(company, progress)
         loaded = writer.write()
+        price_handoffs(progress)
     refresh_statistics(ContactAlias, *DATA_MODELS)
     return loaded
+
+
+def price_handoffs(progress: ProgressFn | None = None) -> None:
+    """Price every handoff as the product does when it opens one (``lead_cost``: the spend of
+    the lead's campaigns in the 90 days before, by the configured attribution model, or the
+    even split), oldest first, so each sees only the handoffs made before it."""
+    from onefunnel.services.handoff_values import lead_cost
+
+    rows = list(
+        Handoff.objects.order_by("created_at", "pk").values_list("pk", "contact_id", "created_at")
+    )
+    for done, (pk, contact_id, created_at) in enumerate(rows, start=1):
+        cost = lead_cost(contact_id, created_at)
+        Handoff.objects.filter(pk=pk).update(cost=cost.amount, cost_method=cost.method)
+        if progress is not None and (done % 100 == 0 or done == len(rows)):
+            progress("handoff costs", done, len(rows))
 
 
 def _column(model: type[models.Model], name: str) -> str:
@@ -226,7 +250,10 @@ class _Writer:
         campaign_ids = self.ids(Campaign, len(c.campaigns.name))
         deal_ids = self.ids(Deal, len(c.deals.kind))
         handoff_ids = self.ids(Handoff, len(c.handoffs.contact))
-        touch_ids = self.ids(Touchpoint, len(c.touches.contact))
+        n_touches, n_activity = len(c.touches.contact), len(c.activity.contact)
+        all_touch_ids = self.ids(Touchpoint, n_touches + n_activity)
+        touch_ids, activity_ids = all_touch_ids[:n_touches], all_touch_ids[n_touches:]
+        contract_ids = self.ids(Contract, len(c.contracts.account))
         change_ids = self.ids(StageChange, len(c.stage_changes.at))
         now = _times(np.array([ANCHOR_TS], dtype=np.int64))[0]
 
@@ -336,6 +363,8 @@ class _Writer:
             n,
         )
 
+        self.contracts(contract_ids, account_ids, deal_ids)
+
         h = c.handoffs
         n = len(h.contact)
         self.insert(
@@ -356,9 +385,9 @@ class _Writer:
                 "decided_at": _times(h.decided_at),
                 "reason": _labels(REASONS, h.reason),
                 "note": h.note,
+                # Priced after loading by the product's own method (price_handoffs).
                 "cost": _money(h.cost_cents),
-                # The simulation shares a campaign's spend over the leads it first touched.
-                "cost_method": repeat("demo:first_touch"),
+                "cost_method": repeat("even_split"),
                 "expected_value": _money(h.expected_value_cents),
                 "currency": repeat(self.currency),
                 "previous": _ref(handoff_ids, h.previous),
@@ -368,9 +397,11 @@ class _Writer:
         )
 
         self.touchpoints(touch_ids, contact_ids, account_ids, campaign_ids, user_ids)
+        self.activity(activity_ids, contact_ids, account_ids, user_ids)
         self.stage_changes(
-            change_ids, contact_ids, account_ids, touch_ids, handoff_ids, deal_ids, user_ids
-        )
+            change_ids, contact_ids, account_ids, touch_ids, handoff_ids, deal_ids, user_ids,
+            contract_ids,
+        )  # fmt: skip
 
         with connection.cursor() as cursor:
             for sql in connection.ops.sequence_reset_sql(no_style(), list(DATA_MODELS)):
@@ -381,10 +412,11 @@ class _Writer:
             contacts=len(contact_ids),
             campaigns=len(campaign_ids),
             spend=len(c.spend.day),
-            touchpoints=len(touch_ids),
+            touchpoints=len(all_touch_ids),
             stage_changes=len(change_ids),
             handoffs=len(handoff_ids),
             deals=len(deal_ids),
+            contracts=len(contract_ids),
         )
 
     def users(self) -> Ints:
@@ -467,6 +499,77 @@ class _Writer:
             n,
         )
 
+    def contracts(self, ids: Ints, account_ids: Ints, deal_ids: Ints) -> None:
+        """The contract terms (renewal date: the day after the end)."""
+        from onefunnel.domain.contracts import ContractStatus, PaymentStatus
+
+        k = self.c.contracts
+        n = len(k.account)
+        ended = np.where(k.status == code(ContractStatus.ENDED), (k.end_day + 1) * DAY, -1)
+        self.insert(
+            Contract,
+            {
+                "id": ids.tolist(),
+                "account": _ref(account_ids, k.account),
+                "product": _labels(PRODUCTS, k.product),
+                "amount": _money(k.amount_cents),
+                "currency": repeat(self.currency),
+                "billing_period": ["monthly" if m else "yearly" for m in k.monthly.tolist()],
+                "start_date": _days(k.start_day),
+                "end_date": _days(k.end_day),
+                "renewal_date": _days(k.end_day + 1),
+                "auto_renew": [bool(x) for x in k.auto_renew.tolist()],
+                "status": _labels(tuple(ContractStatus), k.status),
+                "payment_status": _labels(tuple(PaymentStatus), k.payment),
+                "plan_usage": [None if p < 0 else p for p in k.plan_usage.tolist()],
+                "source_deal": _ref(deal_ids, k.source_deal),
+                "renewal_deal": _ref(deal_ids, k.renewal_deal),
+                "previous": _ref(ids, k.previous),
+                "created_at": _times(k.start_day * DAY),
+                "ended_at": _times(ended),
+            },
+            n,
+        )
+
+    def activity(self, ids: Ints, contact_ids: Ints, account_ids: Ints, user_ids: Ints) -> None:
+        """The customers' own touches: usage events (tracked, named in ``properties.event``),
+        support tickets, meetings with their account manager, product page visits."""
+        c = self.c
+        t = c.activity
+        n = len(t.contact)
+        properties = [
+            json.dumps({"event": USAGE_EVENTS[e]})
+            if e >= 0
+            else (json.dumps({"product": PRODUCTS[p]}) if p >= 0 else "{}")
+            for e, p in zip(t.event.tolist(), t.product.tolist(), strict=True)
+        ]
+        at = _times(t.occurred_at)
+        prefix = f"demo-{c.seed}-a"
+        self.insert(
+            Touchpoint,
+            {
+                "id": ids.tolist(),
+                "message_id": [f"{prefix}{i:08d}" for i in range(n)],
+                "contact": _ref(contact_ids, t.contact),
+                "anonymous_id": repeat(""),
+                "account": _ref(account_ids, c.contacts.account[t.contact]),
+                "kind": _labels(TOUCH_KINDS, t.kind),
+                "team": _labels(TEAMS, t.team),
+                "channel": repeat("direct"),
+                "campaign": repeat(None),
+                "utm_source": repeat(""),
+                "utm_medium": repeat(""),
+                "utm_campaign": repeat(""),
+                "utm_term": repeat(""),
+                "utm_content": repeat(""),
+                "properties": properties,
+                "actor": _ref(user_ids, t.actor),
+                "occurred_at": at,
+                "received_at": at,
+            },
+            n,
+        )
+
     def stage_changes(
         self,
         ids: Ints,
@@ -476,6 +579,7 @@ class _Writer:
         handoff_ids: Ints,
         deal_ids: Ints,
         user_ids: Ints,
+        contract_ids: Ints,
     ) -> None:
         s = self.c.stage_changes
         n = len(s.at)
@@ -503,7 +607,10 @@ class _Writer:
                 "at": at,
                 "recorded_at": at,
                 "cause": _labels(CAUSES, s.cause),
-                "cause_id": ["" if i < 0 else str(i) for i in cause_id.tolist()],
+                "cause_id": [
+                    f"contract:{contract_ids[-2 - r]}" if r <= -2 else ("" if i < 0 else str(i))
+                    for i, r in zip(cause_id.tolist(), ref.tolist(), strict=True)
+                ],
                 "reason": _labels(REASONS, s.reason),
                 "note": repeat(""),
                 "actor": _ref(user_ids, actor),

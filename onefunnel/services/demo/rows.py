@@ -148,7 +148,8 @@ class StageChanges:
 
     Exactly one of ``contact`` and ``account`` is set. ``cause_ref`` indexes the touches,
     handoffs or deals according to the cause (touch and rule: touches; handoff: handoffs;
-    deal: deals).
+    deal: deals); a rule change caused by a contract term ending unrenewed has
+    ``cause_ref = -2 - contract`` (the contract's position), written as ``contract:<id>``.
     """
 
     contact: Ints
@@ -201,6 +202,50 @@ class Deals:
     lost_reason: Ints
 
 
+#: Products of the demo company: the core subscription, extra seats (upsell), analytics
+#: (cross-sell).
+PRODUCTS = ("Core", "Seats", "Analytics")
+#: Tracked events that count as product usage (the default health configuration's).
+USAGE_EVENTS = ("Feature Used", "Report Run", "Login")
+
+
+@dataclass(frozen=True, slots=True)
+class Contracts:
+    """Contract terms. ``product`` indexes PRODUCTS; ``monthly`` is 1 for monthly billing
+    (amount per month), 0 for yearly; days are days since the epoch; ``status`` indexes
+    ``ContractStatus``; ``renewal_deal``, ``source_deal`` index deals and ``previous`` the
+    contracts (-1: none)."""
+
+    account: Ints
+    product: Ints
+    amount_cents: Ints
+    monthly: Ints
+    start_day: Ints
+    end_day: Ints
+    auto_renew: Ints
+    status: Ints
+    payment: Ints
+    plan_usage: Ints
+    source_deal: Ints
+    renewal_deal: Ints
+    previous: Ints
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """Customers' own touches after the sale: product usage (tracked events, ``event`` indexes
+    USAGE_EVENTS), support tickets, account management meetings and intent on a product they
+    do not have (``product`` indexes PRODUCTS, -1: none); ``team`` indexes TEAMS."""
+
+    contact: Ints
+    kind: Ints
+    team: Ints
+    event: Ints
+    product: Ints
+    actor: Ints
+    occurred_at: Ints
+
+
 @dataclass(frozen=True, slots=True)
 class SimulatedCompany:
     """A whole demo company, ready to be written to the database."""
@@ -217,3 +262,5 @@ class SimulatedCompany:
     stage_changes: StageChanges
     handoffs: Handoffs
     deals: Deals
+    contracts: Contracts
+    activity: Activity

@@ -54,8 +54,9 @@ CHUNK = 2_000
 
 # Tables that ``migrate`` itself fills on an empty database (the default pipeline stages, the
 # team and role groups). Their rows do not make a target "not empty", and a restore replaces
-# them with the backup's. A test checks that a fresh migrate fills no other backed-up table.
-SEEDED_BY_MIGRATE: frozenset[str] = frozenset({"auth.group", "onefunnel.pipelinestage"})
+# them with the backup's, deleted in this order (stages before their pipelines). A test checks
+# that a fresh migrate fills no other backed-up table.
+SEEDED_BY_MIGRATE: tuple[str, ...] = ("onefunnel.pipelinestage", "onefunnel.pipeline", "auth.group")
 
 Progress = Callable[[str, int, int], None]
 """Called with (table label, rows done in it, rows in it) as a backup or restore goes on."""

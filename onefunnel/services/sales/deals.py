@@ -362,17 +362,26 @@ def _pipeline(name: str | None) -> Pipeline:
 
 def _create_default_pipeline() -> Pipeline:
     """An installation with no pipeline at all (its tables emptied) gets the default one."""
+    return ensure_pipeline(DEFAULT_PIPELINE, DEFAULT_STAGES, default=True)
+
+
+def ensure_pipeline(
+    name: str,
+    stages: tuple[tuple[str, int, int, bool, bool], ...],
+    *,
+    default: bool = False,
+) -> Pipeline:
+    """The pipeline of that name, created with these stages (name, sequence, probability,
+    won, lost) if it does not exist yet; safe to call from concurrent processes."""
     with transaction.atomic():
-        pipe, created = Pipeline.objects.get_or_create(
-            name=DEFAULT_PIPELINE, defaults={"is_default": True}
-        )
+        pipe, created = Pipeline.objects.get_or_create(name=name, defaults={"is_default": default})
         if created:
             PipelineStage.objects.bulk_create(
                 PipelineStage(
-                    pipeline=pipe, name=name, sequence=sequence, probability=probability,
+                    pipeline=pipe, name=stage, sequence=sequence, probability=probability,
                     is_won=won, is_lost=lost,
                 )
-                for name, sequence, probability, won, lost in DEFAULT_STAGES
+                for stage, sequence, probability, won, lost in stages
             )  # fmt: skip
     return pipe
 

@@ -1,0 +1,1 @@
+"""Account management after the sale: contracts, renewals, health and expansion (DESIGN §5)."""

@@ -1,0 +1,127 @@
+"""Expansion: suggestions of upsell and cross-sell for the account manager, each with its
+evidence — usage above the contracted plan, new contacts engaging from a customer account,
+intent touches on a product the account does not have (``properties.product``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, Min, Q, Sum
+
+from onefunnel.domain.access import Actor
+from onefunnel.domain.contracts import ContractStatus
+from onefunnel.domain.health import ExpansionFacts, expansion_suggestions
+from onefunnel.domain.touches import TouchKind
+from onefunnel.models import Account, Contract, Touchpoint
+from onefunnel.services.accounts.health import _config, _moment, customer_accounts
+from onefunnel.services.accounts.renewals import visible_account_ids
+from onefunnel.services.errors import NotFoundError
+
+_INTENT_KINDS = [TouchKind.HAND_RAISE.value, TouchKind.HIGH_INTENT_PAGE.value, TouchKind.DEMO.value]
+_ENGAGING = [
+    TouchKind.HIGH_INTENT_PAGE.value, TouchKind.EMAIL_CLICK.value,
+    TouchKind.CONTENT_DOWNLOAD.value, TouchKind.WEBINAR.value, TouchKind.EVENT.value,
+    TouchKind.FORM_SUBMIT.value, TouchKind.HAND_RAISE.value, TouchKind.MEETING.value,
+    TouchKind.DEMO.value, TouchKind.CALL.value,
+]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """An expansion suggestion for one account, with its evidence."""
+
+    account_id: int
+    account: str
+    owner: str | None
+    signal: str
+    deal_kind: str
+    product: str | None
+    evidence: str
+
+
+def suggestions(
+    actor: Actor,
+    *,
+    account_id: int | None = None,
+    as_of: date | None = None,
+    now: datetime | None = None,
+) -> list[Suggestion]:
+    """Expansion suggestions for the customer accounts the actor sees (or one account)."""
+    moment = _moment(as_of, now)
+    since = moment - timedelta(days=30)
+    accounts_q = customer_accounts().select_related("owner")
+    if account_id is not None:
+        if not Account.objects.filter(pk=account_id).exists():
+            raise NotFoundError(f"account_id: no account #{account_id}")
+        accounts_q = accounts_q.filter(pk=account_id)
+    visible = visible_account_ids(actor)
+    accounts = [a for a in accounts_q.order_by("id") if visible is None or a.pk in visible]
+    ids = [a.pk for a in accounts]
+    config, _version = _config()
+    day = moment.date()
+    running = Contract.objects.filter(
+        account_id__in=ids, status=ContractStatus.ACTIVE.value, start_date__lte=day
+    )
+    plan: dict[int, int | None] = {}
+    products: dict[int, set[str]] = defaultdict(set)
+    for row in running.values("account_id").annotate(
+        plan=Sum("plan_usage"), unlimited=Count("id", filter=Q(plan_usage__isnull=True))
+    ):
+        plan[row["account_id"]] = None if row["unlimited"] else row["plan"]
+    for acc, product in running.values_list("account_id", "product"):
+        products[acc].add(product)
+    recent = Touchpoint.objects.filter(
+        account_id__in=ids, occurred_at__gte=since, occurred_at__lt=moment
+    )
+    usage = {
+        r["account_id"]: r["n"]
+        for r in recent.filter(properties__event__in=list(config.usage_events) or [""])
+        .values("account_id")
+        .annotate(n=Count("id"))
+    }
+    first_seen = (
+        Touchpoint.objects.filter(account_id__in=ids, contact__isnull=False)
+        .values("account_id", "contact_id", "contact__email")
+        .annotate(first=Min("occurred_at"), engaged=Count("id", filter=Q(kind__in=_ENGAGING)))
+        .filter(first__gte=since, first__lt=moment, engaged__gt=0)
+    )
+    new_contacts: dict[int, list[str]] = defaultdict(list)
+    for r in first_seen:
+        new_contacts[r["account_id"]].append(r["contact__email"] or f"contact #{r['contact_id']}")
+    intent: dict[int, dict[str, int]] = defaultdict(dict)
+    for r in (
+        recent.filter(kind__in=_INTENT_KINDS, properties__has_key="product")
+        .values("account_id", "properties__product")
+        .annotate(n=Count("id"))
+    ):
+        product = r["properties__product"]
+        if isinstance(product, str) and product:
+            intent[r["account_id"]][product] = r["n"]
+    out = []
+    for account in accounts:
+        facts = ExpansionFacts(
+            usage_30=usage.get(account.pk, 0),
+            plan_usage=plan.get(account.pk),
+            new_contacts_engaging=tuple(new_contacts.get(account.pk, ())),
+            contracted_products=frozenset(products.get(account.pk, set())),
+            intent_products=intent.get(account.pk, {}),
+        )
+        owner = account.owner
+        for s in expansion_suggestions(facts):
+            out.append(
+                Suggestion(
+                    account_id=account.pk,
+                    account=account.name,
+                    owner=owner.get_username() if owner is not None else None,
+                    signal=s.signal.value,
+                    deal_kind=s.deal_kind,
+                    product=s.product,
+                    evidence=s.evidence,
+                )
+            )
+    return out
+
+
+__all__ = ["Suggestion", "suggestions"]
