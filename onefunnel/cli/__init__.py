@@ -50,12 +50,18 @@ def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
         from django.db import DatabaseError
 
         from onefunnel.domain.access import AccessDeniedError
+        from onefunnel.domain.deals import DealError
+        from onefunnel.domain.handoffs import HandoffError
+        from onefunnel.domain.stages import IllegalTransitionError
         from onefunnel.services.errors import InputError, NotFoundError
 
         try:
             return func(*args, **kwargs)
         except AccessDeniedError as exc:
             fail(str(exc), code=ExitCode.ACCESS_DENIED)
+        except (DealError, HandoffError, IllegalTransitionError) as exc:
+            # The rules refuse the change in the record's present state (closed, decided …).
+            fail(str(exc), code=ExitCode.CONFLICT)
         except NotFoundError as exc:
             fail(str(exc), code=ExitCode.NOT_FOUND)
         except (InputError, ValueError, OverflowError) as exc:

@@ -9,15 +9,13 @@ deal, a stage of another pipeline) exits 2; bad input exits 1 — one line on st
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
 from onefunnel.cli import app, migrate, setup_django, translate_errors
-from onefunnel.cli.output import OutputFormat, emit_object, emit_rows, fail
+from onefunnel.cli.output import OutputFormat, emit_object, emit_rows
 
 if TYPE_CHECKING:
     from onefunnel.domain.access import Actor
@@ -64,22 +62,6 @@ def _actor(username: str | None) -> Actor:
     return actor_by_username(username) if username else SYSTEM
 
 
-def rules(func: Callable[P, R]) -> Callable[P, R]:
-    """A move the rules forbid (DealError, IllegalTransitionError): one line, exit 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from onefunnel.domain.deals import DealError
-        from onefunnel.domain.stages import IllegalTransitionError
-
-        try:
-            return func(*args, **kwargs)
-        except (DealError, IllegalTransitionError) as exc:
-            fail(str(exc), code=2)
-
-    return wrapper
-
-
 def _closed(closed: Any, fmt: OutputFormat) -> None:
     from onefunnel.services.access import SYSTEM
     from onefunnel.services.sales.deals import get_deal
@@ -120,7 +102,6 @@ def deals_list(
 
 @deals_app.command("create")
 @translate_errors
-@rules
 def deals_create(
     account: Annotated[int, typer.Option(help="The account's id")],
     name: Annotated[str, typer.Option(help="The deal's name")],
@@ -152,7 +133,6 @@ def deals_create(
 
 @deals_app.command("update")
 @translate_errors
-@rules
 def deals_update(
     deal_id: Annotated[int, typer.Argument(help="The deal's id")],
     name: Annotated[str | None, typer.Option(help="New name")] = None,
@@ -184,7 +164,6 @@ def deals_update(
 
 @deals_app.command("move")
 @translate_errors
-@rules
 def deals_move(
     deal_id: Annotated[int, typer.Argument(help="The deal's id")],
     stage: Annotated[str, typer.Argument(help="A stage of its pipeline (name or id)")],
@@ -201,7 +180,6 @@ def deals_move(
 
 @deals_app.command("win")
 @translate_errors
-@rules
 def deals_win(
     deal_id: Annotated[int, typer.Argument(help="The deal's id")],
     actor: AsOption = None,
@@ -216,7 +194,6 @@ def deals_win(
 
 @deals_app.command("lose")
 @translate_errors
-@rules
 def deals_lose(
     deal_id: Annotated[int, typer.Argument(help="The deal's id")],
     reason: Annotated[
@@ -421,7 +398,6 @@ def _moved(move: Any, fmt: OutputFormat) -> None:
 
 @contacts_app.command("nurture")
 @translate_errors
-@rules
 def contacts_nurture(
     contact_id: Annotated[int, typer.Argument(help="The contact's id")],
     reason: Annotated[str, typer.Option(help="not_now, no_budget, bad_fit, other (+ note)…")],
@@ -438,7 +414,6 @@ def contacts_nurture(
 
 @contacts_app.command("requalify")
 @translate_errors
-@rules
 def contacts_requalify(
     contact_id: Annotated[int, typer.Argument(help="The contact's id")],
     stage: Annotated[str, typer.Option(help="awareness, consideration or intent")] = (

@@ -1,6 +1,6 @@
 """Deals, activities, tasks and manual contact moves from the command line, as a user runs them,
 on each database: ``--as`` acts under the rule book (exit 3 when it says no), a move the rules
-forbid exits 2, bad input exits 1 — one line on stderr, never a traceback."""
+forbid exits 6, an unknown record 4, bad input 1 — one line on stderr, never a traceback."""
 
 from __future__ import annotations
 
@@ -77,11 +77,11 @@ def test_deals_from_creation_to_won_with_the_rules_enforced(install: Install) ->
     _fails(
         install, 1, "note: a deal lost for 'other'", "deals", "lose", deal_id, "--reason", "other"
     )
-    _fails(install, 1, "deal_id: no deal #999999", "deals", "win", "999999")
-    _fails(install, 1, "as: no user 'ghost'", "deals", "win", deal_id, "--as", "ghost")
+    _fails(install, 4, "deal_id: no deal #999999", "deals", "win", "999999")
+    _fails(install, 4, "as: no user 'ghost'", "deals", "win", deal_id, "--as", "ghost")
     won = _json(install, "deals", "win", deal_id, "--as", "rita")
     assert (won["status"], won["pipeline_stage"]) == ("won", "Won")
-    _fails(install, 2, "status: deal is already won", "deals", "win", deal_id, "--as", "rita")
+    _fails(install, 6, "status: deal is already won", "deals", "win", deal_id, "--as", "rita")
     history = _json(install, "deals", "history", deal_id)
     assert [h["to_label"] for h in history if h["field"] == "pipeline_stage"] == [
         "Discovery", "Demo", "Won",
@@ -130,7 +130,7 @@ def test_activities_tasks_and_contact_moves(install: Install, tmp_path: Path) ->
     nurtured = _json(install, "contacts", "nurture", str(contact_id), "--reason", "not_now",
                      "--as", "rita")  # fmt: skip
     assert nurtured["to_stage"] == "nurture"
-    _fails(install, 2, "already in that stage", "contacts", "nurture", str(contact_id), "--reason",
+    _fails(install, 6, "already in that stage", "contacts", "nurture", str(contact_id), "--reason",
            "not_now")  # fmt: skip
     [(frances,)] = install.query(
         "SELECT id FROM onefunnel_contact WHERE email = 'frances@allen.example'"
