@@ -205,3 +205,22 @@ def deal_board(
         owner_scope=owner_scope,
         columns=tuple(columns),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StageOption:
+    """A stage a deal may be moved to (or closed in), for a "move to…" choice."""
+
+    id: int
+    name: str
+    is_won: bool
+    is_lost: bool
+
+
+def pipeline_stages(pipeline: str | None = None) -> tuple[StageOption, ...]:
+    """The stages of a pipeline (the default one when None) in order."""
+    pipe = _pipeline(pipeline)
+    return tuple(
+        StageOption(s.pk, s.name, s.is_won, s.is_lost)
+        for s in PipelineStage.objects.filter(pipeline=pipe).order_by("sequence", "id")
+    )
