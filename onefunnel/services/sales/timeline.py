@@ -426,6 +426,7 @@ def contact_timeline(
 ) -> Timeline:
     """A page of a contact's timeline, newest first (``before`` for the next page)."""
     limit = _limit(limit)
+    fetch = limit + 1  # one more than shown: is there an earlier page?
     if not Contact.objects.filter(pk=contact_id).exists():
         raise NotFoundError(f"contact_id: no contact #{contact_id}")
     names: dict[int, str] = {}
@@ -435,11 +436,11 @@ def contact_timeline(
     )
     return _merge(
         [
-            _touches(Touchpoint.objects.filter(contact_id=contact_id), before, limit),
-            _stage_changes(StageChange.objects.filter(contact_id=contact_id), before, limit, names),
-            _handoffs(Handoff.objects.filter(contact_id=contact_id), before, limit, names),
-            _deal_events(deals, before, limit),
-            _activity_entries(before, limit, contact_id=contact_id),
+            _touches(Touchpoint.objects.filter(contact_id=contact_id), before, fetch),
+            _stage_changes(StageChange.objects.filter(contact_id=contact_id), before, fetch, names),
+            _handoffs(Handoff.objects.filter(contact_id=contact_id), before, fetch, names),
+            _deal_events(deals, before, fetch),
+            _activity_entries(before, fetch, contact_id=contact_id),
         ],
         limit,
     )
@@ -500,6 +501,7 @@ def account_timeline(
 ) -> Timeline:
     """A page of an account's timeline: its own and its people's, newest first."""
     limit = _limit(limit)
+    fetch = limit + 1  # one more than shown: is there an earlier page?
     if not Account.objects.filter(pk=account_id).exists():
         raise NotFoundError(f"account_id: no account #{account_id}")
     people = {
@@ -515,11 +517,11 @@ def account_timeline(
     deals = Deal.objects.filter(readable(actor)).filter(account_id=account_id)
     return _merge(
         [
-            _touches(touches, before, limit),
-            _stage_changes(changes, before, limit, people),
-            _handoffs(handoffs, before, limit, people),
-            _deal_events(deals, before, limit),
-            _activity_entries(before, limit, account_id=account_id),
+            _touches(touches, before, fetch),
+            _stage_changes(changes, before, fetch, people),
+            _handoffs(handoffs, before, fetch, people),
+            _deal_events(deals, before, fetch),
+            _activity_entries(before, fetch, account_id=account_id),
         ],
         limit,
     )
