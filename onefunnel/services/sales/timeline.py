@@ -286,13 +286,13 @@ def _handoffs(
                 x for x in (h["reason"] and h["reason"].replace("_", " "), h["note"]) if x
             )
             outcome = f"handoff #{h['id']} {h['status']}"
-            deal = f"; deal #{h['deal_id']}" if h["deal_id"] else ""
+            deal = f"opened or linked deal #{h['deal_id']}" if h["deal_id"] else ""
             events.append(
                 TimelineEntry(
                     h["decided_at"],
                     "handoff",
                     outcome + (f" by {h['owner__username']}" if h["owner__username"] else ""),
-                    (f"reason: {why}" if why else "") + deal,
+                    "; ".join(x for x in (f"reason: {why}" if why else "", deal) if x),
                     actor=h["owner__username"],
                     handoff_id=h["id"],
                     deal_id=h["deal_id"],
