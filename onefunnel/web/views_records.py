@@ -19,7 +19,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from onefunnel.domain.access import AccessDeniedError, Action, Actor, Role, may
@@ -464,13 +466,31 @@ def _board_page(
     except NotFoundError:
         raise Http404(f"no pipeline {pipeline!r}") from None
     here = reverse("web:board") + (f"?{params.urlencode()}" if params else "")
+    open_stages = [c for c in board.columns if not c.is_lost]
+
+    def options(selected: int) -> str:
+        # Rendered once per column, not once per card: a board shows up to 20 cards a column.
+        return "".join(
+            format_html(
+                '<option value="{}"{}>{}{}</option>',
+                s.stage_id,
+                mark_safe(" selected") if s.stage_id == selected else "",
+                s.stage,
+                " (win)" if s.is_won else "",
+            )
+            for s in open_stages
+        )
+
     context = {
         "board": board,
+        "columns": [(c, mark_safe(options(c.stage_id))) for c in board.columns],
+        # Links by prefix: one reverse per page, not three per card.
+        "deal_prefix": reverse("web:deal", args=[0]).removesuffix("0"),
+        "account_prefix": reverse("web:account", args=[0]).removesuffix("0"),
         "scope": scope,
         "scopes": [s for s in ("mine", "team", "all") if s != "team" or actor.team],
         "here": here,
         "has_more": any(c.has_more for c in board.columns),
-        "open_stages": [c for c in board.columns if not c.is_lost],
         "may_work": bool(
             actor.roles & {Role.SALES_REP, Role.TEAM_LEAD, Role.ACCOUNT_MANAGER, Role.ADMIN}
         ),
