@@ -43,6 +43,7 @@ from onefunnel.services.sales.timeline import (
     contact_timeline,
     may_work_deal,
     parse_before,
+    pending_handoff,
 )
 
 BOARD_PAGE = 20
@@ -182,7 +183,7 @@ def contact_activity(request: HttpRequest, contact_id: int) -> HttpResponse:
     post = request.POST
 
     def work(actor: Actor) -> str:
-        pending = contact_record(contact_id, actor, limit=1).pending
+        pending = pending_handoff(contact_id, actor)
         logged = log_activity(
             actor=actor,
             kind=post.get("kind", ""),

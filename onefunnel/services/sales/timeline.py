@@ -446,18 +446,31 @@ def contact_timeline(
     )
 
 
-def contact_record(contact_id: int, actor: Actor, *, limit: int = PAGE) -> ContactRecord:
-    """Everything a contact's page shows, for ``actor``."""
-    row = Contact.objects.filter(pk=contact_id).values(*_PERSON).first()
-    if row is None:
-        raise NotFoundError(f"contact_id: no contact #{contact_id}")
-    person = _person(row)
+def pending_handoff(contact_id: int, actor: Actor) -> PendingHandoff | None:
+    """The contact's open handoff, if any (the latest)."""
     pending = (
         Handoff.objects.filter(contact_id=contact_id, status=HandoffStatus.PENDING)
         .order_by("-created_at")
         .values("id", "owner__username", "owner_id", "sla_due_at", "first_response_at")
         .first()
     )
+    if pending is None:
+        return None
+    return PendingHandoff(
+        pending["id"],
+        pending["owner__username"],
+        pending["sla_due_at"],
+        pending["first_response_at"] is not None,
+        pending["owner_id"] is not None and pending["owner_id"] == actor.user_id,
+    )
+
+
+def contact_record(contact_id: int, actor: Actor, *, limit: int = PAGE) -> ContactRecord:
+    """Everything a contact's page shows, for ``actor``."""
+    row = Contact.objects.filter(pk=contact_id).values(*_PERSON).first()
+    if row is None:
+        raise NotFoundError(f"contact_id: no contact #{contact_id}")
+    person = _person(row)
     # Their deals: those naming them, and those their handoffs opened (always at their account).
     linked = set(
         Handoff.objects.filter(contact_id=contact_id, deal__isnull=False).values_list(
@@ -481,15 +494,7 @@ def contact_record(contact_id: int, actor: Actor, *, limit: int = PAGE) -> Conta
         person=person,
         timeline=contact_timeline(contact_id, actor, limit=limit),
         score=score,
-        pending=PendingHandoff(
-            pending["id"],
-            pending["owner__username"],
-            pending["sla_due_at"],
-            pending["first_response_at"] is not None,
-            pending["owner_id"] is not None and pending["owner_id"] == actor.user_id,
-        )
-        if pending
-        else None,
+        pending=pending_handoff(contact_id, actor),
         deals=tuple(deal_rows),
         tasks=tuple(list_tasks(contact_id=contact_id, limit=50)),
         actions=contact_actions(actor, person),
