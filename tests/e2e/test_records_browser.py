@@ -47,12 +47,12 @@ def _one(server: Server, sql: str) -> str:
     return str(server.install.query(sql)[0][0])
 
 
-def _sign_in(page: object, server: Server, rep: str, landing: str = "/queue") -> None:
-    page.goto(server.base + "/login")  # type: ignore[attr-defined]
-    page.fill("#id_username", rep)  # type: ignore[attr-defined]
-    page.fill("#id_password", demo_password(server.install.home))  # type: ignore[attr-defined]
-    page.click("button[type=submit]")  # type: ignore[attr-defined]
-    page.wait_for_url(server.base + landing)  # type: ignore[attr-defined]
+def _sign_in(page: Any, server: Server, rep: str, landing: str = "/queue") -> None:
+    page.goto(server.base + "/login")
+    page.fill("#id_username", rep)
+    page.fill("#id_password", demo_password(server.install.home))
+    page.click("button[type=submit]")
+    page.wait_for_url(server.base + landing)
 
 
 def _drag(page: Any, source: str, target: str) -> None:
