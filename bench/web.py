@@ -11,7 +11,11 @@ What it does:
    `onefunnel demo --size medium` (reused on later runs; --fresh builds it again).
 2. Gives one demo rep a queue of --queue (1,000) open handoffs, by reopening decided demo
    handoffs in place (the bench's copy only), so the queue's first page and its next page are
-   measured on a long queue.
+   measured on a long queue; and a board of --deals (5,000) deals (demo deals given to them,
+   copied as needed), so the board's first page and its next page are measured on a big board.
+   Each session's timeline pages are those of the contact with the most touches among the
+   contacts of its handoffs (the busiest account's for the account page), and its deal page
+   one of its own deals.
 3. Serves it (`onefunnel serve`, loopback, --workers), signs in --sessions users on the app's
    login page (the reps, the long-queue rep among them, and a marketer and a leader), and has
    every session fetch each page of its role --rounds times, all sessions at once (threads).
@@ -39,6 +43,7 @@ import time
 from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -52,8 +57,15 @@ SELLER_PAGES = [
     "/search?q=ann",
     "/",
     "/panels/status",
+    "/contacts/{contact}",
+    "/contacts/{contact}/entries?before={before}",
+    "/accounts/{account}",
+    "/deals/{deal}",
+    "/board",
+    "/board?page=2",
 ]
-READER_PAGES = ["/api/health", "/", "/panels/status", "/search?q=ann", "/queue", "/api/docs"]
+READER_PAGES = ["/api/health", "/", "/panels/status", "/search?q=ann", "/queue", "/api/docs",
+                "/contacts/{contact}", "/accounts/{account}", "/deals/{deal}", "/board"]  # fmt: skip
 PANELS = ["/panels/report/leaks", "/panels/report/spend", "/panels/report/quality",
           "/panels/report/follow-up"]  # fmt: skip
 
@@ -81,7 +93,9 @@ def build(home: Path, size: str, fresh: bool) -> None:
     print(f"demo loaded in {time.perf_counter() - started:.0f} s")
 
 
-def prepare(home: Path, queue: int) -> tuple[list[str], list[str], str, str]:
+def prepare(
+    home: Path, queue: int, deals: int
+) -> tuple[list[str], list[str], str, str, dict[str, dict[str, str]]]:
     """Logins (the demo password is set as `onefunnel demo` does) and the long queue."""
     os.environ.update(_env(home))
     os.environ["DJANGO_SETTINGS_MODULE"] = "onefunnel.settings"
@@ -116,8 +130,59 @@ def prepare(home: Path, queue: int) -> tuple[list[str], list[str], str, str]:
             first_response_at=None, sla_due_at=now + timedelta(days=30), reason=None,
         )  # fmt: skip
     mine = Handoff.objects.filter(owner=owner, status="pending").count()
-    print(f"{long_queue} has {mine} open handoffs; {len(sellers)} sellers, readers {readers}")
-    return sellers, readers, long_queue, logins.password
+    board = _big_board(owner, deals)
+    print(f"{long_queue} has {mine} open handoffs and {board} deals; {len(sellers)} sellers, "
+          f"readers {readers}")  # fmt: skip
+    ids = {name: _records_of(users.get(username=name)) for name in [*sellers, *readers]}
+    return sellers, readers, long_queue, logins.password, ids
+
+
+def _big_board(owner: Any, deals: int) -> int:
+    """Give ``owner`` ``deals`` deals, copying demo deals (the other reps keep theirs)."""
+    from onefunnel.models import Deal
+
+    have = Deal.objects.filter(owner=owner).count()
+    if have < deals:
+        model = list(Deal.objects.order_by("pk")[:1000])
+        fields = [f.attname for f in Deal._meta.concrete_fields if f.attname != "id"]
+        copies = []
+        for n in range(deals - have):
+            source = model[n % len(model)]
+            copy = Deal(**{name: getattr(source, name) for name in fields})
+            copy.owner_id, copy.order_id, copy.name = owner.pk, None, f"{source.name} ({n})"
+            copies.append(copy)
+        Deal.objects.bulk_create(copies, batch_size=1000)
+    return int(Deal.objects.filter(owner=owner).count())
+
+
+def _records_of(user: Any) -> dict[str, str]:
+    """The contact, account and deal a session looks at (see the module docstring)."""
+    from django.db.models import Count
+
+    from onefunnel.models import Contact, Deal, Handoff, Touchpoint
+
+    contacts = Handoff.objects.filter(owner=user).values("contact_id")
+    busiest = (
+        Touchpoint.objects.filter(contact_id__in=contacts[:200])
+        .values("contact_id").annotate(n=Count("id")).order_by("-n").first()
+    )  # fmt: skip
+    contact_id = busiest["contact_id"] if busiest else Contact.objects.order_by("pk").first().pk
+    top_account = (
+        Touchpoint.objects.filter(contact__account__isnull=False)
+        .values("contact__account_id").annotate(n=Count("id")).order_by("-n").first()
+    )  # fmt: skip
+    deal = (
+        Deal.objects.filter(owner=user).order_by("pk").first()
+        or Deal.objects.order_by("pk").first()
+    )
+    before = Touchpoint.objects.filter(contact_id=contact_id).order_by("-occurred_at")
+    at = before.values_list("occurred_at", flat=True)[25:26].first()
+    return {
+        "contact": str(contact_id),
+        "account": str(top_account["contact__account_id"]) if top_account else "1",
+        "deal": str(deal.pk if deal else 1),
+        "before": (at.isoformat() if at else "2026-01-01T00:00:00+00:00").replace("+", "%2B"),
+    }
 
 
 def sign_in(base: str, username: str, password: str) -> httpx.Client:
@@ -138,6 +203,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--queue", type=int, default=1000)
+    parser.add_argument("--deals", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--home", type=Path, default=HOME)
@@ -145,7 +211,7 @@ def main() -> None:
     parser.add_argument("--panels", action="store_true", help="also measure the report panels")
     args = parser.parse_args()
     build(args.home, args.size, args.fresh)
-    sellers, readers, long_queue, password = prepare(args.home, args.queue)
+    sellers, readers, long_queue, password, ids = prepare(args.home, args.queue, args.deals)
     base = f"http://127.0.0.1:{args.port}"
     server = subprocess.Popen(
         [str(BIN), "serve", "--port", str(args.port), "--workers", str(args.workers),
@@ -164,24 +230,29 @@ def main() -> None:
                 raise SystemExit("server did not start")
             time.sleep(0.3)
         people = [long_queue] + [u for u in sellers if u != long_queue]
-        plan: list[tuple[str, list[str]]] = []
+        plan: list[tuple[str, list[str]]] = []  # who, and the page templates they fetch
         for i in range(args.sessions):
             if i % 5 == 4:
                 plan.append((readers[(i // 5) % len(readers)], READER_PAGES))
             else:
                 plan.append((people[i % len(people)], SELLER_PAGES))
         extra = PANELS if args.panels else []
-        clients = [(sign_in(base, who, password), pages + extra) for who, pages in plan]
+        clients = [
+            (sign_in(base, who, password), [(p, p.format(**ids[who])) for p in pages + extra])
+            for who, pages in plan
+        ]
         times: dict[str, list[float]] = defaultdict(list)
         failed: dict[str, int] = defaultdict(int)
         lock = threading.Lock()
 
-        def run(client: httpx.Client, pages: list[str], rounds: int, record: bool) -> None:
+        def run(
+            client: httpx.Client, pages: list[tuple[str, str]], rounds: int, record: bool
+        ) -> None:
             for _ in range(rounds):
-                for page in pages:
+                for page, path in pages:
                     started = time.perf_counter()
                     try:
-                        status = client.get(page).status_code
+                        status = client.get(path).status_code
                     except httpx.HTTPError:
                         status = 0
                     took = (time.perf_counter() - started) * 1000
@@ -203,14 +274,14 @@ def main() -> None:
         total = sum(len(v) for v in times.values())
         print(f"\n{args.sessions} sessions x {args.rounds} rounds, {args.workers} worker(s): "
               f"{total} requests in {wall:.1f} s ({total / wall:.0f}/s)")  # fmt: skip
-        print(f"{'page':<28}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'failed':>8}")
+        print(f"{'page':<44}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'failed':>8}")
         rows = []
         for page, values in times.items():
             values.sort()
             p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
             rows.append({"page": page, "n": len(values), "p50": statistics.median(values),
                          "p95": p95, "max": values[-1], "failed": failed[page]})  # fmt: skip
-            print(f"{page:<28}{len(values):>6}{statistics.median(values):>9.0f}{p95:>9.0f}"
+            print(f"{page:<44}{len(values):>6}{statistics.median(values):>9.0f}{p95:>9.0f}"
                   f"{values[-1]:>9.0f}{failed[page]:>8}")  # fmt: skip
         out = ROOT / "bench" / "out" / "web.json"
         out.write_text(json.dumps(rows, indent=1))

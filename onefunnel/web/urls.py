@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from onefunnel.web import views, views_common, views_sales
+from onefunnel.web import views, views_common, views_records, views_sales
 
 app_name = "web"
 urlpatterns = [
@@ -27,8 +27,37 @@ urlpatterns = [
     path("queue/<int:handoff_id>/reassign", views_sales.reassign, name="queue-reassign"),
     path("panels/status", views.status_panel, name="status-panel"),
     path("panels/report/<slug:slug>", views.report_panel, name="report-panel"),
-    # Reserved for the timelines and the deal board (coming next; until then these 404):
-    # path("contacts/<int:contact_id>", ..., name="contact"),
-    # path("accounts/<int:account_id>", ..., name="account"),
-    # path("deals/<int:deal_id>", ..., name="deal"),
+    path("contacts/<int:contact_id>", views_records.contact, name="contact"),
+    path(
+        "contacts/<int:contact_id>/entries", views_records.contact_entries, name="contact-entries"
+    ),
+    path(
+        "contacts/<int:contact_id>/activity",
+        views_records.contact_activity,
+        name="contact-activity",
+    ),
+    path("contacts/<int:contact_id>/task", views_records.contact_task, name="contact-task"),
+    path(
+        "contacts/<int:contact_id>/nurture", views_records.contact_nurture, name="contact-nurture"
+    ),
+    path(
+        "contacts/<int:contact_id>/requalify",
+        views_records.contact_requalify,
+        name="contact-requalify",
+    ),
+    path("accounts/<int:account_id>", views_records.account, name="account"),
+    path(
+        "accounts/<int:account_id>/entries", views_records.account_entries, name="account-entries"
+    ),
+    path(
+        "accounts/<int:account_id>/activity",
+        views_records.account_activity,
+        name="account-activity",
+    ),
+    path("deals/<int:deal_id>", views_records.deal, name="deal"),
+    path("deals/<int:deal_id>/move", views_records.deal_move, name="deal-move"),
+    path("deals/<int:deal_id>/win", views_records.deal_win, name="deal-win"),
+    path("deals/<int:deal_id>/lose", views_records.deal_lose, name="deal-lose"),
+    path("deals/<int:deal_id>/activity", views_records.deal_activity, name="deal-activity"),
+    path("board", views_records.board, name="board"),
 ]

@@ -72,7 +72,13 @@ def queue_rows(request: HttpRequest) -> HttpResponse:
 
 
 def _outcome(
-    request: HttpRequest, handoff_id: int, message: str, *, status: int = 200, keep: bool = False
+    request: HttpRequest,
+    handoff_id: int,
+    message: str,
+    *,
+    status: int = 200,
+    keep: bool = False,
+    deal_id: int | None = None,
 ) -> HttpResponse:
     """The answer to an action: the row removed (or kept, for an error the rep can fix), the
     count and the message swapped in out of band."""
@@ -83,6 +89,7 @@ def _outcome(
         "failed": status >= 400,
         "keep": keep,
         "count": queue_count(actor),
+        "deal_id": deal_id,
     }
     response = render(request, "onefunnel/_queue_outcome.html", context, status=status)
     if keep:
@@ -122,7 +129,9 @@ def accept(request: HttpRequest, handoff_id: int) -> HttpResponse:
         else (f"linked to deal #{deal}" if deal else "no account, so no deal")
     )
     who = decided.handoff.contact_email or f"contact #{decided.handoff.contact_id}"
-    return _outcome(request, handoff_id, f"Accepted handoff #{handoff_id} ({who}): {what}.")
+    return _outcome(
+        request, handoff_id, f"Accepted handoff #{handoff_id} ({who}): {what}.", deal_id=deal
+    )
 
 
 @login_required

@@ -256,9 +256,11 @@ def list_activities(
     deal_id: int | None = None,
     actor: str | None = None,
     limit: int = 200,
+    before: datetime | None = None,
 ) -> list[ActivityView]:
     """Activities on a contact, an account (its contacts' and deals' too) or a deal, newest
-    first — a timeline's sales entries."""
+    first — a timeline's sales entries; ``before`` keeps only those earlier than a time (the
+    next page of a timeline)."""
     if not 1 <= limit <= 5000:
         raise InputError("limit: between 1 and 5000")
     rows = Activity.objects.all()
@@ -274,4 +276,10 @@ def list_activities(
         rows = rows.filter(deal_id=deal_id)
     if actor is not None:
         rows = rows.filter(Q(touchpoint__actor__username=actor) | Q(actor__username=actor))
-    return _views(_annotated(rows).order_by("-at", "-id")[:limit])
+    annotated = _annotated(rows)
+    if before is not None:
+        annotated = annotated.filter(
+            Q(touchpoint__occurred_at__lt=before)
+            | Q(touchpoint__isnull=True, occurred_at__lt=before)
+        )
+    return _views(annotated.order_by("-at", "-id")[:limit])

@@ -3,7 +3,7 @@
 Set-based, for boards of thousands of deals: one grouped query gives every column's count,
 amount and weighted amount (amount × the deal's probability, its stage's default when it has
 none), and one windowed query gives each column's page of cards (``ROW_NUMBER`` per stage,
-earliest expected close first), whatever the number of deals.
+earliest expected close first; the most recently closed first in the won and lost columns), whatever the number of deals.
 
 Open stages hold open deals; the won and lost stages hold the deals closed as won or lost (by
 status, so deals closed before pipelines had such stages are counted too).
@@ -151,7 +151,12 @@ def deal_board(
         rank=Window(
             RowNumber(),
             partition_by=[F("column")],
-            order_by=[F("expected_close").asc(nulls_last=True), F("id").asc()],
+            # Open deals: the earliest expected close first; won and lost: the latest closed.
+            order_by=[
+                F("closed_at").desc(nulls_last=True),
+                F("expected_close").asc(nulls_last=True),
+                F("id").asc(),
+            ],
         )
     ).filter(rank__gte=first, rank__lte=last)
     cards: dict[int, list[tuple[int, DealCard]]] = {}
@@ -204,4 +209,23 @@ def deal_board(
         page_size=page_size,
         owner_scope=owner_scope,
         columns=tuple(columns),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StageOption:
+    """A stage a deal may be moved to (or closed in), for a "move to…" choice."""
+
+    id: int
+    name: str
+    is_won: bool
+    is_lost: bool
+
+
+def pipeline_stages(pipeline: str | None = None) -> tuple[StageOption, ...]:
+    """The stages of a pipeline (the default one when None) in order."""
+    pipe = _pipeline(pipeline)
+    return tuple(
+        StageOption(s.pk, s.name, s.is_won, s.is_lost)
+        for s in PipelineStage.objects.filter(pipeline=pipe).order_by("sequence", "id")
     )
