@@ -14,9 +14,8 @@ rep sees on the shared timeline only the deals the rules let them read.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +27,7 @@ from onefunnel.domain.deals import DealStatus
 from onefunnel.domain.handoffs import HandoffStatus
 from onefunnel.domain.stages import Cause, Stage
 from onefunnel.domain.touches import describe_touch
-from onefunnel.models import Account, Contact, Deal, Handoff, StageChange, Touchpoint
+from onefunnel.models import Account, Contact, Contract, Deal, Handoff, StageChange, Touchpoint
 from onefunnel.services.access import deal_work
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.sales.activities import list_activities
@@ -95,15 +94,18 @@ class ContactActions:
 
 @dataclass(frozen=True, slots=True)
 class ContractLine:
-    """A contract of an account (shown once contracts exist in this installation)."""
+    """A contract term of an account: its product, amount per period, dates and status."""
 
     id: int
     name: str
     status: str
-    amount: Decimal | None
+    amount: Decimal
     currency: str
-    start: Any
-    end: Any
+    period: str
+    start: date
+    end: date
+    renewal: date
+    auto_renew: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,28 +535,23 @@ def account_timeline(
 
 
 def contracts_of(account_id: int) -> tuple[ContractLine, ...]:
-    """An account's contracts, newest first — none until this installation has contracts
-    (``onefunnel.models.Contract`` arrives with the accounts work; the page shows the section
-    as soon as it exists)."""
-    models = importlib.import_module("onefunnel.models")
-    contract = getattr(models, "Contract", None)
-    if contract is None:
-        return ()
-    rows = contract.objects.filter(account_id=account_id).order_by("-pk")[:50]
-    lines = []
-    for c in rows:
-        lines.append(
-            ContractLine(
-                id=c.pk,
-                name=str(getattr(c, "name", "") or f"contract #{c.pk}"),
-                status=str(getattr(c, "status", "")),
-                amount=getattr(c, "amount", None) or getattr(c, "annual_value", None),
-                currency=str(getattr(c, "currency", "")),
-                start=getattr(c, "start", None) or getattr(c, "starts_on", None),
-                end=getattr(c, "end", None) or getattr(c, "ends_on", None),
-            )
+    """An account's contract terms, newest first (at most 50)."""
+    rows = Contract.objects.filter(account_id=account_id).order_by("-start_date", "-pk")[:50]
+    return tuple(
+        ContractLine(
+            id=c.pk,
+            name=c.product,
+            status=c.status,
+            amount=Decimal(str(c.amount)),
+            currency=c.currency,
+            period=c.billing_period,
+            start=c.start_date,
+            end=c.end_date,
+            renewal=c.renewal_date,
+            auto_renew=c.auto_renew,
         )
-    return tuple(lines)
+        for c in rows
+    )
 
 
 def account_record(account_id: int, actor: Actor, *, limit: int = PAGE) -> AccountRecord:
