@@ -62,8 +62,13 @@ class _OnefunnelAPI(NinjaAPI):
             for operation in operations.values():
                 if not isinstance(operation, dict) or "responses" not in operation:
                     continue
+                responses = operation["responses"]
+                # Ninja keys an operation's own statuses by int; the JSON must not hold both
+                # 403 and "403" (a duplicate key: Swagger UI's YAML reader refuses the schema).
+                for key in [k for k in responses if not isinstance(k, str)]:
+                    responses[str(key)] = responses.pop(key)
                 for status, description in ERROR_STATUSES.items():
-                    operation["responses"].setdefault(status, {"description": description, **ref})
+                    responses.setdefault(status, {"description": description, **ref})
         return schema
 
 

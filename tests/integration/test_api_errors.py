@@ -71,6 +71,18 @@ def test_the_openapi_documents_the_error_statuses_of_every_operation() -> None:
             assert {"401", "403", "404", "422"} <= set(operation["responses"]), (path, method)
 
 
+def test_the_openapi_has_no_key_twice() -> None:
+    """Swagger UI reads the schema as YAML, which refuses a duplicate key (e.g. 403 and "403")."""
+    import json
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        assert len(keys) == len(set(keys)), keys
+        return dict(pairs)
+
+    json.loads(_signed_in().get("/api/openapi.json").content, object_pairs_hook=unique)
+
+
 def test_dashboard_panels_answer_absurd_dates_with_a_message() -> None:
     client = _signed_in()
     for slug in ("leaks", "spend", "quality", "follow-up"):
