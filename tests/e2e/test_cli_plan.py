@@ -49,8 +49,8 @@ def test_plan_commands_end_to_end(install: Install) -> None:
     assert [e["forecast"] for e in backtest["errors"]] == ["stage", "history", "naive"]
     assert json.loads(install.run("plans", "list", "-f", "json").stdout) == []
     missing = install.run("report", "plan", "--plan", "7", check=False)
-    assert missing.returncode == 1
+    assert missing.returncode == 4  # not found
     assert "plan: no plan #7" in missing.stderr
     denied = install.run("forecast-category", "1", "commit", "--as", "nobody", check=False)
-    assert denied.returncode == 1
+    assert denied.returncode == 4  # no such user
     assert "as: no user 'nobody'" in denied.stderr
