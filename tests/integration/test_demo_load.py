@@ -132,6 +132,11 @@ def _check_sales_records() -> None:
         assert (a.contact_id, a.account_id, a.actor_id, a.occurred_at) == (None, None, None, None)
     assert activities.exclude(duration_minutes=None).exists()
     assert activities.exclude(notes="").exists()
+    linked = activities.exclude(deal=None).select_related("deal")[:50]
+    assert linked
+    for a in linked:
+        assert a.deal.account_id == a.touchpoint.account_id  # type: ignore[union-attr]
+        assert a.deal.created_at <= a.touchpoint.occurred_at  # type: ignore[union-attr]
     # Tasks: an owner, a due day, some done and some open, on deals of their owner.
     tasks = Task.objects.select_related("deal")
     assert tasks.filter(done_at=None).exists()
@@ -143,6 +148,9 @@ def _check_sales_records() -> None:
     assert not orders.exclude(status="won").exists()
     assert not orders.filter(order_id=None).exists()
     assert 1 <= orders.values("account_id").distinct().count() <= 4
+    for order in orders.select_related("account"):
+        assert order.name == f"{order.account.name}: order {order.order_id}"
+        assert order.created_at == order.closed_at
     # Every handoff carries its score explanation and a routing record, like a live one.
     handoffs = Handoff.objects.count()
     assert HandoffRouting.objects.count() == handoffs > 0

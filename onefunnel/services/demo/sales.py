@@ -55,11 +55,18 @@ def _activities(rng: np.random.Generator) -> None:
     touches = list(
         Touchpoint.objects.filter(team="sales", kind__in=list(_ACTIVITY_OF_TOUCH))
         .order_by("pk")
-        .values_list("pk", "kind", "received_at")
+        .values_list("pk", "kind", "received_at", "account_id", "occurred_at")
     )
+    # The deal a touch was about: its account's latest deal open at the time, if any.
+    deals: dict[int, list[tuple[datetime, datetime | None, int]]] = {}
+    for pk, account, created, closed in Deal.objects.order_by("created_at", "pk").values_list(
+        "pk", "account_id", "created_at", "closed_at"
+    ):
+        deals.setdefault(account, []).append((created, closed, pk))
     rows = []
     picks = rng.random((len(touches), 2))
-    for (pk, kind, received), (a, b) in zip(touches, picks.tolist(), strict=True):
+    for (pk, kind, received, account, at), (a, b) in zip(touches, picks.tolist(), strict=True):
+        about = [d for c, e, d in deals.get(account, ()) if c <= at and (e is None or at <= e)]
         activity = _ACTIVITY_OF_TOUCH[kind]
         outcomes = _OUTCOMES[activity]
         minutes = _MINUTES[activity]
@@ -67,6 +74,7 @@ def _activities(rng: np.random.Generator) -> None:
             Activity(
                 kind=activity.value,
                 touchpoint_id=pk,
+                deal_id=about[-1] if about else None,
                 outcome=outcomes[int(a * len(outcomes))].value,
                 duration_minutes=int(minutes * (0.5 + b)) if minutes else None,
                 notes=_NOTES[int(b * len(_NOTES))],
@@ -105,20 +113,26 @@ def _tasks(rng: np.random.Generator, now: datetime) -> None:
 
 
 def _orders(seed: int) -> None:
-    # Upsells of a few customers were bought online: self-serve, with the shop's order id.
+    # Upsells of a few customers were bought online: self-serve deals as orders.py records
+    # them — named after the order, owned by the account's owner, opened and won at once.
     upsells = (
         Deal.objects.filter(kind=DealKind.UPSELL.value, status=DealStatus.WON.value)
         .order_by("account_id", "pk")
-        .values_list("pk", "account_id")
+        .values_list("pk", "account_id", "account__name", "account__owner_id", "closed_at")
     )
     accounts: list[int] = []
-    for pk, account in upsells:
+    for pk, account, name, owner, closed in upsells:
         if account not in accounts:
             if len(accounts) == SELF_SERVE_ORDERS:
                 break
             accounts.append(account)
+        order_id = f"demo-{seed}-order-{pk}"
         Deal.objects.filter(pk=pk).update(
-            source=DealSource.SELF_SERVE.value, order_id=f"demo-{seed}-order-{pk}"
+            source=DealSource.SELF_SERVE.value,
+            order_id=order_id,
+            name=f"{name}: order {order_id}",
+            owner_id=owner,
+            created_at=closed,
         )
 
 
