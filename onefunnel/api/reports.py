@@ -39,6 +39,8 @@ class ReportQuery(Schema):
     lookback_days: int = Field(DEFAULT_LOOKBACK_DAYS, ge=1, le=3650)
     half_life: float = Field(DEFAULT_HALF_LIFE, gt=0)
     order: int = Field(1, ge=1, le=4, description="Markov chain order")
+    ltv_years: float = Field(3.0, gt=0, le=100, description="Spend: fitted LTV horizon, years")
+    ltv_discount: float = Field(0.10, ge=0, le=10, description="Spend: LTV yearly discount rate")
     plan: int | None = Field(None, ge=1, le=2**62, description="The plan report: a plan's id")
 
 
@@ -62,6 +64,8 @@ def report(
         lookback_days=query.lookback_days,
         half_life_days=query.half_life,
         markov_order=query.order,
+        ltv_horizon_years=query.ltv_years,
+        ltv_discount_rate=query.ltv_discount,
     )
     try:
         if query.plan is not None:

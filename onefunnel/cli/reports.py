@@ -47,6 +47,12 @@ def report(
     lookback_days: Annotated[int, typer.Option(help="Attribution lookback window, days")] = 90,
     half_life: Annotated[float, typer.Option(help="Time-decay half-life, days")] = 7.0,
     order: Annotated[int, typer.Option(help="Markov chain order (1-4)")] = 1,
+    ltv_years: Annotated[
+        float, typer.Option(help="Spend: horizon of the fitted lifetime value, years")
+    ] = 3.0,
+    ltv_discount: Annotated[
+        float, typer.Option(help="Spend: yearly discount rate of the fitted lifetime value")
+    ] = 0.10,
     engine: Annotated[
         EngineChoice, typer.Option(help="db (the configured database) or spark")
     ] = EngineChoice.db,
@@ -67,7 +73,12 @@ def report(
 
     period = period_of(date_from, date_to, today=datetime.now(UTC).date())
     options = ReportOptions(
-        model=model, lookback_days=lookback_days, half_life_days=half_life, markov_order=order
+        model=model,
+        lookback_days=lookback_days,
+        half_life_days=half_life,
+        markov_order=order,
+        ltv_horizon_years=ltv_years,
+        ltv_discount_rate=ltv_discount,
     )
     if plan is not None:
         # The plan's numbers are read from the database whatever engine runs the report.

@@ -161,7 +161,9 @@ PANELS: Mapping[str, Panel] = {
             slug="spend",
             title="Spend and return by channel",
             explain="Spend against the leads, customers and revenue it brought; revenue is "
-            "credited to channels by the attribution model chosen above.",
+            "credited to channels by the attribution model chosen above. LTV is the fitted "
+            "3-year lifetime value (BG/NBD) where the won deals allow a fit, else revenue to "
+            "date: the LTV column says which.",
             report="spend",
             by="channel",
             uses_model=True,
@@ -178,7 +180,9 @@ PANELS: Mapping[str, Panel] = {
                 Column("attributed_revenue", "attributed revenue", Format.money),
                 Column("roas", "ROAS", Format.ratio),
                 Column("roi", "ROI", Format.rate),
+                Column("ltv", "LTV", Format.money),
                 Column("ltv_to_cac", "LTV:CAC", Format.ratio),
+                Column("ltv_method", "LTV from", Format.text),
                 Column("payback_months", "payback", Format.months),
             ),
         ),

@@ -236,15 +236,16 @@ def test_spend_puts_cost_beside_results_and_attributed_return(engine: Any) -> No
         SpendQuery(Q1, by="campaign", model="linear"),
         [
             # campaign, spend, leads, mqls, accepted, deals, customers, revenue,
-            # per lead, per mql, per accepted, cac, ltv, ltv:cac, payback months,
-            # attributed revenue, roas, roi
-            ("(none)", 0.0, 1, 0, 0, 0, 0, 0.0, 0.0, None, None, None, None, None, None,
+            # per lead, per mql, per accepted, cac, ltv, ltv:cac, payback months, ltv method,
+            # attributed revenue, roas, roi. Two buyers, no repeat: too few to fit BG/NBD, so
+            # the ltv is revenue to date, and the ltv method says so.
+            ("(none)", 0.0, 1, 0, 0, 0, 0, 0.0, 0.0, None, None, None, None, None, None, None,
              1000 / 3, None, None),
             ("gads", 300.0, 2, 2, 1, 1, 1, 1000.0, 150.0, 150.0, 300.0, 300.0, 1000.0,
-             1000 / 300, 300 / (1000 / (GADS_TENURE / months)),
+             1000 / 300, 300 / (1000 / (GADS_TENURE / months)), "revenue_to_date",
              GADS_REVENUE, GADS_REVENUE / 300, GADS_REVENUE / 300 - 1),
             ("li", 50.0, 1, 1, 1, 1, 1, 500.0, 50.0, 50.0, 50.0, 50.0, 500.0,
-             10.0, 50 / (500 / (LI_TENURE / months)),
+             10.0, 50 / (500 / (LI_TENURE / months)), "revenue_to_date",
              LI_REVENUE, LI_REVENUE / 50, LI_REVENUE / 50 - 1),
         ],
     )  # fmt: skip

@@ -151,3 +151,11 @@ def test_health_config_is_versioned_and_for_admins(world: dict[str, Any]) -> Non
     assert body["errors"][0]["loc"] == ["usage_scale"]
     status, body = call(client, "put", "/health/config", {"usage_events": ["Seat Added"]})
     assert (status, body["version"], body["config"]["usage_events"]) == (200, 2, ["Seat Added"])
+
+
+def test_spend_report_ltv_options_through_the_api(world: dict[str, Any]) -> None:
+    status, body = call(world["lee"], "get", "/reports/spend?ltv_years=0")
+    assert status == 422, body
+    status, body = call(world["lee"], "get", "/reports/spend?ltv_years=2&ltv_discount=0.2")
+    assert status == 200, body
+    assert "ltv_method" in body["columns"]

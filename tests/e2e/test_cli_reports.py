@@ -24,6 +24,12 @@ def test_reports_print_json_csv_and_clear_errors(install: Install) -> None:
     )
     assert late.returncode == 1
     assert "to: 2026-01-01 is before from: 2026-02-01" in late.stderr
+    spend = json.loads(install.run("report", "spend", "--ltv-years", "1", "-f", "json").stdout)
+    assert spend == []
+    horizon = install.run("report", "spend", "--ltv-years", "0", check=False)
+    assert horizon.returncode == 1
+    assert "ltv_horizon_years: must be more than 0" in horizon.stderr
+    assert "Traceback" not in horizon.stderr
     spark = install.run("report", "funnel", "--engine", "spark", check=False)
     assert spark.returncode == 1
     assert "parquet: --engine spark reads an export" in spark.stderr

@@ -102,12 +102,64 @@ def test_small_demo_loads_consistently() -> None:
         spans.sort()
         assert all(a[1] < b[0] for a, b in pairwise(spans))
 
+    _check_sales_records()
+
     users = get_user_model().objects.filter(groups__name__in=[t.value for t in Team]).distinct()
     assert users.count() == summary.users
     assert not any(user.has_usable_password() for user in users)
     assert {g for u in users for g in u.groups.values_list("name", flat=True)} == {
         t.value for t in Team
     }
+
+
+def _check_sales_records() -> None:
+    """Activities, tasks, self-serve orders and handoff explanations, as the product writes."""
+    from onefunnel.domain.activities import ActivityKind
+    from onefunnel.models import Activity, Task
+    from onefunnel.models.routing import HandoffRouting
+
+    # Every sales touch a rep made is a logged activity, stored as the activity service does:
+    # the touch holds who/when/whom, the activity its outcome, duration and notes.
+    sales_touches = Touchpoint.objects.filter(
+        team="sales", kind__in=[k.touch_kind.value for k in ActivityKind if k.touch_kind]
+    )
+    activities = Activity.objects.select_related("touchpoint")
+    assert activities.count() == sales_touches.count() > 0
+    assert not activities.filter(touchpoint=None).exists()
+    assert not activities.filter(outcome=None).exists()
+    for a in activities.order_by("pk")[:50]:
+        assert ActivityKind(a.kind).touch_kind.value == a.touchpoint.kind  # type: ignore[union-attr]
+        assert (a.contact_id, a.account_id, a.actor_id, a.occurred_at) == (None, None, None, None)
+    assert activities.exclude(duration_minutes=None).exists()
+    assert activities.exclude(notes="").exists()
+    linked = activities.exclude(deal=None).select_related("deal")[:50]
+    assert linked
+    for a in linked:
+        assert a.deal.account_id == a.touchpoint.account_id  # type: ignore[union-attr]
+        assert a.deal.created_at <= a.touchpoint.occurred_at  # type: ignore[union-attr]
+    # Tasks: an owner, a due day, some done and some open, on deals of their owner.
+    tasks = Task.objects.select_related("deal")
+    assert tasks.filter(done_at=None).exists()
+    assert tasks.exclude(done_at=None).exists()
+    assert all(t.owner_id == t.deal.owner_id for t in tasks if t.deal is not None)
+    # Self-serve orders at a few accounts: won deals with the shop's order id.
+    orders = Deal.objects.filter(source="self_serve")
+    assert orders.exists()
+    assert not orders.exclude(status="won").exists()
+    assert not orders.filter(order_id=None).exists()
+    assert 1 <= orders.values("account_id").distinct().count() <= 4
+    for order in orders.select_related("account"):
+        assert order.name == f"{order.account.name}: order {order.order_id}"
+        assert order.created_at == order.closed_at
+    # Every handoff carries its score explanation and a routing record, like a live one.
+    handoffs = Handoff.objects.count()
+    assert HandoffRouting.objects.count() == handoffs > 0
+    assert not HandoffRouting.objects.filter(team="").exists()
+    assert not HandoffRouting.objects.filter(rule="").exists()
+    assert all(r.explanation for r in HandoffRouting.objects.all())
+    for h in Handoff.objects.order_by("pk")[:20]:
+        assert h.score_explanation, h.pk
+        assert {"points", "reason"} <= set(h.score_explanation[0])
 
 
 def test_same_demo_twice_is_already_loaded_and_other_data_needs_reset() -> None:

@@ -14,9 +14,9 @@ from django.db import connection, connections
 
 from onefunnel.domain.deals import DealKind, LostReason
 from onefunnel.domain.stages import Stage
-from onefunnel.models import Account, Contract, Deal, PipelineStage
+from onefunnel.models import Account, Contract, Deal, DealHistory, PipelineStage, StageChange
 from onefunnel.services.access import SYSTEM
-from onefunnel.services.accounts.contracts import add_contract
+from onefunnel.services.accounts.contracts import CONTRACT_ENDED_NOTE, add_contract, end_contract
 from onefunnel.services.accounts.renewals import list_renewals, run_renewal_check
 from onefunnel.services.deals import close_deal, open_deal
 
@@ -156,3 +156,42 @@ def test_two_checks_at_once_open_one_renewal_deal() -> None:
     for c in contracts:
         c.refresh_from_db()
         assert c.renewal_deal_id in opened
+
+
+@pytest.mark.django_db
+def test_ending_a_contract_closes_its_open_renewal_deal_as_lost() -> None:
+    contract = customer_with_contract()
+    (deal_id,) = run_renewal_check(today=date(2026, 10, 3), now=at("2026-10-03")).opened
+    ended = end_contract(SYSTEM, contract.pk, on=date(2026, 11, 1), now=at("2026-11-01"))
+    deal = Deal.objects.get(pk=deal_id)
+    assert (deal.status, deal.lost_reason, deal.lost_note) == (
+        "lost",
+        LostReason.OTHER.value,
+        CONTRACT_ENDED_NOTE,
+    )
+    assert deal.closed_at == at("2026-11-01")
+    # through the deal service: its history records the move to the lost stage
+    assert DealHistory.objects.filter(deal=deal, field="pipeline_stage", at=deal.closed_at).exists()
+    # The contract's end churned the account, once: the lost renewal adds no second move.
+    assert ended.stage_move is not None
+    assert ended.stage_move.to_stage is Stage.CHURNED
+    churns = StageChange.objects.filter(account_id=contract.account_id, to_stage="churned")
+    assert [c.cause_id for c in churns] == [f"contract:{contract.pk}"]
+    # Nothing left open for the next check to act on.
+    assert run_renewal_check(today=date(2027, 1, 2), now=at("2027-01-02")).opened == ()
+
+
+@pytest.mark.django_db
+def test_a_lost_renewal_of_an_ended_contract_does_not_churn_an_account_with_another() -> None:
+    contract = customer_with_contract()
+    add_contract(
+        SYSTEM, account_id=contract.account_id, product="Analytics", amount="600",
+        start=date(2026, 1, 1), end=date(2027, 6, 30),
+    )  # fmt: skip
+    opened = run_renewal_check(today=date(2026, 10, 3), now=at("2026-10-03")).opened
+    deal_id = Deal.objects.get(pk__in=opened, renewed_contract=contract).pk
+    ended = end_contract(SYSTEM, contract.pk, on=date(2026, 11, 1), now=at("2026-11-01"))
+    assert ended.stage_move is None
+    assert Deal.objects.get(pk=deal_id).status == "lost"
+    account = Account.objects.get(pk=contract.account_id)
+    assert account.stage != Stage.CHURNED.value

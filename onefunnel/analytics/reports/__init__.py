@@ -53,6 +53,9 @@ class ReportOptions:
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
     half_life_days: float = DEFAULT_HALF_LIFE
     markov_order: int = 1
+    # The spend report's fitted LTV: horizon in years and yearly discount rate (defaults 3, 10 %).
+    ltv_horizon_years: float = spend.DEFAULT_LTV_HORIZON_YEARS
+    ltv_discount_rate: float = spend.DEFAULT_LTV_DISCOUNT_RATE
     # The plan report: a saved plan's (step, channel, YYYY-MM, planned) rows, and today.
     plan_rows: tuple[tuple[str, str, str, float], ...] = ()
     today: date | None = None
@@ -92,6 +95,8 @@ def run_report(
                 by or "campaign",
                 model=options.model or "linear",
                 lookback_days=options.lookback_days,
+                ltv_horizon_years=options.ltv_horizon_years,
+                ltv_discount_rate=options.ltv_discount_rate,
             ).run(engine)
         case ReportName.attribution:
             return AttributionQuery(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
 
 from onefunnel.analytics.dimensions import FIRST_TOUCH_CTE, NONE_LABEL, choose
 from onefunnel.analytics.engines import Engine
@@ -15,6 +19,13 @@ from onefunnel.services.errors import InputError
 
 # Average month length in days (365.25 / 12), for tenure in months.
 DAYS_PER_MONTH = 30.4375
+# The fitted lifetime value: the expected purchases of the next 3 years, discounted 10 % a year.
+DEFAULT_LTV_HORIZON_YEARS = 3.0
+DEFAULT_LTV_DISCOUNT_RATE = 0.10
+# BG/NBD learns the repeat rate from repeat buyers: below this many, the report does not fit
+# and says so (ltv_method revenue_to_date) rather than extrapolate from a handful.
+MIN_REPEAT_BUYERS = 10
+WEEKS_PER_YEAR = 365.25 / 7
 # by → (the group of a spend row's campaign `c`, the group of a contact's first touch `ft`)
 _DIMENSIONS: dict[str, tuple[str, str]] = {
     "campaign": ("c.utm_campaign", f"COALESCE(ft.campaign, '{NONE_LABEL}')"),
@@ -37,7 +48,8 @@ SQL_COLUMNS = (
     "ltv_to_cac",
     "payback_months",
 )
-COLUMNS = (*SQL_COLUMNS, "attributed_revenue", "roas", "roi")
+COLUMNS = (*SQL_COLUMNS, "ltv_method", "attributed_revenue", "roas", "roi")
+LTV_AT = SQL_COLUMNS.index("ltv") + 1  # + 1: the group comes first
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +68,16 @@ class SpendQuery:
     * **customers / revenue**: accounts whose *first* won new-business deal closed in the
       period, credited through the deal's contact, and that deal's amount;
     * **cost_per_lead / _mql / _accepted**, **cac** (cost per customer): spend ÷ each;
-    * **ltv**: revenue to date (every won deal up to the period's end, renewals and expansions
-      included) per customer; **ltv_to_cac** = ltv / cac; **payback_months**: months of that
-      revenue it takes to earn the cac back (cac ÷ revenue per customer-month since conversion);
+    * **ltv**: the fitted lifetime value of the group's new customers — BG/NBD + Gamma-Gamma
+      fitted on every won deal (account = customer) up to the period's end, each customer's
+      expected purchases over ``ltv_horizon_years`` discounted at ``ltv_discount_rate`` a year
+      (services/ltv), averaged over the group's customers. When the data cannot support a fit
+      (fewer than MIN_REPEAT_BUYERS accounts with a repeat purchase, or no convergence), ltv is
+      revenue to date (every won deal up to the period's end, renewals and expansions
+      included) per customer. **ltv_method** says which: ``bgnbd`` or ``revenue_to_date``
+      (empty when the group has no customers). **ltv_to_cac** = ltv / cac;
+      **payback_months**: months of revenue to date it takes to earn the cac back (cac ÷
+      revenue per customer-month since conversion), an observed measure whatever the ltv;
       empty when there are no customers;
     * **attributed_revenue** (from the attribution report under the chosen model, same
       period and grouping), **roas** = attributed_revenue / spend, **roi** = (attributed_revenue
@@ -71,8 +90,14 @@ class SpendQuery:
     by: str | None = "campaign"
     model: str = "linear"
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    ltv_horizon_years: float = DEFAULT_LTV_HORIZON_YEARS
+    ltv_discount_rate: float = DEFAULT_LTV_DISCOUNT_RATE
 
     def __post_init__(self) -> None:
+        if not math.isfinite(self.ltv_horizon_years) or not 0 < self.ltv_horizon_years <= 100:
+            raise InputError("ltv_horizon_years: must be more than 0 and at most 100")
+        if not math.isfinite(self.ltv_discount_rate) or not 0 <= self.ltv_discount_rate <= 10:
+            raise InputError("ltv_discount_rate: must be a yearly rate between 0 and 10")
         try:
             models = parse_models(self.model)
         except AttributionInputError as exc:
@@ -191,8 +216,92 @@ FROM totals AS t
 ORDER BY t.dim
 """
 
+    def customers_sql(self) -> str:
+        """The new customers of the period (group, account), credited as in `sql`."""
+        _, source_dim = _DIMENSIONS[self.dimension]
+        return f"""
+WITH {FIRST_TOUCH_CTE},
+wins AS (
+  SELECT d.account_id, d.contact_id, d.closed_at,
+         ROW_NUMBER() OVER (PARTITION BY d.account_id ORDER BY d.closed_at, d.id) AS rn
+  FROM onefunnel_deal AS d
+  WHERE d.kind = 'new_business' AND d.status = 'won' AND d.closed_at IS NOT NULL
+),
+facts AS (
+  SELECT w.contact_id, w.account_id, CAST(NULL AS TEXT) AS dim
+  FROM wins AS w
+  WHERE w.rn = 1 AND w.closed_at >= :period_start AND w.closed_at < :period_end
+  UNION ALL
+  SELECT ft.contact_id, CAST(NULL AS BIGINT) AS account_id, {source_dim} AS dim
+  FROM first_touch AS ft
+),
+sourced AS (
+  SELECT f.account_id,
+         COALESCE(MAX(f.dim) OVER (PARTITION BY f.contact_id), '{NONE_LABEL}') AS dim
+  FROM facts AS f
+)
+SELECT s.dim, s.account_id FROM sourced AS s WHERE s.account_id IS NOT NULL
+ORDER BY s.dim, s.account_id
+"""
+
+    @staticmethod
+    def orders_sql() -> str:
+        """Every won deal up to the period's end as an order: account, close (epoch s), amount."""
+        return """
+SELECT d.account_id, EPOCH_SECONDS(d.closed_at) AS closed_s,
+       CAST(d.amount AS DOUBLE PRECISION) AS amount
+FROM onefunnel_deal AS d
+WHERE d.status = 'won' AND d.closed_at IS NOT NULL AND d.closed_at < :period_end
+ORDER BY d.closed_at, d.id
+"""
+
+    def fitted_ltv(self, engine: Engine) -> dict[str, float] | None:
+        """The average fitted CLV of each group's new customers, or None when the won deals
+        cannot support a BG/NBD fit (then the report keeps revenue to date, and says so)."""
+        from onefunnel.services.ltv import Orders, predict_orders
+
+        params = self.period.params()
+        orders = engine.run(self.orders_sql(), params).rows
+        if not orders:
+            return None
+        accounts = np.array([int(_number(r[0])) for r in orders], dtype=np.int64)
+        days = np.array([int(_number(r[1])) // 86_400 for r in orders], dtype=np.int64)
+        amounts = np.array([_number(r[2]) for r in orders], dtype=np.float64)
+        ids, codes = np.unique(accounts, return_inverse=True)
+        codes = codes.astype(np.int64).ravel()
+        # Same-day orders are one purchase: a repeat buyer has orders on two days or more.
+        first = np.full(ids.size, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, codes, days)
+        last = np.full(ids.size, np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(last, codes, days)
+        if int(np.count_nonzero(last > first)) < MIN_REPEAT_BUYERS:
+            return None
+        data_end = (self.period.last - date(1970, 1, 1)).days
+        try:
+            prediction = predict_orders(
+                Orders(
+                    customer_ids=tuple(str(i) for i in ids.tolist()),
+                    customers=codes,
+                    days=days,
+                    amounts=amounts,
+                    data_end=max(data_end, int(days.max())),
+                ),
+                horizon_weeks=self.ltv_horizon_years * WEEKS_PER_YEAR,
+                discount_rate=self.ltv_discount_rate,
+            )
+        except InputError:
+            return None
+        clv = {c.customer_id: c.clv for c in prediction.customers}
+        if not all(math.isfinite(v) for v in clv.values()):
+            return None
+        by_group: dict[str, list[float]] = {}
+        for group, account in engine.run(self.customers_sql(), params).rows:
+            by_group.setdefault(str(group), []).append(clv.get(str(int(_number(account))), 0.0))
+        return {group: sum(values) / len(values) for group, values in by_group.items()}
+
     def run(self, engine: Engine) -> Table:
-        """Run the spend query and the attribution query, and join them on the group."""
+        """Run the spend query and the attribution query, and join them on the group; then
+        put the fitted lifetime value in place of revenue to date where the data allows."""
         (model,) = parse_models(self.model)
         attribution = AttributionQuery(
             self.period, by=self.dimension, models=model.value, lookback_days=self.lookback_days
@@ -202,15 +311,24 @@ ORDER BY t.dim
             lambda e: e.run(self.sql(), self.period.params()),
             lambda e: attribution.credits(e, credited_only=True)[model.value],
         )
+        # numpy, in Python after the SQL: the fit is the same on every engine.
+        fitted = self.fitted_ltv(engine)
+        method = "revenue_to_date" if fitted is None else "bgnbd"
         rows: list[tuple[Value, ...]] = []
         spend_at = 1
         for row in result.rows:
             value = row[spend_at]
             spend = float(value) if isinstance(value, (int, float)) else 0.0
+            if fitted is not None and str(row[0]) in fitted:
+                ltv = fitted[str(row[0])]
+                cac = row[LTV_AT - 1]
+                ratio = ltv / float(cac) if isinstance(cac, (int, float)) and cac else None
+                row = (*row[:LTV_AT], ltv, ratio, *row[LTV_AT + 2 :])
+            shown_method = method if row[LTV_AT] is not None else None
             attributed = credits.get(str(row[0]), (0.0, 0.0))[1]
             roas = attributed / spend if spend else None
             roi = (attributed - spend) / spend if spend else None
-            rows.append((*row, attributed, roas, roi))
+            rows.append((*row, shown_method, attributed, roas, roi))
         # A group credited by the model without spend or results of its own in the period
         # (e.g. sales_outreach, which has no campaigns) still has a row, so the attributed
         # revenue column sums to the attribution total.
@@ -222,6 +340,13 @@ ORDER BY t.dim
         )
         for group, (_, attributed) in credits.items():
             if group not in shown:
-                rows.append((group, *zero, attributed, None, None))
+                rows.append((group, *zero, None, attributed, None, None))
         rows.sort(key=lambda row: str(row[0]))
         return Table.of((self.dimension, *COLUMNS), rows)
+
+
+def _number(value: Value) -> float:
+    """A numeric cell as float (engines return int, float or Decimal)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    return float(str(value))

@@ -26,12 +26,16 @@ from onefunnel.domain.contracts import (
     check_terms,
     monthly_value,
 )
-from onefunnel.domain.deals import DealKind, DealStatus
+from onefunnel.domain.deals import DealKind, DealStatus, LostReason
 from onefunnel.domain.stages import Cause, Stage, stage_after_contract_end
 from onefunnel.models import Account, Contract, Deal
 from onefunnel.services.access import require
 from onefunnel.services.errors import InputError, NotFoundError
+from onefunnel.services.sales.deals import close_deal
 from onefunnel.services.stages import StageMove, apply_stage_change
+
+# The lost reason's note on a renewal deal closed because its contract ended early.
+CONTRACT_ENDED_NOTE = "contract ended"
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,7 +377,12 @@ def end_contract(
     actor: Actor, contract_id: int, *, on: date | None = None, now: datetime | None = None
 ) -> ContractEnded:
     """End an active contract early (cancellation) on ``on`` (default today): it ends
-    unrenewed, and an account left with no running contract churns."""
+    unrenewed, and an account left with no running contract churns.
+
+    Its open renewal deal, if any, is closed as lost (``other``, note "contract ended") through
+    the deal service, by rule (the system actor); the contract's end has already decided the
+    account's stage, so the lost renewal does not churn it a second time (the account may
+    have other contracts running)."""
     moment = now or timezone.now()
     day = on or moment.date()
     with transaction.atomic():
@@ -390,6 +399,19 @@ def end_contract(
                 f" {contract.start_date.isoformat()}"
             )
         move = end_term(contract, on=day, at=moment)
+        renewal = contract.renewal_deal_id
+        if (
+            renewal is not None
+            and Deal.objects.filter(pk=renewal, status=DealStatus.OPEN.value).exists()
+        ):
+            close_deal(
+                renewal,
+                won=False,
+                lost_reason=LostReason.OTHER,
+                note=CONTRACT_ENDED_NOTE,
+                at=moment,
+                move_funnel=False,
+            )
         contract.refresh_from_db()
     return ContractEnded(ContractView.of(contract), move)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import repeat
 from typing import Any
 
@@ -28,6 +29,7 @@ from onefunnel.domain.stages import Cause, Team
 from onefunnel.domain.touches import default_team
 from onefunnel.models import (
     Account,
+    Activity,
     Campaign,
     Contact,
     ContactAlias,
@@ -38,6 +40,7 @@ from onefunnel.models import (
     PipelineStage,
     Spend,
     StageChange,
+    Task,
     Touchpoint,
 )
 from onefunnel.models.routing import HandoffEvent, HandoffRouting, RepProfile
@@ -63,6 +66,7 @@ from onefunnel.services.demo.rows import (
     SimulatedCompany,
     code,
 )
+from onefunnel.services.demo.sales import write_sales_records
 from onefunnel.services.planner import refresh_statistics
 
 ProgressFn = Callable[[str, int, int], None]
@@ -79,6 +83,8 @@ _DEFAULT_PIPELINE = (
 )
 #: Data tables in the order they can be emptied (children before parents).
 DATA_MODELS: tuple[type[models.Model], ...] = (
+    Activity,
+    Task,
     HandoffCredit,
     HandoffEvent,
     HandoffRouting,
@@ -131,6 +137,7 @@ def load_company(company: SimulatedCompany, progress: ProgressFn | None = None) 
         writer = _Writer(company, progress)
         loaded = writer.write()
         price_handoffs(progress)
+        write_sales_records(company.seed, datetime.fromtimestamp(ANCHOR_TS, UTC))
     refresh_statistics(ContactAlias, *DATA_MODELS)
     return loaded
 

@@ -611,8 +611,12 @@ def close_deal(
     note: str = "",
     at: datetime | None = None,
     actor: Actor = SYSTEM,
+    move_funnel: bool = True,
 ) -> DealClosed:
     """Win or lose a deal and move its account and contacts, all in one transaction.
+
+    ``move_funnel=False`` closes the deal without moving anyone: for a deal closed as the
+    consequence of something that has already moved the account (a contract ended early).
 
     The deal goes to its pipeline's won (or lost) stage, recorded in its history. Winning new
     business makes the account and every contact of it customers (conversion); a renewal won
@@ -637,7 +641,7 @@ def close_deal(
             update_fields=["status", "closed_at", "lost_reason", "lost_note", "pipeline_stage"]
         )
         _append(deal, before, when, actor)
-        moves = _move_funnel(deal, won=won, when=when, actor=actor)
+        moves = _move_funnel(deal, won=won, when=when, actor=actor) if move_funnel else []
     return DealClosed(deal.pk, DealStatus(deal.status), tuple(moves))
 
 
