@@ -25,6 +25,10 @@ What it does:
    database, no template) is measured beside the pages as the floor: what the machine and the
    server take for any request at that concurrency.
 
+With --think S each session pauses a random time (exponential, mean S seconds) before every
+page, as people do between clicks; without it the sessions fetch back to back, which measures
+what the server does when saturated rather than what 20 people see.
+
 The target (issue 11): every page's p95 <= 300 ms. Report panels are measured too (they load
 after the dashboard, each on its own request) but they run the reports, so their time is the
 reports', not the pages'.
@@ -35,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -209,6 +214,13 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=HOME)
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--panels", action="store_true", help="also measure the report panels")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a session pauses between pages, as a person reading (exponential; "
+        "0: each session fetches back to back, a closed loop that measures saturation)",
+    )
     args = parser.parse_args()
     build(args.home, args.size, args.fresh)
     sellers, readers, long_queue, password, ids = prepare(args.home, args.queue, args.deals)
@@ -248,8 +260,11 @@ def main() -> None:
         def run(
             client: httpx.Client, pages: list[tuple[str, str]], rounds: int, record: bool
         ) -> None:
+            pause = random.Random(id(client))  # each session its own seeded stream
             for _ in range(rounds):
                 for page, path in pages:
+                    if args.think > 0:
+                        time.sleep(pause.expovariate(1 / args.think))
                     started = time.perf_counter()
                     try:
                         status = client.get(path).status_code
@@ -272,7 +287,8 @@ def main() -> None:
                 t.join()
             wall = time.perf_counter() - started
         total = sum(len(v) for v in times.values())
-        print(f"\n{args.sessions} sessions x {args.rounds} rounds, {args.workers} worker(s): "
+        print(f"\n{args.sessions} sessions x {args.rounds} rounds, {args.workers} worker(s), "
+              f"think {args.think:g} s: "
               f"{total} requests in {wall:.1f} s ({total / wall:.0f}/s)")  # fmt: skip
         print(f"{'page':<44}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'failed':>8}")
         rows = []
