@@ -27,8 +27,9 @@ from ninja.errors import ValidationError
 from ninja.security import django_auth
 from pydantic import Field
 
-from onefunnel.api.auth import ApiKeyAuth
+from onefunnel.api.auth import ApiKeyAuth, SessionRole
 from onefunnel.api.root import api
+from onefunnel.domain.access import Action
 from onefunnel.domain.stages import Stage
 from onefunnel.domain.touches import Channel, TouchKind, Utm
 from onefunnel.services import crm_records as crm
@@ -42,7 +43,11 @@ R = TypeVar("R")
 
 
 READ = [ApiKeyAuth(CRM_READ, CRM_WRITE), django_auth]
-WRITE = [ApiKeyAuth(CRM_WRITE), django_auth]
+WRITE = [ApiKeyAuth(CRM_WRITE), django_auth]  # deals, activities: their services check per record
+#: Contacts, accounts, touchpoints: the crm:write key, or a role that works the shared record.
+WRITE_RECORD = [ApiKeyAuth(CRM_WRITE), SessionRole(Action.EDIT_RECORD)]
+#: Campaigns and spend: the crm:write key, or marketing.
+WRITE_MARKETING = [ApiKeyAuth(CRM_WRITE), SessionRole(Action.EDIT_MARKETING)]
 router = Router(auth=READ)
 
 _BATCH_ITEM = re.compile(r"^\[(\d+)\] (.*)$", re.S)
@@ -127,7 +132,7 @@ def get_contact(request: HttpRequest, contact_id: int) -> Any:
     return crm.get_contact(contact_id)
 
 
-@router.post("/contacts", response={201: crm.ContactRecord}, auth=WRITE, tags=["contacts"])
+@router.post("/contacts", response={201: crm.ContactRecord}, auth=WRITE_RECORD, tags=["contacts"])
 @inputs
 def create_contact(request: HttpRequest, payload: ContactIn) -> Any:
     """Create a contact; 422 if the email is taken (PUT /contacts/by-email/{email} upserts)."""
@@ -135,7 +140,7 @@ def create_contact(request: HttpRequest, payload: ContactIn) -> Any:
 
 
 @router.patch(
-    "/contacts/{int:contact_id}", response=crm.ContactRecord, auth=WRITE, tags=["contacts"]
+    "/contacts/{int:contact_id}", response=crm.ContactRecord, auth=WRITE_RECORD, tags=["contacts"]
 )
 @inputs
 def update_contact(request: HttpRequest, contact_id: int, payload: ContactFields) -> Any:
@@ -144,7 +149,7 @@ def update_contact(request: HttpRequest, contact_id: int, payload: ContactFields
 
 
 @router.put(
-    "/contacts/by-email/{email}", response={200: crm.ContactRecord, 201: crm.ContactRecord}, auth=WRITE,
+    "/contacts/by-email/{email}", response={200: crm.ContactRecord, 201: crm.ContactRecord}, auth=WRITE_RECORD,
     tags=["contacts"],
 )  # fmt: skip
 @inputs
@@ -156,7 +161,7 @@ def upsert_contact(request: HttpRequest, email: str, payload: ContactFields) -> 
 
 
 @router.post(
-    "/contacts/batch", response={201: list[crm.ContactRecord]}, auth=WRITE, tags=["contacts"]
+    "/contacts/batch", response={201: list[crm.ContactRecord]}, auth=WRITE_RECORD, tags=["contacts"]
 )
 @inputs
 def create_contacts(request: HttpRequest, payload: ContactBatch) -> Any:
@@ -207,7 +212,7 @@ def get_account(request: HttpRequest, account_id: int) -> Any:
     return crm.get_account(account_id)
 
 
-@router.post("/accounts", response={201: crm.AccountRecord}, auth=WRITE, tags=["accounts"])
+@router.post("/accounts", response={201: crm.AccountRecord}, auth=WRITE_RECORD, tags=["accounts"])
 @inputs
 def create_account(request: HttpRequest, payload: AccountIn) -> Any:
     """Create an account; 422 if the domain is taken (PUT /accounts/by-domain/{domain} upserts)."""
@@ -215,7 +220,7 @@ def create_account(request: HttpRequest, payload: AccountIn) -> Any:
 
 
 @router.patch(
-    "/accounts/{int:account_id}", response=crm.AccountRecord, auth=WRITE, tags=["accounts"]
+    "/accounts/{int:account_id}", response=crm.AccountRecord, auth=WRITE_RECORD, tags=["accounts"]
 )
 @inputs
 def update_account(request: HttpRequest, account_id: int, payload: AccountFields) -> Any:
@@ -224,7 +229,7 @@ def update_account(request: HttpRequest, account_id: int, payload: AccountFields
 
 
 @router.put(
-    "/accounts/by-domain/{domain}", response={200: crm.AccountRecord, 201: crm.AccountRecord}, auth=WRITE,
+    "/accounts/by-domain/{domain}", response={200: crm.AccountRecord, 201: crm.AccountRecord}, auth=WRITE_RECORD,
     tags=["accounts"],
 )  # fmt: skip
 @inputs
@@ -235,7 +240,7 @@ def upsert_account(request: HttpRequest, domain: str, payload: AccountFields) ->
 
 
 @router.post(
-    "/accounts/batch", response={201: list[crm.AccountRecord]}, auth=WRITE, tags=["accounts"]
+    "/accounts/batch", response={201: list[crm.AccountRecord]}, auth=WRITE_RECORD, tags=["accounts"]
 )
 @inputs
 def create_accounts(request: HttpRequest, payload: AccountBatch) -> Any:
@@ -292,7 +297,9 @@ def get_campaign(request: HttpRequest, campaign_id: int) -> Any:
     return crm.get_campaign(campaign_id)
 
 
-@router.post("/campaigns", response={201: crm.CampaignRecord}, auth=WRITE, tags=["campaigns"])
+@router.post(
+    "/campaigns", response={201: crm.CampaignRecord}, auth=WRITE_MARKETING, tags=["campaigns"]
+)
 @inputs
 def create_campaign(request: HttpRequest, payload: CampaignIn) -> Any:
     """Create a planned campaign with its UTM key, channel, dates and budget."""
@@ -301,7 +308,10 @@ def create_campaign(request: HttpRequest, payload: CampaignIn) -> Any:
 
 
 @router.patch(
-    "/campaigns/{int:campaign_id}", response=crm.CampaignRecord, auth=WRITE, tags=["campaigns"]
+    "/campaigns/{int:campaign_id}",
+    response=crm.CampaignRecord,
+    auth=WRITE_MARKETING,
+    tags=["campaigns"],
 )
 @inputs
 def update_campaign(request: HttpRequest, campaign_id: int, payload: CampaignFields) -> Any:
@@ -310,7 +320,10 @@ def update_campaign(request: HttpRequest, campaign_id: int, payload: CampaignFie
 
 
 @router.post(
-    "/campaigns/batch", response={201: list[crm.CampaignRecord]}, auth=WRITE, tags=["campaigns"]
+    "/campaigns/batch",
+    response={201: list[crm.CampaignRecord]},
+    auth=WRITE_MARKETING,
+    tags=["campaigns"],
 )
 @inputs
 def create_campaigns(request: HttpRequest, payload: CampaignBatch) -> Any:
@@ -358,14 +371,14 @@ def list_spend(
     )
 
 
-@router.post("/spend", response=SpendRecorded, auth=WRITE, tags=["spend"])
+@router.post("/spend", response=SpendRecorded, auth=WRITE_MARKETING, tags=["spend"])
 @inputs
 def put_spend(request: HttpRequest, payload: SpendIn) -> Any:
     """Create or replace one day of a campaign's spend (upsert on campaign, day, currency)."""
     return record_spend(_spend_input(payload))
 
 
-@router.post("/spend/batch", response=list[SpendRecorded], auth=WRITE, tags=["spend"])
+@router.post("/spend/batch", response=list[SpendRecorded], auth=WRITE_MARKETING, tags=["spend"])
 @inputs
 def put_spend_batch(request: HttpRequest, payload: SpendBatch) -> Any:
     """Up to 100 spend entries, all or nothing."""
@@ -440,7 +453,9 @@ def get_touchpoint(request: HttpRequest, touchpoint_id: int) -> Any:
     return crm.get_touchpoint(touchpoint_id)
 
 
-@router.post("/touchpoints", response={201: crm.TouchpointRecord}, auth=WRITE, tags=["touchpoints"])
+@router.post(
+    "/touchpoints", response={201: crm.TouchpointRecord}, auth=WRITE_RECORD, tags=["touchpoints"]
+)
 @inputs
 def create_touchpoint(request: HttpRequest, payload: TouchpointIn) -> Any:
     """Record a touch (idempotent on message_id) and the stage move it implies."""
@@ -450,7 +465,7 @@ def create_touchpoint(request: HttpRequest, payload: TouchpointIn) -> Any:
 @router.post(
     "/touchpoints/batch",
     response={201: list[crm.TouchpointRecord]},
-    auth=WRITE,
+    auth=WRITE_RECORD,
     tags=["touchpoints"],
 )
 @inputs

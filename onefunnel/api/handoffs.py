@@ -20,6 +20,7 @@ from ninja import Body, Router, Schema, Status
 from ninja.security import django_auth
 
 from onefunnel.api.root import api
+from onefunnel.domain.access import Action, may
 from onefunnel.services.access import Actor, actor_for
 from onefunnel.services.config_versions import ConfigVersion, InvalidConfigError
 from onefunnel.services.errors import InputError
@@ -268,8 +269,13 @@ def _config(version: ConfigVersion) -> dict[str, Any]:
     }
 
 
+#: Who changes each configuration, by the rule book: scoring is marketing's, routing admins'.
+_CONFIG_ACTIONS = {"scoringconfig": Action.EDIT_MARKETING, "routingconfig": Action.CONFIGURE}
+
+
 def _may_configure(request: HttpRequest, model: str) -> Status[dict[str, Any]] | None:
-    if request.user.has_perm(f"onefunnel.add_{model}"):
+    """None if the rule book lets the user change ``model``; a 403 answer if not."""
+    if may(actor_for(request.user), _CONFIG_ACTIONS[model]):
         return None
     return Status(403, {"detail": f"you may not change the {model}", "errors": []})
 

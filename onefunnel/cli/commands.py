@@ -119,16 +119,16 @@ def serve(
     from django.db import connections
 
     from onefunnel.cli.inbox_process import ProcessorSupervisor
-    from onefunnel.services.users import ensure_demo_admin, ensure_demo_logins
+    from onefunnel.services.users import has_admin
 
-    login = ensure_demo_admin()
-    logins = ensure_demo_logins()
     shown = f"[{host}]" if ":" in host else host
     console.print(f"onefunnel at http://{shown}:{port}/login   admin: http://{shown}:{port}/admin/")
-    if login:
-        console.print(f"admin login: {login}")
-    if logins is not None:
-        console.print(f"demo logins: {logins.line()}")
+    # Passwords are shown once where they are made (`onefunnel demo`, `init`), never in a log.
+    if not has_admin():
+        console.print(
+            "no admin yet: `onefunnel init --admin-username NAME --admin-password ...`"
+            " or `onefunnel demo` creates one"
+        )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onefunnel.settings")
     # One place expands the inbox: the web workers (spawned, they read the environment; a single
     # worker runs in this process, whose settings are loaded already) leave it to the processor.

@@ -14,6 +14,8 @@ the teams split the funnel:
   sequences; moves contacts between marketing's states (nurture, requalify); never decides a
   handoff.
 * **leadership** — reads everything, changes nothing.
+* every working role (sellers, marketing) may create and edit the shared record's contacts,
+  accounts and touchpoints; a user without a role may not.
 * **admin** — configures (routing, reps, keys, webhooks) and may do anything.
 
 Reading the shared record (contacts, accounts, touches, reports) is open to every role: one
@@ -56,6 +58,7 @@ class Action(StrEnum):
     WORK_ACCOUNT = "work_account"  # contracts, renewals, health actions on a customer
     LOG_ACTIVITY = "log_activity"  # calls, meetings, emails, notes, tasks
     MOVE_CONTACT = "move_contact"  # send to nurture, requalify
+    EDIT_RECORD = "edit_record"  # create or edit contacts, accounts, touchpoints (the CRM API)
     EDIT_MARKETING = "edit_marketing"  # campaigns, spend, scoring, forms, segments, sequences
     CONFIGURE = "configure"  # routing, reps, calendars, keys, webhooks, users
     SET_TARGETS = "set_targets"  # monthly targets and saved plans
@@ -193,6 +196,11 @@ def check(actor: Actor, action: Action, work: Work | None = None) -> None:
         raise AccessDeniedError(
             f"owner: {who} ({roles}) may not move {_label(work or Work('contact'))}"
         )
+    if action is Action.EDIT_RECORD:
+        # The shared record is written by the teams who work it; leadership only reads.
+        if actor.has(Role.MARKETING) or actor.roles & _SELLERS:
+            return
+        raise AccessDeniedError(f"role: {who} ({roles}) may not edit contacts and accounts")
     if action is Action.LOG_ACTIVITY:
         if actor.roles & _SELLERS:
             return

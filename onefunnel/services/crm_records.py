@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
+from onefunnel.domain.provenance import API, stamped
 from onefunnel.domain.touches import describe_touch
 from onefunnel.models import Account, Campaign, Contact, Spend, StageChange, Touchpoint
 from onefunnel.services.contacts import normalise_domain, normalise_email
@@ -190,6 +191,7 @@ def _set_contact(contact: Contact, fields: Mapping[str, Any], *, keep_known: boo
     if unknown:
         raise InputError(f"{sorted(unknown)[0]}: not a writable field")
     changed = False
+    set_here: dict[str, Any] = {}
     for name, value in fields.items():
         if name == "properties":
             value = {**contact.properties, **(value or {})}
@@ -202,6 +204,11 @@ def _set_contact(contact: Contact, fields: Mapping[str, Any], *, keep_known: boo
         if getattr(contact, name) != value:
             setattr(contact, name, "" if value is None and name != "account_id" else value)
             changed = True
+            if name != "properties":
+                set_here[name] = getattr(contact, name)
+    if set_here:
+        # Provenance: a value set through the API is never overwritten by tracking traits.
+        contact.properties = stamped(contact.properties, set_here, API, timezone.now())
     _check(contact, exclude=["owner", "account", "created_at", "updated_at"])
     return changed
 

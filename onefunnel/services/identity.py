@@ -30,6 +30,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
 
+from onefunnel.domain.provenance import PROVENANCE, TRACKING, fillable, stamped
 from onefunnel.domain.stages import Cause, Stage, StageReason
 from onefunnel.domain.touches import TouchKind
 from onefunnel.domain.tracking import stage_after_merge
@@ -156,6 +157,19 @@ def _apply_fields(contact: Contact, fields: Mapping[str, Any], *, save: bool = T
         contact.save(update_fields=[*changed, "updated_at"])
 
 
+def _tracked(contact: Contact | None, fields: Mapping[str, Any], at: datetime) -> dict[str, Any]:
+    """The traits tracking may write to ``contact`` (a public write key only fills: see
+    ``domain/provenance.py``), with the provenance of the values it changes."""
+    contact = contact if contact is not None else Contact()
+    current = {name: getattr(contact, name) for name in fields if name != "properties"}
+    kept = fillable(contact.properties, current, fields)
+    changes = {n: v for n, v in kept.items() if n != "properties" and current.get(n) != v}
+    stamps = stamped(contact.properties, changes, TRACKING, at).get(PROVENANCE)
+    if changes and stamps:
+        kept["properties"] = {**kept.get("properties", {}), PROVENANCE: stamps}
+    return kept
+
+
 def _drop_if_empty(contact_id: int) -> None:
     """Remove a contact that holds nothing: the placeholder made for a user id that turned out
     to belong to a contact already known by email."""
@@ -195,13 +209,18 @@ def identify(
                 contact.email = email
                 contact.save(update_fields=["email", "updated_at"])
     if email:
-        contact = upsert_contact(email, fields, at=at)[0]
+        current = (
+            contact
+            if contact is not None and contact.email == email
+            else Contact.objects.filter(email=email).first()
+        )
+        contact = upsert_contact(email, _tracked(current, fields, at), at=at)[0]
     elif contact is None:
         contact = Contact(created_at=at)
-        _apply_fields(contact, fields, save=False)
+        _apply_fields(contact, _tracked(contact, fields, at), save=False)
         contact.save()
     else:
-        _apply_fields(contact, fields)
+        _apply_fields(contact, _tracked(contact, fields, at))
     if user_id is not None and user_contact_id != contact.pk:
         ContactAlias.objects.update_or_create(
             anonymous_id=user_alias(user_id),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
 
@@ -39,81 +40,62 @@ def ensure_admin(username: str, email: str, password: str) -> bool:
 
 
 def ensure_demo_admin() -> str:
-    """The admin login to show on an embedded install, creating a first admin if there is none.
-
-    A fresh embedded install gets an ``admin`` user with a random password, kept (mode 0600) in
-    ``$ONEFUNNEL_HOME/.onefunnel-admin`` so the same login is shown on every start. Once other
-    superusers exist, only their names are shown, never a password.
-    """
+    """Create a first ``admin`` with a random password when there is no superuser, and return
+    its login — the only time the password exists in plain text (only its hash is stored).
+    Otherwise the superusers' names, never a password. A login file an earlier version kept
+    (``$ONEFUNNEL_HOME/.onefunnel-admin``, a password in plain text) is removed."""
     user_model = get_user_model()
-    path = settings.HOME / _FIRST_ADMIN_FILE
+    (settings.HOME / _FIRST_ADMIN_FILE).unlink(missing_ok=True)
     if not user_model.objects.filter(is_superuser=True).exists():
         password = secrets.token_urlsafe(12)
         ensure_admin("admin", "", password)
-        try:
-            path.write_text(f"admin {password}\n")
-            path.chmod(0o600)
-        except OSError:
-            pass
         return f"admin / {password}"
-    if path.exists():
-        first_line = (path.read_text().strip().splitlines() or [""])[0]
-        username, _, password = first_line.partition(" ")
-        user = user_model.objects.filter(username=username, is_superuser=True).first()
-        if user is not None and user.check_password(password):
-            return f"{username} / {password}"
     names = user_model.objects.filter(is_superuser=True).values_list("username", flat=True)[:3]
     return "superuser(s): " + ", ".join(names)
+
+
+def has_admin() -> bool:
+    """True once a superuser exists (``serve`` says how to make one otherwise)."""
+    return bool(get_user_model().objects.filter(is_superuser=True).exists())
 
 
 #: The demo company's staff have e-mail addresses at this domain (services/demo/company.py).
 DEMO_STAFF_DOMAIN = "onefunnel-demo.example"
 #: The demo's leadership user (the generated company has reps, marketers and account managers).
 DEMO_LEADERSHIP = ("morgan.reyes", "Morgan", "Reyes")
-_DEMO_KEY = "demo-users"
+#: Set the demo staff's password instead of a generated one (tests, scripted demos).
+DEMO_PASSWORD_ENV = "ONEFUNNEL_DEMO_PASSWORD"
 
 
 @dataclass(frozen=True, slots=True)
 class DemoLogins:
     """One username per role of the demo company, and the password they share."""
 
-    password: str
+    password: str | None  # None: set earlier, shown then and not kept
     usernames: dict[str, str]  # role label -> username
 
     def line(self) -> str:
         """The logins in one line, for the terminal."""
         users = ", ".join(f"{name} ({role})" for role, name in self.usernames.items())
+        if self.password is None:
+            return f"{users} / the password `onefunnel demo` showed when it set it"
         return f"{users} / password {self.password}"
-
-
-def _demo_password(path_lines: list[str]) -> str | None:
-    for line in path_lines:
-        key, _, value = line.partition(" ")
-        if key == _DEMO_KEY and value:
-            return value.strip()
-    return None
 
 
 def ensure_demo_logins() -> DemoLogins | None:
     """Let the demo company's staff sign in (the loader leaves their passwords unusable): one
-    generated password for all, kept beside the admin login in ``$ONEFUNNEL_HOME/.onefunnel-admin``
-    and shown by ``onefunnel demo``. Makes the first sales rep a team lead and adds a
+    generated password for all (or ``$ONEFUNNEL_DEMO_PASSWORD``), returned once when it is set
+    and shown by ``onefunnel demo``; only its hash is stored. Makes the first sales rep a team lead and adds a
     leadership user, so every role can be tried. None when no demo is loaded."""
     user_model = get_user_model()
     staff = user_model._default_manager.filter(email__endswith=f"@{DEMO_STAFF_DOMAIN}")
     if not staff.exists():
         return None
-    path = settings.HOME / _FIRST_ADMIN_FILE
-    lines = path.read_text().splitlines() if path.exists() else []
-    password = _demo_password(lines)
-    new = password is None
-    if password is None:
-        password = secrets.token_urlsafe(9)
-        try:
-            path.write_text("\n".join([*lines, f"{_DEMO_KEY} {password}"]) + "\n")
-            path.chmod(0o600)
-        except OSError:
-            pass
+    chosen = os.environ.get(DEMO_PASSWORD_ENV, "")
+    # A password is set (and shown) when someone cannot sign in yet, or one is chosen in the
+    # environment; it is never kept in plain text, so later calls show only the usernames.
+    new = bool(chosen) or staff.filter(Q(password__startswith="!") | Q(password="")).exists()
+    password = (chosen or secrets.token_urlsafe(9)) if new else None
     with transaction.atomic():
         groups = {name: Group.objects.get_or_create(name=name)[0] for name in
                   ("sales", "team_lead", "leadership")}  # fmt: skip
@@ -129,10 +111,8 @@ def ensure_demo_logins() -> DemoLogins | None:
         if lead is not None:
             lead.groups.add(groups["team_lead"])
         # One hash for all: the users share the password, and hashing is slow on purpose.
-        # A new password goes to everyone; otherwise only to those who cannot sign in yet
-        # (checking each user's hash would take a hashing's time per user).
-        targets = staff if new else staff.filter(Q(password__startswith="!") | Q(password=""))
-        targets.update(password=make_password(password))
+        if password is not None:
+            staff.update(password=make_password(password))
     usernames: dict[str, str] = {}
     for user in staff.order_by("pk").prefetch_related("groups"):
         roles = roles_from_groups(g.name for g in user.groups.all())

@@ -56,6 +56,7 @@ def demo_server(home: Path, *, size: str = "small") -> Iterator[Server]:
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
     }
     env["ONEFUNNEL_HOME"] = str(home)
+    env["ONEFUNNEL_DEMO_PASSWORD"] = DEMO_PASSWORD
     install = Install(home, env, "sqlite")
     install.run("init", "--admin-username", "rev", "--admin-password", "ops-team-2026")
     install.run("demo", "--size", size)
@@ -76,13 +77,13 @@ def demo_server(home: Path, *, size: str = "small") -> Iterator[Server]:
         proc.wait(timeout=20)
 
 
+#: The demo staff's shared password, chosen through ONEFUNNEL_DEMO_PASSWORD (never kept).
+DEMO_PASSWORD = "demo-staff-2026"
+
+
 def demo_password(home: Path) -> str:
-    """The demo staff's shared password, as `onefunnel demo` keeps it."""
-    for line in (home / ".onefunnel-admin").read_text().splitlines():
-        key, _, value = line.partition(" ")
-        if key == "demo-users":
-            return value
-    raise AssertionError("no demo password kept")
+    """The demo staff's shared password (the server's environment chose it)."""
+    return DEMO_PASSWORD
 
 
 @dataclass

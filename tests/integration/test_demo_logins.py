@@ -28,9 +28,29 @@ def test_every_role_of_the_demo_signs_in_with_the_shown_password() -> None:
             "/login", {"username": username, "password": logins.password}, follow=True
         )
         assert answer.redirect_chain[-1][0] == homes[role], role
-    # Kept: the same password next time, and the admin's login still reads from the file.
+    # Shown once: later calls name the users and the superusers, never a password, and no
+    # password is kept in plain text.
     again = ensure_demo_logins()
     assert again is not None
-    assert again.password == logins.password
-    assert ensure_demo_admin() == admin
-    assert (settings.HOME / ".onefunnel-admin").read_text().startswith("admin ")
+    assert again.password is None
+    assert again.usernames == logins.usernames
+    assert logins.password not in again.line()
+    assert admin.startswith("admin / ")
+    assert ensure_demo_admin() == "superuser(s): admin"
+    assert not (settings.HOME / ".onefunnel-admin").exists()
+    answer = Client().post(
+        "/login", {"username": logins.usernames["sales rep"], "password": logins.password}
+    )
+    assert answer.status_code == 302  # the password still works
+
+
+def test_the_demo_password_can_be_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    generate_demo(seed=5, size=DemoSize.SMALL)
+    monkeypatch.setenv("ONEFUNNEL_DEMO_PASSWORD", "chosen-demo-pw-1")
+    logins = ensure_demo_logins()
+    assert logins is not None
+    assert logins.password == "chosen-demo-pw-1"
+    answer = Client().post(
+        "/login", {"username": logins.usernames["marketing"], "password": "chosen-demo-pw-1"}
+    )
+    assert answer.status_code == 302

@@ -115,3 +115,11 @@ def test_targets_are_set_by_admins_and_team_leads_for_their_team() -> None:
         assert not may(actor, Action.SET_TARGETS, sales_team)
     with pytest.raises(AccessDeniedError, match="team leads for their team"):
         check(BOSS, Action.SET_TARGETS, company)
+
+
+def test_the_working_roles_edit_the_shared_record_and_leadership_does_not() -> None:
+    for actor in (REP, LEAD, AM, MARKETER, ADMIN):
+        assert may(actor, Action.EDIT_RECORD, Work("contact")), actor.username
+    for actor in (BOSS, NOBODY):
+        with pytest.raises(AccessDeniedError, match="may not edit contacts and accounts"):
+            check(actor, Action.EDIT_RECORD, Work("contact"))

@@ -1,0 +1,60 @@
+"""Where each profile field's value came from, kept in the contact's ``properties`` under
+``_provenance``: ``{field: {"source": "tracking" | "api" | ..., "at": iso, "value": ...}}``.
+
+A browser write key is public, so tracking traits only *fill*: they set a field that is empty,
+or one whose value tracking itself set (and nobody changed since: the stamp keeps the value it
+wrote). A value from a user, an import or a server-side key — stamped or not — is never
+overwritten by tracking. Pure: callers pass the current values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+PROVENANCE = "_provenance"
+TRACKING = "tracking"
+API = "api"
+
+
+def _stamps(properties: Mapping[str, Any]) -> Mapping[str, Any]:
+    stamps = properties.get(PROVENANCE)
+    return stamps if isinstance(stamps, Mapping) else {}
+
+
+def tracking_may_set(properties: Mapping[str, Any], field: str, current: object) -> bool:
+    """True if tracking may write ``field``, whose value now is ``current``."""
+    if current in (None, ""):
+        return True
+    stamp = _stamps(properties).get(field)
+    return (
+        isinstance(stamp, Mapping)
+        and stamp.get("source") == TRACKING
+        and stamp.get("value") == current
+    )
+
+
+def fillable(
+    properties: Mapping[str, Any], current: Mapping[str, Any], fields: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The part of tracking's ``fields`` it may write; traits never carry provenance."""
+    kept: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name == "properties":
+            kept[name] = {k: v for k, v in dict(value or {}).items() if k != PROVENANCE}
+        elif tracking_may_set(properties, name, current.get(name)):
+            kept[name] = value
+    return kept
+
+
+def stamped(
+    properties: Mapping[str, Any], fields: Mapping[str, Any], source: str, at: datetime
+) -> dict[str, Any]:
+    """``properties`` with the provenance of every non-empty field in ``fields`` set to
+    ``source`` at ``at``."""
+    stamps = dict(_stamps(properties))
+    for name, value in fields.items():
+        if name not in ("properties", "account_id") and value not in (None, ""):
+            stamps[name] = {"source": source, "at": at.isoformat(), "value": value}
+    return {**properties, PROVENANCE: stamps} if stamps else dict(properties)
