@@ -59,6 +59,24 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "queue/<int:handoff_id>/accept"): SIGNED_IN,
     ("POST", "queue/<int:handoff_id>/reject"): SIGNED_IN,
     ("POST", "queue/<int:handoff_id>/reassign"): SIGNED_IN,
+    # Timelines are the shared record (every role reads them); deals, and every action on these
+    # pages, are decided per record by the rule book in the services (a made-up id answers 404
+    # to whoever is signed in): tests/integration/test_web_records.py checks the per-record rules.
+    ("GET", "contacts/<int:contact_id>"): SIGNED_IN,
+    ("GET", "contacts/<int:contact_id>/entries"): SIGNED_IN,
+    ("POST", "contacts/<int:contact_id>/activity"): SIGNED_IN,
+    ("POST", "contacts/<int:contact_id>/task"): SIGNED_IN,
+    ("POST", "contacts/<int:contact_id>/nurture"): SIGNED_IN,
+    ("POST", "contacts/<int:contact_id>/requalify"): SIGNED_IN,
+    ("GET", "accounts/<int:account_id>"): SIGNED_IN,
+    ("GET", "accounts/<int:account_id>/entries"): SIGNED_IN,
+    ("POST", "accounts/<int:account_id>/activity"): SIGNED_IN,
+    ("GET", "deals/<int:deal_id>"): SIGNED_IN,
+    ("POST", "deals/<int:deal_id>/move"): SIGNED_IN,
+    ("POST", "deals/<int:deal_id>/win"): SIGNED_IN,
+    ("POST", "deals/<int:deal_id>/lose"): SIGNED_IN,
+    ("POST", "deals/<int:deal_id>/activity"): SIGNED_IN,
+    ("GET", "board"): SIGNED_IN,
     ("GET", "panels/status"): SIGNED_IN,
     ("GET", "panels/report/<slug:slug>"): SIGNED_IN,
     ("POST", "logout"): EVERYONE,  # asked last: it ends the sessions
