@@ -59,7 +59,7 @@ def test_deals_from_creation_to_won_with_the_rules_enforced(install: Install) ->
             "kind": "new_business",
             "status": "open",
             "pipeline_stage": "Discovery",
-            "amount": "1200.00",
+            "amount": 1200.00,  # a JSON number, exact (printed from the Decimal)
             "account": "Spanning Tree",
         }
     ]

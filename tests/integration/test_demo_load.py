@@ -74,7 +74,12 @@ def test_small_demo_loads_consistently() -> None:
     from onefunnel.services.handoff_values import lead_cost
 
     assert set(Handoff.objects.values_list("cost_method", flat=True)) <= {"position", "even_split"}
-    for h in Handoff.objects.order_by("-created_at")[:3]:
+    # (The simulated history's own handoffs, up to its end: today's live hand-raises were
+    # priced by open_handoff itself, before the window held them.)
+    from onefunnel.services.demo.company import ANCHOR
+
+    simulated = Handoff.objects.filter(created_at__lte=ANCHOR)
+    for h in simulated.order_by("-created_at")[:3]:
         priced = lead_cost(h.contact_id, h.created_at)
         assert (h.cost, h.cost_method) == (priced.amount, priced.method)
     # Customers move only by the product's rules: retain only through a won renewal deal,
@@ -160,6 +165,14 @@ def _check_sales_records() -> None:
     for h in Handoff.objects.order_by("pk")[:20]:
         assert h.score_explanation, h.pk
         assert {"points", "reason"} <= set(h.score_explanation[0])
+
+    # Today's demo requests wait in the reps' queues, opened by the product's own rules.
+    from onefunnel.services.demo import TODAYS_HAND_RAISES
+
+    pending = Handoff.objects.filter(status="pending")
+    assert pending.count() == TODAYS_HAND_RAISES[DemoSize.SMALL]
+    assert all(h.trigger == "hand_raise" and h.score_explanation for h in pending)
+    assert pending.filter(owner__isnull=False).exists()
 
 
 def test_same_demo_twice_is_already_loaded_and_other_data_needs_reset() -> None:

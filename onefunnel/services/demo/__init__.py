@@ -10,10 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from onefunnel.domain.stages import Team
+from onefunnel.domain.stages import Stage, Team
+from onefunnel.domain.touches import Channel, TouchKind
 from onefunnel.models import (
     Account,
     Campaign,
@@ -29,6 +32,7 @@ from onefunnel.services.demo.journeys import ANCHOR, simulate
 from onefunnel.services.demo.load import DATA_MODELS, DEMO_MARKER, empty_tables, load_company
 from onefunnel.services.demo.rows import DemoSize
 from onefunnel.services.errors import InputError
+from onefunnel.services.touches import TouchInput, record_touch
 
 __all__ = ["ANCHOR", "DemoSize", "DemoSummary", "generate_demo"]
 
@@ -78,22 +82,43 @@ def generate_demo(
     company = simulate(seed, size, progress)
     if reset:
         empty_tables()
-    loaded = load_company(company, progress)
-    return DemoSummary(
-        seed=seed,
-        size=size,
-        accounts=loaded.accounts,
-        contacts=loaded.contacts,
-        campaigns=loaded.campaigns,
-        spend_rows=loaded.spend,
-        touchpoints=loaded.touchpoints,
-        stage_changes=loaded.stage_changes,
-        handoffs=loaded.handoffs,
-        deals=loaded.deals,
-        users=loaded.users,
-        seconds=time.perf_counter() - started,
-        contracts=loaded.contracts,
-    )
+    load_company(company, progress)
+    _todays_hand_raises(seed, size)
+    # Counted from the database, as a demo already loaded is: today's leads included.
+    return _summary(seed, size, started, already_loaded=False)
+
+
+#: Leads who raise their hand on the day the demo is loaded (its history ends at ANCHOR), so
+#: that the reps' queues have work in them when someone tries the demo.
+TODAYS_HAND_RAISES = {DemoSize.SMALL: 6, DemoSize.MEDIUM: 12, DemoSize.LARGE: 24}
+
+
+def _todays_hand_raises(seed: int, size: DemoSize) -> None:
+    """Record today's demo requests as live touches through the product's own rules: a
+    hand-raise moves the contact to intent, which opens a routed handoff with its SLA, score
+    explanation, cost and expected value — as tracking would. The leads are the best-scored
+    known contacts in consideration; each request comes through their latest touch's channel."""
+    now = timezone.now()
+    leads = Contact.objects.filter(
+        stage=Stage.CONSIDERATION, email__isnull=False, account__isnull=False
+    ).order_by("-score", "pk")
+    for i, contact_id in enumerate(leads.values_list("pk", flat=True)[: TODAYS_HAND_RAISES[size]]):
+        last = (
+            Touchpoint.objects.filter(contact_id=contact_id)
+            .order_by("-occurred_at", "-pk")
+            .values_list("channel", flat=True)
+            .first()
+        )
+        record_touch(
+            TouchInput(
+                message_id=f"demo-{seed}-{size.value}-hand-raise-{contact_id}",
+                kind=TouchKind.HAND_RAISE,
+                occurred_at=now - timedelta(minutes=23 * (i + 1)),
+                contact_id=contact_id,
+                channel=Channel(last) if last else Channel.DIRECT,
+                properties={"form": "Request a demo", "event": "Demo Requested", "path": "/demo"},
+            )
+        )
 
 
 def _has_data() -> bool:
