@@ -125,16 +125,30 @@ def _logged(kind: str, answered: bool) -> str:
 # Contacts
 
 
+def _record_page(
+    request: HttpRequest,
+    load: Callable[[int, Actor], object],
+    record_id: int,
+    template: str,
+    status: int = 200,
+    error: str = "",
+) -> HttpResponse:
+    """A contact's or an account's page, as ``actor`` may see it (404 for an unknown id)."""
+    actor = actor_for(request.user)
+    try:
+        record = load(record_id, actor)
+    except NotFoundError as exc:
+        raise Http404(str(exc)) from None
+    context = {"record": record, "error": error, "actor": actor, **_form_context()}
+    return render(request, template, context, status=status)
+
+
 def _contact_page(
     request: HttpRequest, contact_id: int, status: int = 200, error: str = ""
 ) -> HttpResponse:
-    actor = actor_for(request.user)
-    try:
-        record = contact_record(contact_id, actor)
-    except NotFoundError:
-        raise Http404(f"no contact #{contact_id}") from None
-    context = {"record": record, "error": error, "actor": actor, **_form_context()}
-    return render(request, "onefunnel/contact.html", context, status=status)
+    return _record_page(
+        request, contact_record, contact_id, "onefunnel/contact.html", status, error
+    )
 
 
 @login_required
@@ -259,13 +273,9 @@ def contact_requalify(request: HttpRequest, contact_id: int) -> HttpResponse:
 def _account_page(
     request: HttpRequest, account_id: int, status: int = 200, error: str = ""
 ) -> HttpResponse:
-    actor = actor_for(request.user)
-    try:
-        record = account_record(account_id, actor)
-    except NotFoundError:
-        raise Http404(f"no account #{account_id}") from None
-    context = {"record": record, "error": error, "actor": actor, **_form_context()}
-    return render(request, "onefunnel/account.html", context, status=status)
+    return _record_page(
+        request, account_record, account_id, "onefunnel/account.html", status, error
+    )
 
 
 @login_required
