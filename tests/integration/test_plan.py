@@ -300,3 +300,29 @@ def test_backtest_on_the_database_reads_what_was_known() -> None:
     # The history method has learnt nothing before August (no deal had closed): it forecasts
     # the pipeline at 0; by September it knows all four deals were won.
     assert by_month[date(2026, 8, 1)].history == 0
+
+
+def test_the_stage_method_reads_past_stages_from_the_deal_history() -> None:
+    """A deal moved from Discovery to Proposal on 15 August was at Discovery's 10 % on
+    1 August and at Proposal's 50 % on 1 September — also once it is won (its history says so),
+    while a deal without history falls back to its stage today."""
+    from onefunnel.domain.plan.forecast import DealFacts
+    from onefunnel.services.sales.deals import move_deal, open_deal, win_deal
+
+    account = Account.objects.create(name="Acme", created_at=datetime(2026, 6, 1, tzinfo=UTC))
+    deal_id = open_deal(
+        account_id=account.pk,
+        name="Acme: new business",
+        amount=Decimal("1000"),
+        created_at=datetime(2026, 7, 1, tzinfo=UTC),
+    )
+    move_deal(deal_id, "Proposal", actor=SYSTEM, at=datetime(2026, 8, 15, tzinfo=UTC))
+    win_deal(deal_id, actor=SYSTEM, at=datetime(2026, 9, 20, tzinfo=UTC))
+    at_stage = forecast._stage_at(0.1, forecast._stage_timelines())
+    facts = DealFacts(deal_id, "new_business", 1000.0, datetime(2026, 7, 1, tzinfo=UTC),
+                      closed_at=datetime(2026, 9, 20, tzinfo=UTC), won=True)  # fmt: skip
+    assert at_stage(facts, datetime(2026, 8, 1, tzinfo=UTC)) == pytest.approx(0.10)
+    assert at_stage(facts, datetime(2026, 9, 1, tzinfo=UTC)) == pytest.approx(0.50)
+    untracked = DealFacts(deal_id + 1, "new_business", 5.0, datetime(2026, 7, 1, tzinfo=UTC),
+                          stage_probability=0.75)  # fmt: skip
+    assert at_stage(untracked, datetime(2026, 8, 1, tzinfo=UTC)) == 0.75

@@ -2,14 +2,15 @@
 walk-forward backtest that picks the default method (``domain.plan.forecast`` explains both).
 
 What the backtest can know of the past: deals' creation, close, status, amount and expected
-close are read as stored today. A deal's stage on a past day is not recorded yet, so the stage
-method weighs a deal still open today by its current stage and a deal closed since by the first
-stage's default (the one stage it surely was in) — ``_stage_at`` is the one place to replace
-when a deal history records stages over time.
+close are read as stored today. A deal's stage on a past day comes from its deal history (every
+move is appended there, with its time); a deal without history entries (one loaded in bulk, as
+the demo's are) is weighed by its current stage while open and by the first stage's default once
+closed (the one stage it surely was in) — ``_stage_at`` is that one place.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from onefunnel.domain.access import Action, Actor
+from onefunnel.domain.deals import HistoryField
 from onefunnel.domain.plan.forecast import (
     Backtest,
     DealFacts,
@@ -29,7 +31,7 @@ from onefunnel.domain.plan.forecast import (
     forecast,
 )
 from onefunnel.domain.plan.periods import add_months, month_label, parse_period
-from onefunnel.models import Deal, DealForecast, PipelineStage
+from onefunnel.models import Deal, DealForecast, DealHistory, PipelineStage
 from onefunnel.services.access import deal_work, require
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.plan.common import plan_errors
@@ -99,9 +101,38 @@ def deal_facts() -> list[DealFacts]:
     return out
 
 
-def _stage_at(first_stage: float) -> Any:
+def _stage_timelines() -> dict[int, tuple[list[datetime], list[float]]]:
+    """Each deal's pipeline stages over time, from its deal history: (times, the default
+    probability of the stage entered then), in time order (one query)."""
+    probability = dict(PipelineStage.objects.values_list("pk", "probability"))
+    timelines: dict[int, tuple[list[datetime], list[float]]] = {}
+    rows = (
+        DealHistory.objects.filter(field=HistoryField.PIPELINE_STAGE)
+        .exclude(to_value="")
+        .order_by("deal_id", "at", "id")
+        .values_list("deal_id", "at", "to_value")
+    )
+    for deal_id, at, stage in rows.iterator():
+        pct = probability.get(int(stage)) if stage.isdigit() else None
+        if pct is not None:
+            times, values = timelines.setdefault(deal_id, ([], []))
+            times.append(at)
+            values.append(pct / 100)
+    return timelines
+
+
+def _stage_at(
+    first_stage: float, timelines: dict[int, tuple[list[datetime], list[float]]] | None = None
+) -> Any:
+    known = timelines or {}
+
     def probability_at(deal: DealFacts, when: datetime) -> float:
-        # Only an open deal's stage is known (today's); a closed one surely was in the first.
+        if deal.id in known:
+            times, values = known[deal.id]
+            i = bisect_right(times, when)
+            return values[i - 1] if i else first_stage
+        # No history: only an open deal's stage is known (today's); a closed one surely was
+        # in the first.
         return deal.stage_probability if deal.closed_at is None else first_stage
 
     return probability_at
@@ -117,7 +148,7 @@ def run_backtest(
     months = backtest_months(facts, add_months(day.replace(day=1), -1), warmup)
     first = PipelineStage.objects.order_by("sequence").values_list("probability", flat=True)
     first_stage = (first.first() or 0) / 100
-    return backtest(facts, months, probability_at=_stage_at(first_stage))
+    return backtest(facts, months, probability_at=_stage_at(first_stage, _stage_timelines()))
 
 
 @plan_errors
