@@ -1,0 +1,1 @@
+"""Marketing's use cases: campaigns and their economics, forms, segments, email sequences."""
