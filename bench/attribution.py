@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _venv  # bench/_venv.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 REFERENCE_VENV = ROOT / "bench" / ".venv"
@@ -260,26 +262,13 @@ class Outcome:
 
 
 def ensure_reference_venv() -> str | None:
-    """Create bench/.venv with the reference tools; return an error text if that fails."""
-    python = REFERENCE_VENV / "bin" / "python"
-    probe = "import matplotlib, ChannelAttribution, mam"
-    if (
-        python.exists()
-        and subprocess.run([python, "-c", probe], capture_output=True).returncode == 0
-    ):
-        return None
-    print(f"installing reference tools into {REFERENCE_VENV} (compiles C++; minutes) …")
-    steps = [
-        [sys.executable, "-m", "venv", str(REFERENCE_VENV)],
-        [str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"],
-        [str(python), "-m", "pip", "install", "-q", *REFERENCE_REQUIREMENTS],
-    ]
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True)
-        if done.returncode != 0:
-            return (done.stderr or done.stdout).strip().splitlines()[-1]
-    check = subprocess.run([python, "-c", probe], capture_output=True, text=True)
-    return None if check.returncode == 0 else check.stderr.strip().splitlines()[-1]
+    """Create the reference tools' virtualenv; return an error text if that fails."""
+    return _venv.ensure_reference_venv(
+        REFERENCE_VENV,
+        REFERENCE_REQUIREMENTS,
+        "import matplotlib, ChannelAttribution, mam",
+        upgrade_pip=True,
+    )
 
 
 def run_job(

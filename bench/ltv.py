@@ -36,6 +36,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import _venv  # bench/_venv.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's onefunnel, whichever is installed
 OUT = ROOT / "bench" / "out"
@@ -173,25 +175,8 @@ def ours_end_to_end(repeat: int = 5) -> float:
 
 
 def ensure_reference_venv() -> str | None:
-    """Create the lifetimes virtualenv; return an error text if that fails."""
-    python = REFERENCE_VENV / "bin" / "python"
-    probe = "import lifetimes"
-    if (
-        python.exists()
-        and subprocess.run([python, "-c", probe], capture_output=True).returncode == 0
-    ):
-        return None
-    print(f"installing lifetimes into {REFERENCE_VENV} …", flush=True)
-    steps = [
-        [sys.executable, "-m", "venv", str(REFERENCE_VENV)],
-        [str(python), "-m", "pip", "install", "-q", *REFERENCE_REQUIREMENTS],
-    ]
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True)
-        if done.returncode != 0:
-            return (done.stderr or done.stdout).strip().splitlines()[-1]
-    check = subprocess.run([python, "-c", probe], capture_output=True, text=True)
-    return None if check.returncode == 0 else check.stderr.strip().splitlines()[-1]
+    """Create the reference tools' virtualenv; return an error text if that fails."""
+    return _venv.ensure_reference_venv(REFERENCE_VENV, REFERENCE_REQUIREMENTS, "import lifetimes")
 
 
 def run_job(data: str, tool: str, python: Path | str, file: Path) -> Outcome:
