@@ -86,6 +86,10 @@ TRACKING = {
     ("POST", f"v1/{kind}"): frozenset({"key:tracking"})
     for kind in ("batch", "import", "track", "identify", "page", "screen", "group", "alias")
 }
+# analytics.js's paths (the type's first letter, b for batches) and RudderStack's beacon batches
+# take the same keys; analytics.js's own metrics (/v1/m) are taken from anyone and dropped.
+TRACKING |= {("POST", f"v1/{kind}"): frozenset({"key:tracking"}) for kind in "tpigasb"}
+TRACKING |= {("POST", "beacon/v1/batch"): frozenset({"key:tracking"}), ("POST", "v1/m"): EVERYONE}
 #: The admin: staff only (the admin user here); its sign-in and sign-out pages are open.
 ADMIN_OPEN = {"admin/login/", "admin/logout/", "admin/jsi18n/"}
 #: The admin's index and change lists let the admin in; its other views may refuse even the
@@ -285,13 +289,13 @@ def _tracking_body(path: str) -> bytes:
     """One valid message for the endpoint, so only the key decides."""
     kind = path.rsplit("/", 1)[1]
     message = {"userId": "u-1", "messageId": f"m-{kind}", "event": "Signed Up"}
-    if kind in ("batch", "import"):
+    if kind in ("batch", "import", "b"):
         return orjson.dumps({"batch": [{"type": "track", **message}]})
     return orjson.dumps({"type": kind, "previousId": "u-0", "groupId": "g-1", **message})
 
 
 def _ask(client: Client, method: str, path: str) -> object:
-    if path.startswith("/v1/"):
+    if path.startswith(("/v1/", "/beacon/v1/")):
         # Segment's SDKs send the write key as the HTTP Basic user: every key is offered so.
         secret = client.defaults.get("onefunnel_secret", "of_not-a-real-key")
         auth = "Basic " + base64.b64encode(f"{secret}:".encode()).decode()

@@ -310,3 +310,21 @@ def test_the_touches_arrive_attributed_to_the_campaign(key: str) -> None:
     touch = Touchpoint.objects.get(message_id="ajs-next-c")
     assert touch.campaign is not None
     assert touch.campaign.utm_campaign == "spring-launch"
+
+
+def test_the_django_view_answers_the_same_as_asgi(key: str) -> None:
+    # The test client and WSGI servers reach the endpoints through Django's URLs.
+    from django.test import Client
+
+    client = Client()
+    response = client.options("/v1/t", HTTP_ORIGIN=SITE)
+    assert response.status_code == 204
+    assert response["Access-Control-Allow-Origin"] == SITE
+    assert client.options("/v1/t", HTTP_ORIGIN=OTHER).status_code == 403
+    body = orjson.dumps({"batch": [_rudder("page", "dj-1")], "sentAt": "2026-12-04T20:00:01Z"})
+    response = client.post(
+        f"/beacon/v1/batch?writeKey={key}", body, content_type="text/plain", HTTP_ORIGIN=SITE
+    )
+    assert (response.status_code, response["Access-Control-Allow-Origin"]) == (200, SITE)
+    drain()
+    assert Touchpoint.objects.filter(message_id="rs-dj-1").exists()
