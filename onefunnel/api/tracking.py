@@ -182,9 +182,9 @@ async def _write(key: str, batch: Received | None, origin: str | None) -> bool:
     return await asyncio.wrap_future(writer.submit(key, batch, origin))
 
 
-def _key_limit(key: str, origin: str | None) -> None:
+async def _key_limit(key: str, origin: str | None) -> None:
     if origin is not None:
-        wait = key_rate_limited(key)
+        wait = await key_rate_limited(key)
         if wait is not None:
             raise _RefusedError(
                 429, "rate_limited", "too many requests with this write key; retry", wait=wait
@@ -207,14 +207,14 @@ async def _handle(
         except _RefusedError:
             # A wrong key is reported before anything about the body, as it always was.
             if basic is not None:
-                _key_limit(basic, origin)
+                await _key_limit(basic, origin)
                 if not await _write(basic, None, origin):
                     raise _RefusedError(
                         401, "unauthorized", "write key: unknown or revoked"
                     ) from None
             raise
         key = basic if basic is not None else (parsed.write_key or query_write_key(query) or "")
-        _key_limit(key, origin)
+        await _key_limit(key, origin)
         batch = (
             Received(raw, raw is not data, kind, received, len(parsed.events))
             if parsed.events
@@ -270,7 +270,7 @@ async def answer(
         return _json(405, {"code": "method_not_allowed", "message": "use POST"}, allow)
     if origin is None:
         return await _post(kind, headers, body, None, query)
-    wait = ip_rate_limited(client)
+    wait = await ip_rate_limited(client)
     if wait is not None:
         message = "too many requests from this address; retry"
         result = _error(_RefusedError(429, "rate_limited", message, wait=wait))
@@ -286,7 +286,7 @@ async def _preflight(origin: str | None, client: str) -> Answer:
     if origin is None:
         # Not a browser's preflight: say what the endpoint takes, nothing about CORS.
         return Answer(204, b"", {"Allow": "POST, OPTIONS"})
-    wait = ip_rate_limited(client)
+    wait = await ip_rate_limited(client)
     if wait is not None:
         return _error(_RefusedError(429, "rate_limited", "too many requests; retry", wait=wait))
     if origin not in await known_origins.get():

@@ -28,6 +28,8 @@ import time
 from urllib.parse import parse_qs
 
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage  # type: ignore[import-untyped]
 
@@ -110,29 +112,37 @@ def _request(client: str) -> HttpRequest:
     return request
 
 
-def _over(group: str, key: str, rate: str | None, request: HttpRequest) -> int | None:
-    if rate is None:
-        return None
+def _count(group: str, key: str, rate: str, request: HttpRequest) -> int | None:
     usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
     if usage is None or not usage["should_limit"]:
         return None
     return max(1, int(usage["time_left"]))
 
 
-def ip_rate_limited(client: str) -> int | None:
+async def _over(group: str, key: str, rate: str | None, request: HttpRequest) -> int | None:
+    if rate is None:
+        return None
+    cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
+    if isinstance(cache, LocMemCache):
+        return _count(group, key, rate, request)  # in memory: no need to leave the event loop
+    # A cache over the network (Redis, Memcached) blocks: not on the event loop.
+    return await asyncio.to_thread(_count, group, key, rate, request)
+
+
+async def ip_rate_limited(client: str) -> int | None:
     """Count a browser request against its client address (IPv6 by /64, as django-ratelimit
     masks it); the seconds to wait when over ``ONEFUNNEL_TRACKING_RATE_PER_IP``, else None."""
     rate = _rate("ONEFUNNEL_TRACKING_RATE_PER_IP", DEFAULT_RATE_PER_IP)
-    return _over("onefunnel.tracking.ip", "ip", rate, _request(client))
+    return await _over("onefunnel.tracking.ip", "ip", rate, _request(client))
 
 
-def key_rate_limited(write_key: str) -> int | None:
+async def key_rate_limited(write_key: str) -> int | None:
     """Count a browser request against its write key (hashed in the cache key, never stored);
     the seconds to wait when over ``ONEFUNNEL_TRACKING_RATE_PER_KEY``, else None."""
     rate = _rate("ONEFUNNEL_TRACKING_RATE_PER_KEY", DEFAULT_RATE_PER_KEY)
     request = _request("")
     request.META["HTTP_X_ONEFUNNEL_WRITE_KEY"] = write_key
-    return _over("onefunnel.tracking.key", "header:x-onefunnel-write-key", rate, request)
+    return await _over("onefunnel.tracking.key", "header:x-onefunnel-write-key", rate, request)
 
 
 def log_refused_preflight(origin: str, client: str) -> None:

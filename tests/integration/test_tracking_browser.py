@@ -328,3 +328,19 @@ def test_the_django_view_answers_the_same_as_asgi(key: str) -> None:
     assert (response.status_code, response["Access-Control-Allow-Origin"]) == (200, SITE)
     drain()
     assert Touchpoint.objects.filter(message_id="rs-dj-1").exists()
+
+
+def test_the_limits_count_in_a_shared_cache_too(key: str, settings: Any, tmp_path: Any) -> None:
+    # A cache other processes share (here files; Redis in production) is asked off the event
+    # loop; the counts are the same.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "cache"),
+        }
+    }
+    settings.ONEFUNNEL_TRACKING_RATE_PER_IP = "2/m"
+    body = orjson.dumps(_segment("page", "f", key))
+    statuses = [_call("POST", "/v1/p", body, headers=_headers(SITE, _basic(key)))[0] for _ in "abc"]
+    assert statuses == [200, 200, 429]
+    assert any((tmp_path / "cache").iterdir())
