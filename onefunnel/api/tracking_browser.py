@@ -13,9 +13,9 @@ or revoked shows in preflights within that time (the request itself is always ch
 the key as stored).
 
 Rate limits apply to browser requests (those with an ``Origin``, preflights included): per
-client address (``ONEFUNNEL_TRACKING_RATE_PER_IP``, default ``600/m``) and per write key
-(``ONEFUNNEL_TRACKING_RATE_PER_KEY``, default ``6000/m``: one key serves every visitor of a
-site). They count in Django's cache (``RATELIMIT_USE_CACHE``, see ``settings.CACHES``) with
+client address (``ONEFUNNEL_TRACKING_RATE_PER_IP``, default ``1200/m``: a preflight and its
+request count twice) and per write key (``ONEFUNNEL_TRACKING_RATE_PER_KEY``, default
+``12000/m``: one key serves every visitor of a site). They count in Django's cache (``RATELIMIT_USE_CACHE``, see ``settings.CACHES``) with
 django-ratelimit; over a limit the answer is ``429`` with ``Retry-After``. Server-side SDKs (no
 ``Origin``) are bounded by the inbox backlog instead, as before.
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import Future
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -39,8 +40,8 @@ from onefunnel.services.tracking_writer import writer
 log = logging.getLogger("onefunnel.tracking")
 
 ORIGINS_TTL = 5.0
-DEFAULT_RATE_PER_IP = "600/m"
-DEFAULT_RATE_PER_KEY = "6000/m"
+DEFAULT_RATE_PER_IP = "1200/m"
+DEFAULT_RATE_PER_KEY = "12000/m"
 PREFLIGHT_MAX_AGE = 600
 #: Every request header the current Segment (analytics-next) and RudderStack (v3) browser SDKs
 #: send beyond the CORS-safelisted ones.
@@ -64,11 +65,16 @@ class _Origins:
     def __init__(self) -> None:
         self._origins: frozenset[str] = frozenset()
         self._read_at = -ORIGINS_TTL
+        self._reading: Future[frozenset[str]] | None = None
 
     async def get(self) -> frozenset[str]:
         now = time.monotonic()
         if now - self._read_at >= ORIGINS_TTL:
-            self._origins = await asyncio.wrap_future(writer.call(browser_origins))
+            # One read at a time: the requests arriving meanwhile wait for the same answer.
+            if self._reading is None or self._reading.done():
+                self._reading = writer.call(browser_origins)
+            reading = self._reading
+            self._origins = await asyncio.wrap_future(reading)
             self._read_at = now
         return self._origins
 

@@ -23,6 +23,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from onefunnel.api import api
 from onefunnel.models import RepProfile
 from onefunnel.services.keys import CRM_READ, CRM_WRITE, REPORTS_READ, TRACKING_WRITE, create_key
+from onefunnel.services.tracking_writer import writer
 
 pytestmark = pytest.mark.django_db
 
@@ -348,10 +349,15 @@ def test_api_operations_follow_the_table(callers: dict[str, Client]) -> None:
 @pytest.mark.django_db(transaction=True)  # the tracking writer checks keys on its own thread
 def test_pages_and_tracking_follow_the_table(callers: dict[str, Client]) -> None:
     wrong = []
-    for (method, pattern), expected in (WEB | TRACKING).items():
-        observed = _observe(callers, method, _concrete(pattern))
-        if observed != expected:
-            wrong.append(_diff(f"{method} /{pattern}", expected, observed))
+    try:
+        for (method, pattern), expected in (WEB | TRACKING).items():
+            observed = _observe(callers, method, _concrete(pattern))
+            if observed != expected:
+                wrong.append(_diff(f"{method} /{pattern}", expected, observed))
+    finally:
+        # The tracking writer and processor threads keep connections of their own, which
+        # PostgreSQL would not let the test database be dropped with.
+        writer.close_connection()
     assert not wrong, "\n".join(wrong)
 
 
