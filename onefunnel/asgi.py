@@ -1,7 +1,7 @@
 """ASGI entry point: ``uvicorn onefunnel.asgi:application``.
 
-Tracking requests (``/v1/…``) are answered here directly by :func:`onefunnel.api.tracking.answer`,
-without Django's request handling. They need none of it — no middleware, sessions, CSRF, users,
+Tracking requests (``/v1/…``, and RudderStack's beacon batches at ``/beacon/v1/batch``) are
+answered here directly by :func:`onefunnel.api.tracking.answer`, without Django's request handling. They need none of it — no middleware, sessions, CSRF, users,
 URL resolution or request signals; the write key is checked by the tracking writer, which
 keeps its own database connection — and Django's ASGI handler costs, per request, a new thread
 for synchronous code and hops into it for the request signals: at a few hundred batches a
@@ -24,6 +24,7 @@ _django = get_asgi_application()
 from onefunnel.api.tracking import Answer, answer, max_body  # noqa: E402
 
 TRACKING_PREFIX = "/v1/"
+BEACON_PREFIX = "/beacon/v1/"
 log = logging.getLogger("onefunnel.tracking")
 
 
@@ -61,9 +62,17 @@ async def tracking(scope: dict[str, Any], receive: Any, send: Any) -> None:
         for name, value in scope.get("headers", [])
     }
     body = await _read_body(receive, max_body())
-    kind = str(scope["path"])[len(TRACKING_PREFIX) :]
+    path = str(scope["path"])
+    beacon = path.startswith(BEACON_PREFIX)
+    kind = path[len(BEACON_PREFIX if beacon else TRACKING_PREFIX) :]
+    if beacon and kind != "batch":
+        kind = f"beacon/{kind}"  # only batches come by beacon: anything else is a 404
+    client = scope.get("client") or ("", 0)
+    query = bytes(scope.get("query_string", b"")).decode("latin-1")
     try:
-        result = await answer(str(scope["method"]), kind, headers, body)
+        result = await answer(
+            str(scope["method"]), kind, headers, body, client=str(client[0]), query=query
+        )
     except Exception:
         # A bug, not the sender's fault: a 500 it will retry (messages are deduplicated).
         log.exception("tracking request to %s failed", scope["path"])
@@ -72,8 +81,10 @@ async def tracking(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Route ``/v1/`` requests to :func:`tracking`, everything else to Django."""
-    if scope["type"] == "http" and str(scope.get("path", "")).startswith(TRACKING_PREFIX):
+    """Route ``/v1/`` and ``/beacon/v1/`` requests to :func:`tracking`, everything else to
+    Django."""
+    path = str(scope.get("path", ""))
+    if scope["type"] == "http" and path.startswith((TRACKING_PREFIX, BEACON_PREFIX)):
         await tracking(scope, receive, send)
         return
     await _django(scope, receive, send)

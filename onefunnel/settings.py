@@ -192,6 +192,30 @@ ONEFUNNEL_TRACKING_PROCESSOR = os.environ.get("ONEFUNNEL_TRACKING_PROCESSOR", "1
     "off",
 }
 
+# Caches: django-ratelimit counts the tracking endpoints' browser requests here. The default,
+# local memory, is per process: with `onefunnel serve --workers N` each worker counts on its own,
+# so a client may send up to N times a limit. ONEFUNNEL_CACHE_URL=redis://host:6379/0 shares
+# the counts (Django's Redis backend; `pip install redis`). Not the database cache: the tracking
+# endpoints run on the event loop, where Django refuses synchronous database calls.
+_CACHE_URL = os.environ.get("ONEFUNNEL_CACHE_URL", "")
+CACHES: dict[str, dict[str, Any]] = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
+        if _CACHE_URL.startswith(("redis://", "rediss://"))
+        else {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "onefunnel",
+            # One entry per client address and minute: Django's default of 300 would evict
+            # counts (and let a client past its limit) once a few hundred browsers are active.
+            "OPTIONS": {"MAX_ENTRIES": 200_000},
+        }
+    )
+}
+RATELIMIT_USE_CACHE = "default"
+# Requests from web pages (with an Origin): per client address and per write key ("" = off).
+ONEFUNNEL_TRACKING_RATE_PER_IP = os.environ.get("ONEFUNNEL_TRACKING_RATE_PER_IP", "1200/m")
+ONEFUNNEL_TRACKING_RATE_PER_KEY = os.environ.get("ONEFUNNEL_TRACKING_RATE_PER_KEY", "12000/m")
+
 # Renewals: a renewal deal opens this many days before a contract's renewal date; auto-renewing
 # contracts get one too only when ONEFUNNEL_RENEWAL_AUTO_RENEWING is on.
 ONEFUNNEL_RENEWAL_LEAD_DAYS = int(os.environ.get("ONEFUNNEL_RENEWAL_LEAD_DAYS", "90"))

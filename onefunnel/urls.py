@@ -6,12 +6,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from onefunnel.api import api
+from onefunnel.api.tracking_urls import beacon_patterns
 from onefunnel.web.views_common import favicon
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("v1/", include("onefunnel.api.tracking_urls")),
+    path("beacon/v1/", include(beacon_patterns)),
     path("favicon.ico", favicon),
     path("", include("onefunnel.web.urls")),
 ]

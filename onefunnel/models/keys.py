@@ -16,6 +16,13 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A browser key: the web origins whose pages may send with it (canonical, see
+    # onefunnel.domain.origins). Empty: a server key, which never answers a browser.
+    origins = models.JSONField(default=list, blank=True)
+    # Requests refused because of their origin: how many, and the last one (for the operator).
+    refused_count = models.BigIntegerField(default=0)
+    last_refused_origin = models.CharField(max_length=200, blank=True)
+    last_refused_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.scope}, {self.prefix}…)"

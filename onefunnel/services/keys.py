@@ -7,13 +7,17 @@ Only a key's SHA-256 is stored. Keys are 256-bit random tokens, so a fast unsalt
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
+from onefunnel.domain.origins import OriginError, normalise_origins
 from onefunnel.models import ApiKey
 from onefunnel.services.errors import InputError, NotFoundError
 
@@ -24,6 +28,8 @@ REPORTS_READ = "reports:read"  # the reports API; no access to CRM records thems
 SCOPES = frozenset({TRACKING_WRITE, CRM_READ, CRM_WRITE, REPORTS_READ})
 KEY_PREFIX = "of_"
 _TOUCH_INTERVAL = timedelta(minutes=1)
+MAX_ORIGINS = 50
+log = logging.getLogger("onefunnel.tracking")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,10 @@ class KeyInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    origins: tuple[str, ...] = ()
+    refused_count: int = 0
+    last_refused_origin: str = ""
+    last_refused_at: datetime | None = None
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyInfo:
@@ -49,7 +59,16 @@ class KeyInfo:
             key.created_at,
             key.last_used_at,
             key.revoked_at,
+            tuple(key.origins or ()),
+            key.refused_count,
+            key.last_refused_origin,
+            key.last_refused_at,
         )
+
+    @property
+    def is_browser_key(self) -> bool:
+        """A key for web pages: it has origins, and may only write tracking."""
+        return bool(self.origins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +84,35 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(scope: str, name: str = "") -> CreatedKey:
-    """Create a key with one scope; the returned secret is never stored and cannot be shown again."""
+def create_key(scope: str, name: str = "", origins: Iterable[str] = ()) -> CreatedKey:
+    """Create a key with one scope; the returned secret is never stored and cannot be shown again.
+
+    ``origins`` make it a browser key: only pages of those web origins may send with it, and
+    only tracking (a key in a web page is public, so it may do nothing else).
+    """
     if scope not in SCOPES:
         raise InputError(f"scope: unknown scope {scope!r} (known: {', '.join(sorted(SCOPES))})")
     name = name.strip() or scope
     if len(name) > 100:
         raise InputError("name: at most 100 characters")
+    try:
+        allowed = normalise_origins(origins)
+    except OriginError as exc:
+        raise InputError(f"origin: {exc}") from None
+    if allowed and scope != TRACKING_WRITE:
+        raise InputError(
+            f"origin: only a {TRACKING_WRITE} key may have origins (a key in a web page is "
+            "public, so it may write tracking and nothing else)"
+        )
+    if len(allowed) > MAX_ORIGINS:
+        raise InputError(f"origin: at most {MAX_ORIGINS} origins per key")
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.objects.create(
-        name=name, scope=scope, prefix=secret[:10], key_hash=hash_key(secret)
+        name=name,
+        scope=scope,
+        prefix=secret[:10],
+        key_hash=hash_key(secret),
+        origins=list(allowed),
     )
     return CreatedKey(KeyInfo.of(key), secret)
 
@@ -110,10 +148,40 @@ def verify_key(secret: str, scope: str) -> KeyInfo | None:
     key = ApiKey.objects.filter(
         key_hash=hash_key(secret), scope=scope, revoked_at__isnull=True
     ).first()
-    if key is None:
+    if key is None or (key.origins and scope != TRACKING_WRITE):
         return None
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at >= _TOUCH_INTERVAL:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return KeyInfo.of(key)
+
+
+def browser_origins() -> frozenset[str]:
+    """Every origin allowed on a live browser write key: the origins a CORS preflight may be
+    answered for (a preflight carries no key; the request that follows is checked against
+    its own key's list)."""
+    allowed: set[str] = set()
+    live = ApiKey.objects.filter(scope=TRACKING_WRITE, revoked_at__isnull=True)
+    for origins in live.values_list("origins", flat=True):
+        allowed.update(origins or ())
+    return frozenset(allowed)
+
+
+def record_refused_origins(refused: Mapping[int, tuple[str | None, int]]) -> None:
+    """Count requests refused for their origin on their keys (key id → last origin, how many),
+    shown by ``onefunnel keys list``, and log each key's refusals once."""
+    now = timezone.now()
+    for key_id, (origin, count) in refused.items():
+        shown = origin if origin is not None else "(no Origin header)"
+        ApiKey.objects.filter(pk=key_id).update(
+            refused_count=F("refused_count") + count,
+            last_refused_origin=shown[:200],
+            last_refused_at=now,
+        )
+        log.warning(
+            "tracking: refused %d request(s) with key #%d from origin %s (not on its list)",
+            count,
+            key_id,
+            shown,
+        )

@@ -29,15 +29,17 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from django.conf import settings
 from django.db import connection
 
-from onefunnel.services.keys import TRACKING_WRITE, verify_key
+from onefunnel.domain.origins import origin_allowed
+from onefunnel.services.keys import TRACKING_WRITE, KeyInfo, record_refused_origins, verify_key
 from onefunnel.services.tracking_inbound import Received, accept, pending, process_inbound
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The default bound on the messages waiting in the inbox (ONEFUNNEL_TRACKING_MAX_BACKLOG):
 # about a minute and a half of a 20,000 messages/s stream.
@@ -52,6 +54,7 @@ class _Job:
     write_key: str
     batch: Received | None
     done: Future[bool]
+    origin: str | None = None
 
     @property
     def size(self) -> int:
@@ -67,17 +70,37 @@ class GroupCommitWriter:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
-    def submit(self, write_key: str, batch: Received | None) -> Future[bool]:
-        """Queue a batch sent with a write key.
+    def submit(
+        self, write_key: str, batch: Received | None, origin: str | None = None
+    ) -> Future[bool]:
+        """Queue a batch sent with a write key, from a web ``origin`` (None: not a browser).
 
         The future holds True once the batch is committed, False when the key is not a live
-        ``tracking:write`` key (nothing is stored), or the error that stopped the transaction.
-        Without a batch, only the key is checked.
+        ``tracking:write`` key (nothing is stored), :class:`OriginRefusedError` when the key
+        does not answer that origin (nothing is stored; the refusal is counted on the key), or
+        the error that stopped the transaction. Without a batch, only the key is checked.
         """
-        job = _Job(write_key, batch, Future())
+        job = _Job(write_key, batch, Future(), origin)
         self._ensure_started()
         self._jobs.put(job)
         return job.done
+
+    def call(self, work: Callable[[], T]) -> Future[T]:
+        """Run ``work`` on the writer's thread, with its database connection, between turns:
+        for the few reads the tracking endpoints need (a CORS preflight's origins) without
+        opening a connection of their own."""
+        done: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                _drop_broken_connection()
+                done.set_result(work())
+            except Exception as exc:
+                done.set_exception(exc)
+
+        self._ensure_started()
+        self._jobs.put(run)
+        return done
 
     def close_connection(self) -> None:
         """Close the writer's (and the processor's) database connection now; the next batch
@@ -140,7 +163,7 @@ class GroupCommitWriter:
                 self._write([job])
             return
         for job, result in zip(turn, results, strict=True):
-            if isinstance(result, InboxFullError):
+            if isinstance(result, Exception):
                 job.done.set_exception(result)
             else:
                 job.done.set_result(result)
@@ -159,24 +182,60 @@ def _drop_broken_connection() -> None:
             connection.errors_occurred = False
 
 
-def _ingest_turn(turn: list[_Job]) -> list[bool | InboxFullError]:
+def _ingest_turn(turn: list[_Job]) -> list[bool | Exception]:
     _drop_broken_connection()
-    live = {key for key in {job.write_key for job in turn} if verify_key(key, TRACKING_WRITE)}
-    batches = [job.batch for job in turn if job.write_key in live and job.batch is not None]
+    keys: dict[str, KeyInfo | None] = {}
+    for job in turn:
+        if job.write_key not in keys:
+            keys[job.write_key] = verify_key(job.write_key, TRACKING_WRITE)
+    refused: dict[int, tuple[str | None, int]] = {}
+    allowed: list[bool] = []
+    for job in turn:
+        key = keys[job.write_key]
+        ok = key is not None and origin_allowed(job.origin, key.origins)
+        if key is not None and not ok:
+            refused[key.id] = (job.origin, refused.get(key.id, (None, 0))[1] + 1)
+        allowed.append(ok)
+    batches = [job.batch for job, ok in zip(turn, allowed, strict=True) if ok and job.batch]
     full = InboxFullError() if batches and backlog.full(sum(b.events for b in batches)) else None
     if batches and full is None:
         accept(batches)
         processor.wake()
-    return [
-        full
-        if full is not None and job.batch is not None and job.write_key in live
-        else job.write_key in live
-        for job in turn
-    ]
+    if refused:
+        record_refused_origins(refused)
+    results: list[bool | Exception] = []
+    for job, ok in zip(turn, allowed, strict=True):
+        key = keys[job.write_key]
+        if key is not None and not ok:
+            results.append(OriginRefusedError(job.origin, key.origins))
+        elif ok and full is not None and job.batch is not None:
+            results.append(full)
+        else:
+            results.append(ok)
+    return results
 
 
 class InboxFullError(Exception):
     """The inbox holds ``ONEFUNNEL_TRACKING_MAX_BACKLOG`` messages or more: answer 429."""
+
+
+class OriginRefusedError(Exception):
+    """A live write key used from a web origin it does not answer (or a browser key used
+    without one): answer 403. Counted on the key (``onefunnel keys list``) and logged."""
+
+    def __init__(self, origin: str | None, allowed: tuple[str, ...]) -> None:
+        self.origin = origin
+        self.browser_key = bool(allowed)
+        if origin is None:
+            message = "Origin: this write key only answers web pages of its origins"
+        elif allowed:
+            message = f"Origin: {origin} is not allowed for this write key"
+        else:
+            message = (
+                f"Origin: {origin}: this write key is a server key; create a browser key "
+                "with `onefunnel keys create --scope tracking:write --origin ...`"
+            )
+        super().__init__(message)
 
 
 class Backlog:

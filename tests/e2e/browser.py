@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,9 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+#: Chromium resolves no host name but loopback's (for pages whose requests are not intercepted).
+LOOPBACK_ONLY = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"
 
 
 def need_chromium() -> None:
@@ -107,27 +110,42 @@ class Watched:
 
 @contextmanager
 def watched_page(
-    base: str, name: str, *, width: int = 1200, height: int = 900
+    base: str, name: str, *, width: int = 1200, height: int = 900, also: Sequence[str] = ()
 ) -> Iterator[Watched]:
     """A Chromium page on ``base``; the test fails at the end of the block if the page logged a
-    console error, threw, had a request fail or answered >= 400, or asked another host."""
+    console error, threw, had a request fail or answered >= 400, or asked another host than
+    ``base`` and the origins in ``also`` (e.g. a second loopback origin serving a web site).
+
+    With ``also``, requests are watched, not intercepted: while any route is set, Playwright
+    answers CORS preflights itself, and a cross-origin test must see the server's answers. The
+    browser then resolves no host name but loopback's, so nothing can leave the machine.
+    """
     need_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        args = [*ARGS, LOOPBACK_ONLY] if also else ARGS
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         page = browser.new_page(viewport={"width": width, "height": height})
         watched = Watched(page, name, base)
         problems = watched.problems
+        allowed = (base, "data:", *also)
 
         def route(r: Any) -> None:
-            if r.request.url.startswith(base) or r.request.url.startswith("data:"):
+            if r.request.url.startswith(allowed):
                 r.continue_()
             else:
                 problems.append(f"request to another host: {r.request.url}")
                 r.abort()
 
-        page.route("**/*", route)
+        def watch(r: Any) -> None:
+            if not r.url.startswith(allowed):
+                problems.append(f"request to another host: {r.url}")
+
+        if also:
+            page.on("request", watch)
+        else:
+            page.route("**/*", route)
         page.on(
             "console",
             lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,

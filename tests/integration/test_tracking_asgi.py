@@ -38,6 +38,8 @@ def _call(
     *,
     headers: Sequence[tuple[bytes, bytes]] = (),
     chunk: int = 0,
+    query: bytes = b"",
+    client: str = "127.0.0.1",
 ) -> tuple[int, dict[str, str], bytes]:
     """Call the ASGI application; ``chunk`` > 0 sends the body in pieces of that size."""
     scope: dict[str, Any] = {
@@ -48,7 +50,7 @@ def _call(
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query,
         "root_path": "",
         "headers": [
             (b"host", b"testserver"),
@@ -56,7 +58,7 @@ def _call(
             (b"content-length", str(len(body)).encode()),
             *headers,
         ],
-        "client": ("127.0.0.1", 50000),
+        "client": (client, 50000),
         "server": ("testserver", 80),
     }
     sent: list[dict[str, Any]] = []
@@ -137,7 +139,7 @@ def test_unknown_endpoints_are_404_and_other_methods_405() -> None:
     status, _, content = _call("POST", "/v1/nope", b"{}")
     assert (status, orjson.loads(content)["code"]) == (404, "not_found")
     status, headers, _ = _call("GET", "/v1/batch")
-    assert (status, headers["allow"]) == (405, "POST")
+    assert (status, headers["allow"]) == (405, "POST, OPTIONS")
 
 
 def test_a_failure_inside_is_a_500_the_sender_retries(monkeypatch: pytest.MonkeyPatch) -> None:
