@@ -24,6 +24,8 @@ from urllib.parse import parse_qsl, unquote
 
 import orjson
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http.multipartparser import MultiPartParserError
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -52,9 +54,9 @@ _SEGMENT_COOKIE = "ajs_anonymous_id"
 class _RefusedError(Exception):
     """A request refused before the service is asked: status and message."""
 
-    def __init__(self, status: int, message: str, loc: str = "body") -> None:
+    def __init__(self, status: int, message: str, loc: str = "") -> None:
         super().__init__(message)
-        self.status, self.loc = status, loc
+        self.status, self.loc = status, loc or message.partition(": ")[0]
 
 
 def _public_form(slug: str) -> FormView:
@@ -87,13 +89,24 @@ def _read_values(request: HttpRequest) -> dict[str, object]:
     try:
         declared = int(request.headers.get("Content-Length") or 0)
     except ValueError:
-        raise _RefusedError(400, "invalid Content-Length") from None
+        raise _RefusedError(400, "header: invalid Content-Length") from None
     if declared > MAX_BODY_BYTES:
         raise _RefusedError(413, f"body: a submission is at most {MAX_BODY_BYTES // 1024} KiB")
+    kind = request.content_type or ""
+    if kind == "multipart/form-data":
+        # A form posted with enctype="multipart/form-data" (files are ignored): Django's parser,
+        # on a body already known to be small, with its own limit on the number of names.
+        try:
+            return {k: v for k, v in request.POST.items()}
+        except (TooManyFieldsSent, RequestDataTooBig):
+            raise _RefusedError(
+                422, f"fields: at most {MAX_SUBMITTED_FIELDS} fields may be sent"
+            ) from None
+        except MultiPartParserError:
+            raise _RefusedError(400, "body: not readable as multipart/form-data") from None
     body = request.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         raise _RefusedError(413, f"body: a submission is at most {MAX_BODY_BYTES // 1024} KiB")
-    kind = request.content_type or ""
     if kind == "application/json":
         try:
             data = orjson.loads(body or b"{}")
