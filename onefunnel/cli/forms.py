@@ -68,13 +68,13 @@ def forms_create(
     name: Annotated[str, typer.Option(help="The form's title")],
     slug: Annotated[str, typer.Option(help="Its address: /f/<slug>")],
     field: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--field",
             help="name[:label[:type[:required]]], repeatable; type text, email, tel, textarea or"
             " checkbox. 'email' is added (required) when not given.",
         ),
-    ],
+    ] = None,
     consent_text: Annotated[str, typer.Option(help="Consent shown beside a required box")] = "",
     hand_raise: Annotated[
         bool, typer.Option("--hand-raise", help="A submission moves the contact to intent")
@@ -93,7 +93,7 @@ def forms_create(
     _ready()
     from onefunnel.services.marketing.forms import create_form
 
-    fields = [parse_field(spec) for spec in field]
+    fields = [parse_field(spec) for spec in field or []]
     if not any(f["name"] == "email" for f in fields):
         fields.insert(0, {"name": "email", "label": "Email", "type": "email", "required": True})
     values: dict[str, Any] = {
