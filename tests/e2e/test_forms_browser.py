@@ -16,6 +16,7 @@ import base64
 import csv
 import io
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -196,9 +197,39 @@ def test_an_anonymous_visitor_raises_their_hand_through_the_embedded_form(
         w.shot("queue")
 
 
-def _any_rep(server: Server) -> str:
+def _login(server: Server, role: str) -> str:
+    """A demo user of the role (from `onefunnel demo`'s list of logins)."""
     payload = json.loads(server.install.run("demo", "--format", "json").stdout)
-    return str(payload["demo_logins"]).split(" (sales rep)")[0].split()[-1].strip(",")
+    match = re.search(rf"([\w.]+) \({role}\)", payload["demo_logins"])
+    assert match, payload["demo_logins"]
+    return match.group(1)
+
+
+def _any_rep(server: Server) -> str:
+    return _login(server, "sales rep")
+
+
+def test_marketing_finds_its_forms_with_the_hosted_page_and_the_snippet(server: Server) -> None:
+    server.install.run("forms", "create", "--name", "Webinar sign-up", "--slug", "webinar")
+    with watched_page(server.base, "forms-list") as w:
+        page = w.page
+        page.goto(server.base + "/login")
+        page.fill("#id_username", _login(server, "marketing"))
+        page.fill("#id_password", demo_password(server.install.home))
+        page.click("button[type=submit]")
+        page.wait_for_load_state("networkidle")  # the funnel's panels load first
+        page.click("nav >> text=Forms")
+        page.wait_for_url(server.base + "/forms")
+        row = page.locator("tr", has_text="Webinar sign-up")
+        assert row.locator(f"a[href='{server.base}/f/webinar']").count() == 1
+        snippet = row.locator("textarea").input_value()
+        assert 'data-onefunnel-form="webinar"' in snippet
+        assert f"{server.base}/static/onefunnel/forms-embed.js" in snippet
+        w.shot("list")
+        row.locator(f"a[href='{server.base}/f/webinar']").click()
+        page.wait_for_url(server.base + "/f/webinar")
+        assert page.locator("input[name=email]").count() == 1
+        w.shot("hosted")
 
 
 def test_a_plain_html_post_to_the_hosted_page(server: Server) -> None:
