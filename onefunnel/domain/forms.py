@@ -147,12 +147,19 @@ def single_line(value: str) -> str:
     return " ".join(_CONTROL.sub(" ", value).split())
 
 
+def multi_line(value: str) -> str:
+    """``value`` keeping its line breaks (CRLF and CR become LF), with every other control
+    character folded into a space and the ends trimmed: text for a message box."""
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL_BUT_NEWLINE.sub(" ", text).strip()
+
+
 def _text(raw: object, name: str, limit: int, *, required: bool, one_line: bool = True) -> str:
     if raw is None:
         raw = ""
     if not isinstance(raw, str):
         raise FormError(f"{name}: must be text")
-    value = single_line(raw) if one_line else _CONTROL_BUT_NEWLINE.sub(" ", raw).strip()
+    value = single_line(raw) if one_line else multi_line(raw)
     if required and not value:
         raise FormError(f"{name}: required")
     if len(value) > limit:
@@ -365,11 +372,7 @@ def read_submission(
         if raw is not None and not isinstance(raw, str):
             problems.append((f.name, "must be text"))
             continue
-        text = (
-            _CONTROL_BUT_NEWLINE.sub(" ", raw or "").strip()
-            if f.type is FieldType.TEXTAREA
-            else single_line(raw or "")
-        )
+        text = multi_line(raw or "") if f.type is FieldType.TEXTAREA else single_line(raw or "")
         if f.required and not text:
             problems.append((f.name, "required"))
         elif text:

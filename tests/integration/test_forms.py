@@ -489,3 +489,31 @@ def test_the_consent_export_is_formula_safe_csv(
 def test_system_actor_may_do_everything(make_form: Callable[..., Any]) -> None:
     make_form()
     assert consent_records(SYSTEM, "contact") == []
+
+
+def test_absurd_api_input_answers_4xx_never_500(marketer: User) -> None:
+    client = _client(marketer)
+    assert client.get("/api/forms/%00").status_code == 404
+    assert client.get("/api/forms/" + "x" * 5000).status_code == 404
+    body = {"name": "N\x00ame", "slug": "nul", "fields": FIELDS, "campaign": "sp\x00ring"}
+    answer = client.post("/api/forms", body, content_type="application/json")
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["loc"] == ["campaign"]
+    patch = client.patch("/api/forms/%00", {"name": "x"}, content_type="application/json")
+    assert patch.status_code == 404
+    assert client.get("/api/forms/%00/consent").status_code == 404
+    assert not Form.objects.exists()
+
+
+def test_nul_and_control_characters_in_a_submission_are_stored_safely(
+    make_form: Callable[..., Any],
+) -> None:
+    make_form()
+    sent = {**PERSON, "first_name": "A\x00da", "message": "hi\x00\r\nthere",
+            "anonymous_id": "an\x00on", "utm_campaign": "c\x00", "page_url": "http://x/\x00"}  # fmt: skip
+    answer = Client().post("/f/contact/submit", sent, content_type="application/json",
+                           HTTP_USER_AGENT="agent\x01")  # fmt: skip
+    assert answer.status_code == 200
+    contact = Contact.objects.get()
+    assert contact.first_name == "A da"
+    assert FormSubmission.objects.get().answers["message"] == "hi \nthere"

@@ -40,6 +40,7 @@ from onefunnel.domain.forms import (
     Submission,
     check_definition,
     check_origin,
+    check_slug,
     consent_version,
     read_submission,
     single_line,
@@ -207,7 +208,7 @@ def _campaign(key: object) -> Campaign | None:
         return None
     if not isinstance(key, str):
         raise InputError("campaign: must be a campaign's UTM key")
-    campaign = Campaign.objects.filter(utm_campaign=key.strip()).first()
+    campaign = Campaign.objects.filter(utm_campaign=single_line(key)).first()
     if campaign is None:
         raise InputError(f"campaign: no campaign with the UTM key {single_line(key)[:80]!r}")
     return campaign
@@ -261,7 +262,7 @@ def update_form(actor: Actor, slug: str, changes: Mapping[str, Any]) -> FormView
     if unknown:
         raise InputError(f"{unknown[0]}: unknown field (the slug cannot change)")
     with transaction.atomic():
-        row = Form.objects.select_for_update().filter(slug=slug).first()
+        row = Form.objects.select_for_update().filter(slug=_slug(slug)).first()
         if row is None:
             raise NotFoundError(f"form: no form {single_line(slug)[:80]!r}")
         current = _view(row)
@@ -290,10 +291,19 @@ def list_forms() -> list[FormView]:
     return [_view(row, row.n) for row in rows]
 
 
+def _slug(slug: str) -> str:
+    """The slug asked for, or NotFoundError when it cannot be one (never sent to the database:
+    PostgreSQL refuses text holding NUL)."""
+    try:
+        return check_slug(slug)
+    except FormError:
+        raise NotFoundError(f"form: no form {single_line(slug)[:80]!r}") from None
+
+
 def get_form(slug: str, *, active_only: bool = False) -> FormView:
     """One form by its slug; NotFoundError if there is none (or it is switched off, when
     ``active_only``: the public pages)."""
-    rows = Form.objects.select_related("campaign").filter(slug=slug)
+    rows = Form.objects.select_related("campaign").filter(slug=_slug(slug))
     if active_only:
         rows = rows.filter(active=True)
     row = rows.first()

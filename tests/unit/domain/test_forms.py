@@ -184,6 +184,8 @@ def test_crlf_in_one_line_fields_cannot_start_a_new_line() -> None:
     got = read_submission(_form(), sent)
     assert got.answers["first_name"] == "Ada Bcc: x@example.com"
     assert got.answers["message"] == "line 1\nline 2"  # a message keeps its lines, no CR/NUL
+    crlf = read_submission(_form(), {**GOOD, "message": "a\r\nb\rc\x00d"})
+    assert crlf.answers["message"] == "a\nb\nc d"
 
 
 def test_utm_comes_from_the_hidden_fields_else_the_page_else_the_forms_campaign() -> None:
