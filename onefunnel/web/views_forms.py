@@ -20,7 +20,7 @@ parsed (64 KiB, 413; at most 100 names and 5,000 characters a value, 422), and t
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import orjson
 from django.conf import settings
@@ -70,15 +70,17 @@ def _rate() -> str:
     return str(getattr(settings, "ONEFUNNEL_FORMS_RATE", "10/m"))
 
 
-def _own_origin(request: HttpRequest) -> str:
-    return f"{request.scheme}://{request.get_host()}".lower()
+def _same_host(origin: str, request: HttpRequest) -> bool:
+    # The host only: behind a proxy that ends TLS, the request may look like http while the
+    # browser says https.
+    return urlsplit(origin.lower()).netloc == request.get_host().lower()
 
 
 def _origin_allowed(request: HttpRequest, form: FormView) -> str | None:
-    """The Origin to answer CORS for, "" for a same-site (or origin-less) request; None when
-    the origin may not post this form."""
+    """The Origin to answer CORS for, "" for a same-site (or origin-less: a server's) request;
+    None when the origin may not post this form."""
     origin = request.headers.get("Origin")
-    if origin is None or origin.lower() == _own_origin(request):
+    if origin is None or _same_host(origin, request):
         return ""
     return origin if origin.lower() in form.allowed_origins else None
 
