@@ -21,6 +21,7 @@ Use cases, one transaction each, returning frozen views:
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -33,12 +34,12 @@ from django.utils import timezone
 
 from onefunnel.domain.access import Action, Actor
 from onefunnel.domain.forms import (
-    CONSENT,
     FormDefinition,
     FormError,
     FormField,
     Submission,
     check_definition,
+    check_field,
     check_origin,
     check_slug,
     consent_version,
@@ -95,7 +96,7 @@ class FormView:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain form for output."""
-        data = {k: getattr(self, k) for k in self.__slots__}
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["fields"] = [f.as_dict() for f in self.fields]
         data["allowed_origins"] = list(self.allowed_origins)
         return data
@@ -174,7 +175,7 @@ class ConsentRecord:
 
 
 def _fields_of(raw: Sequence[Mapping[str, Any]]) -> tuple[FormField, ...]:
-    return check_definition(name="x", slug="x", fields=list(raw)).fields
+    return tuple(check_field(f, i) for i, f in enumerate(raw))
 
 
 def _view(row: Form, submissions: int | None = None) -> FormView:
@@ -326,7 +327,7 @@ def submit_form(
     submission = read_submission(definition, values, default_campaign=form.campaign or "")
     base = SubmissionResult(form.slug, form.thank_you, form.redirect_url)
     if submission.is_robot:
-        return SubmissionResult(**{**_fields(base), "robot": True})
+        return dataclasses.replace(base, robot=True)
     email = normalise_email(submission.email)
     key = f"form:{form.id}:{submission.submission_id or uuid.uuid4().hex}"
     moment = at or timezone.now()
@@ -345,17 +346,13 @@ def submit_form(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _fields(result: SubmissionResult) -> dict[str, Any]:
-    return {k: getattr(result, k) for k in result.__slots__}
-
-
 def _recorded(key: str, base: SubmissionResult) -> SubmissionResult | None:
     row = FormSubmission.objects.filter(key=key).first()
     if row is None:
         return None
-    return SubmissionResult(
-        **{**_fields(base), "duplicate": True, "submission_id": row.pk,
-           "contact_id": row.contact_id, "touchpoint_id": row.touchpoint_id},
+    return dataclasses.replace(
+        base, duplicate=True, submission_id=row.pk, contact_id=row.contact_id,
+        touchpoint_id=row.touchpoint_id,
     )  # fmt: skip
 
 
@@ -425,10 +422,10 @@ def _record(
         .values_list("id", flat=True)
         .first()
     )
-    return SubmissionResult(
-        **{**_fields(base), "submission_id": row.pk, "contact_id": contact.pk,
-           "touchpoint_id": recorded.touchpoint_id, "handoff_id": handoff_id,
-           "contact_created": not existed, "merged_touches": len(done.merged)},
+    return dataclasses.replace(
+        base, submission_id=row.pk, contact_id=contact.pk,
+        touchpoint_id=recorded.touchpoint_id, handoff_id=handoff_id,
+        contact_created=not existed, merged_touches=len(done.merged),
     )  # fmt: skip
 
 
@@ -465,7 +462,6 @@ def consent_records(actor: Actor, slug: str) -> list[ConsentRecord]:
 
 
 __all__ = [
-    "CONSENT",
     "CONSENT_COLUMNS",
     "ConsentRecord",
     "FormView",
