@@ -53,6 +53,12 @@ def parse_field(spec: str) -> dict[str, Any]:
     return field
 
 
+def _emit(view: Any, fmt: OutputFormat) -> None:
+    """A form: JSON as the API gives it; a table or CSV with its fields in one line."""
+    data = view.as_dict() if fmt is OutputFormat.json else _shown(view)
+    emit_object(data, fmt, title=f"form {view.slug}")
+
+
 def _shown(view: Any) -> dict[str, Any]:
     data: dict[str, Any] = view.as_dict()
     data["fields"] = ", ".join(
@@ -101,8 +107,7 @@ def forms_create(
         "hand_raise": hand_raise, "campaign": campaign, "thank_you": thank_you,
         "redirect_url": redirect_url, "allowed_origins": list(origin or []),
     }  # fmt: skip
-    view = create_form(_actor(as_user), values)
-    emit_object(_shown(view), fmt, title=f"form {view.slug}")
+    _emit(create_form(_actor(as_user), values), fmt)
 
 
 @forms_app.command("list")
@@ -126,9 +131,7 @@ def forms_show(
     _ready()
     from onefunnel.services.marketing.forms import get_form
 
-    view = get_form(slug)
-    emit_object(view.as_dict() if fmt is OutputFormat.json else _shown(view), fmt,
-                title=f"form {view.slug}")  # fmt: skip
+    _emit(get_form(slug), fmt)
 
 
 @consent_app.command("export")

@@ -19,6 +19,7 @@ parsed (64 KiB, 413; at most 100 names and 5,000 characters a value, 422), and t
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -39,6 +40,7 @@ from onefunnel.domain.forms import (
     MAX_BODY_BYTES,
     MAX_SUBMITTED_FIELDS,
     PAGE_URL,
+    SUBMISSION_ID,
     UTM_FIELDS,
     FormError,
     SubmissionError,
@@ -181,6 +183,9 @@ def _page(
     hidden = {name: single_line(request.GET.get(name, ""))[:200] for name in UTM_FIELDS}
     hidden[ANONYMOUS_ID] = _segment_anonymous_id(request)
     hidden[PAGE_URL] = request.build_absolute_uri()[:2000]
+    # One id per page shown: posting the same page twice (a double click, a reload that
+    # re-posts) records one submission.
+    hidden[SUBMISSION_ID] = uuid.uuid4().hex
     if values:
         hidden.update({k: str(values[k]) for k in hidden if isinstance(values.get(k), str)})
     by_field = dict(errors or [])

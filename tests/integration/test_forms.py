@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -299,6 +300,21 @@ def test_the_hosted_page_works_without_javascript(make_form: Callable[..., Any])
     touch = Touchpoint.objects.get(kind=TouchKind.FORM_SUBMIT)
     assert touch.campaign is not None
     assert touch.campaign.utm_campaign == "spring"
+
+
+def test_posting_the_same_hosted_page_twice_records_one_submission(
+    make_form: Callable[..., Any],
+) -> None:
+    make_form()
+    client = Client()
+    html = client.get("/f/contact").content.decode()
+    match = re.search(r'name="submission_id" value="(\w+)"', html)
+    assert match
+    body = {**PERSON, "submission_id": match.group(1)}
+    first = _html_post(client, "/f/contact", body)
+    again = _html_post(client, "/f/contact", body)  # a reload that re-posts
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert FormSubmission.objects.count() == 1
 
 
 def test_the_hosted_page_names_missing_fields_and_keeps_what_was_typed(
