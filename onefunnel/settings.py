@@ -225,3 +225,7 @@ ONEFUNNEL_RENEWAL_AUTO_RENEWING = os.environ.get("ONEFUNNEL_RENEWAL_AUTO_RENEWIN
     "yes",
     "on",
 }
+
+# Form submissions accepted per IP address (a django-ratelimit rate such as "10/m"), counted in
+# each server process's cache.
+ONEFUNNEL_FORMS_RATE = os.environ.get("ONEFUNNEL_FORMS_RATE", "10/m")

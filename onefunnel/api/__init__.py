@@ -5,6 +5,7 @@ from onefunnel.api import (
     activities,  # noqa: F401  (registers activities, tasks, manual contact moves)
     crm,  # noqa: F401  (registers the CRM resources)
     deals,  # noqa: F401  (registers deals, pipelines, the deal board)
+    forms,  # noqa: F401  (registers /api/forms and consent exports)
     handoffs,  # noqa: F401  (registers the handoff and scoring routes)
     ltv,  # noqa: F401  (registers /api/ltv)
     plan,  # noqa: F401  (registers targets, forecast, plans and budgets)

@@ -80,6 +80,7 @@ def main() -> None:
         attribution,
         backup,
         commands,
+        forms,
         imports,
         intent,
         keys,

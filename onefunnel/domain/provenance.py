@@ -16,6 +16,10 @@ from typing import Any
 PROVENANCE = "_provenance"
 TRACKING = "tracking"
 API = "api"
+FORM = "form"
+#: Sources anyone on the internet can write through (a browser write key, a public form): they
+#: only fill, and may replace what one of them wrote, never what a user, import or key set.
+PUBLIC_SOURCES = frozenset({TRACKING, FORM})
 
 
 def _stamps(properties: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -24,13 +28,13 @@ def _stamps(properties: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def tracking_may_set(properties: Mapping[str, Any], field: str, current: object) -> bool:
-    """True if tracking may write ``field``, whose value now is ``current``."""
+    """True if tracking (or a public form) may write ``field``, whose value now is ``current``."""
     if current in (None, ""):
         return True
     stamp = _stamps(properties).get(field)
     return (
         isinstance(stamp, Mapping)
-        and stamp.get("source") == TRACKING
+        and stamp.get("source") in PUBLIC_SOURCES
         and stamp.get("value") == current
     )
 

@@ -5,6 +5,7 @@ from onefunnel.models.campaigns import Campaign, Spend
 from onefunnel.models.contracts import Contract, HealthConfig
 from onefunnel.models.crm import Account, Contact, ContactAlias
 from onefunnel.models.deals import Deal, DealHistory, DealSource, Pipeline, PipelineStage
+from onefunnel.models.forms import Form, FormSubmission
 from onefunnel.models.handoffs import Handoff, HandoffCredit
 from onefunnel.models.inbound import ContactMerge, InboundBatch
 from onefunnel.models.keys import ApiKey
@@ -38,6 +39,8 @@ __all__ = [
     "DealForecast",
     "DealHistory",
     "DealSource",
+    "Form",
+    "FormSubmission",
     "Handoff",
     "HandoffCredit",
     "HandoffEvent",

@@ -157,14 +157,17 @@ def _apply_fields(contact: Contact, fields: Mapping[str, Any], *, save: bool = T
         contact.save(update_fields=[*changed, "updated_at"])
 
 
-def _tracked(contact: Contact | None, fields: Mapping[str, Any], at: datetime) -> dict[str, Any]:
-    """The traits tracking may write to ``contact`` (a public write key only fills: see
-    ``domain/provenance.py``), with the provenance of the values it changes."""
+def _tracked(
+    contact: Contact | None, fields: Mapping[str, Any], at: datetime, source: str = TRACKING
+) -> dict[str, Any]:
+    """The traits tracking (or another public ``source``) may write to ``contact`` (a public
+    write key only fills: see ``domain/provenance.py``), with the provenance of the values it
+    changes."""
     contact = contact if contact is not None else Contact()
     current = {name: getattr(contact, name) for name in fields if name != "properties"}
     kept = fillable(contact.properties, current, fields)
     changes = {n: v for n, v in kept.items() if n != "properties" and current.get(n) != v}
-    stamps = stamped(contact.properties, changes, TRACKING, at).get(PROVENANCE)
+    stamps = stamped(contact.properties, changes, source, at).get(PROVENANCE)
     if changes and stamps:
         kept["properties"] = {**kept.get("properties", {}), PROVENANCE: stamps}
     return kept
@@ -187,6 +190,7 @@ def identify(
     fields: Mapping[str, Any],
     at: datetime,
     message_id: str = "",
+    source: str = TRACKING,
 ) -> Identified:
     """Create or update the identified contact and merge the anonymous history into it.
 
@@ -214,13 +218,13 @@ def identify(
             if contact is not None and contact.email == email
             else Contact.objects.filter(email=email).first()
         )
-        contact = upsert_contact(email, _tracked(current, fields, at), at=at)[0]
+        contact = upsert_contact(email, _tracked(current, fields, at, source), at=at)[0]
     elif contact is None:
         contact = Contact(created_at=at)
-        _apply_fields(contact, _tracked(contact, fields, at), save=False)
+        _apply_fields(contact, _tracked(contact, fields, at, source), save=False)
         contact.save()
     else:
-        _apply_fields(contact, _tracked(contact, fields, at))
+        _apply_fields(contact, _tracked(contact, fields, at, source))
     if user_id is not None and user_contact_id != contact.pk:
         ContactAlias.objects.update_or_create(
             anonymous_id=user_alias(user_id),

@@ -11,11 +11,18 @@ from onefunnel.services.access import actor_for
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
-    """``nav.queue`` for those with a queue, ``nav.role`` the role the home page follows."""
+    """``nav.queue`` for those with a queue, ``nav.role`` the role the home page follows,
+    ``nav.forms`` for marketing (its forms list)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
     actor = actor_for(user)
     role = actor.home_role
     sellers = {Role.SALES_REP, Role.TEAM_LEAD, Role.ACCOUNT_MANAGER, Role.ADMIN}
-    return {"nav": {"queue": bool(actor.roles & sellers), "role": role.label if role else ""}}
+    return {
+        "nav": {
+            "queue": bool(actor.roles & sellers),
+            "role": role.label if role else "",
+            "forms": actor.has(Role.MARKETING),
+        }
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from onefunnel.web import views, views_common, views_records, views_sales
+from onefunnel.web import views, views_common, views_forms, views_records, views_sales
 
 app_name = "web"
 urlpatterns = [
@@ -60,4 +60,9 @@ urlpatterns = [
     path("deals/<int:deal_id>/lose", views_records.deal_lose, name="deal-lose"),
     path("deals/<int:deal_id>/activity", views_records.deal_activity, name="deal-activity"),
     path("board", views_records.board, name="board"),
+    # Forms: marketing's list; the public hosted page, definition and submit endpoint.
+    path("forms", views_forms.forms_list, name="forms"),
+    path("f/<slug:slug>", views_forms.hosted, name="form-hosted"),
+    path("f/<slug:slug>/form.json", views_forms.definition, name="form-definition"),
+    path("f/<slug:slug>/submit", views_forms.submit, name="form-submit"),
 ]

@@ -80,6 +80,13 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "board"): SIGNED_IN,
     ("GET", "panels/status"): SIGNED_IN,
     ("GET", "panels/report/<slug:slug>"): SIGNED_IN,
+    # Forms: marketing's list for the signed in; a form's public page, definition and submit
+    # endpoint for anybody (a made-up slug answers 404).
+    ("GET", "forms"): SIGNED_IN,
+    ("GET", "f/<slug:slug>"): EVERYONE,
+    ("POST", "f/<slug:slug>"): EVERYONE,
+    ("GET", "f/<slug:slug>/form.json"): EVERYONE,
+    ("POST", "f/<slug:slug>/submit"): EVERYONE,
     ("POST", "logout"): EVERYONE,  # asked last: it ends the sessions
 }
 #: The Segment endpoints: the write key only (as the HTTP Basic user, as Segment's SDKs send it).
@@ -210,6 +217,12 @@ API: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/plans/{plan_id}"): SIGNED_IN,
     ("GET", "/api/budgets"): SIGNED_IN,
     ("POST", "/api/budgets"): SIGNED_IN,
+    # Forms: reads for roles and CRM keys; definitions and the consent ledger for marketing.
+    ("GET", "/api/forms"): SIGNED_IN | CRM_KEYS,
+    ("POST", "/api/forms"): MARKETING,
+    ("GET", "/api/forms/{slug}"): SIGNED_IN | CRM_KEYS,
+    ("PATCH", "/api/forms/{slug}"): MARKETING,
+    ("GET", "/api/forms/{slug}/consent"): MARKETING,
 }
 
 # ----------------------------------------------------------------------------- the walk
