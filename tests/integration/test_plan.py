@@ -318,9 +318,10 @@ def test_the_stage_method_reads_past_stages_from_the_deal_history() -> None:
     )
     move_deal(deal_id, "Proposal", actor=SYSTEM, at=datetime(2026, 8, 15, tzinfo=UTC))
     win_deal(deal_id, actor=SYSTEM, at=datetime(2026, 9, 20, tzinfo=UTC))
-    at_stage = forecast._stage_at(0.1, forecast._stage_timelines())
-    facts = DealFacts(deal_id, "new_business", 1000.0, datetime(2026, 7, 1, tzinfo=UTC),
-                      closed_at=datetime(2026, 9, 20, tzinfo=UTC), won=True)  # fmt: skip
+    at_stage = forecast.stage_weights()
+    facts = next(d for d in forecast.deal_facts() if d.id == deal_id)
+    assert facts.won
+    assert facts.closed_at == datetime(2026, 9, 20, tzinfo=UTC)
     assert at_stage(facts, datetime(2026, 8, 1, tzinfo=UTC)) == pytest.approx(0.10)
     assert at_stage(facts, datetime(2026, 9, 1, tzinfo=UTC)) == pytest.approx(0.50)
     untracked = DealFacts(deal_id + 1, "new_business", 5.0, datetime(2026, 7, 1, tzinfo=UTC),
