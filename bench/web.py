@@ -231,7 +231,7 @@ def main() -> None:
         cwd=args.home, env=_env(args.home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 240  # a busy shared machine starts slowly
         while True:
             try:
                 if httpx.get(base + "/api/health", timeout=2).status_code == 200:

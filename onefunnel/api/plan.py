@@ -131,6 +131,9 @@ class PlanIn(Schema):
     model: str = Field("linear", max_length=40, description="Attribution model of the mix")
     name: str | None = Field(None, max_length=120)
     budgets: bool = Field(False, description="Save the channel spend as the plan's budget")
+    team: str | None = Field(
+        None, max_length=100, description="Save as this team's plan (admins; its team lead)"
+    )
 
 
 def _make(payload: PlanIn) -> plan_service.PlanResult:
@@ -154,7 +157,11 @@ def save_plan(request: HttpRequest, payload: PlanIn) -> Any:
     """Make and save a plan as the next version of its name (all or nothing)."""
     try:
         saved = plan_service.save_plan(
-            actor_for(request.user), _make(payload), name=payload.name, budgets=payload.budgets
+            actor_for(request.user),
+            _make(payload),
+            name=payload.name,
+            budgets=payload.budgets,
+            team=payload.team,
         )
     except InputError as exc:
         return _unprocessable(exc)

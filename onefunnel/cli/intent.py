@@ -307,21 +307,28 @@ def scoring_train(
         csv_report = predictive.train_csv(
             csv_file,
             target,
-            algorithm=chosen or Algorithm.LOGISTIC_REGRESSION,
+            algorithm=chosen,
             folds=folds,
             drop=drop or (),
         )
-        payload = {
+        payload: dict[str, Any] = {
             "auc_mean": csv_report.auc_mean,
             "auc_std": csv_report.auc_std,
             "folds": csv_report.folds,
             "model": csv_report.model,
             "rows": csv_report.rows,
             "positives": csv_report.positives,
+            "holdout_auc": csv_report.holdout_auc,
+            "brier_score": csv_report.brier_score,
         }
-        if fmt is not OutputFormat.json:
+        if fmt is OutputFormat.json:
+            payload["candidates"] = list(csv_report.candidates)
+        else:
             payload |= {"saved_as": csv_report.path, "run_id": csv_report.run_id}
-        emit_object(payload, fmt, title="stratified k-fold ROC AUC")
+        emit_object(payload, fmt, title="stratified k-fold ROC AUC (kept model)")
+        if fmt is OutputFormat.table:
+            emit_rows(list(csv_report.candidates), fmt,
+                      title="models fitted on the same folds (kept first)")  # fmt: skip
         return
     if target:
         fail("target: --target only applies with --csv (on contacts the outcome is conversion)")

@@ -228,6 +228,9 @@ def plan_command(
     budgets: Annotated[
         bool, typer.Option("--budgets", help="With --save --by channel: write the budgets")
     ] = False,
+    team: Annotated[
+        str | None, typer.Option(help="With --save: the team's plan (admins; its team lead)")
+    ] = None,
     as_user: AsOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -239,7 +242,7 @@ def plan_command(
     body = result.as_dict()
     title = f"plan {result.period}: {result.plan.revenue:,.2f} {result.currency}"
     if save:
-        saved = save_plan(_actor(as_user), result, name=name, budgets=budgets)
+        saved = save_plan(_actor(as_user), result, name=name, budgets=budgets, team=team)
         body["saved"] = saved.summary()
         title += f" — saved as plan #{saved.id} ({saved.name} v{saved.version})"
     _print_plan(body, fmt, title)

@@ -45,7 +45,6 @@ from onefunnel.domain.predictive import (
     PredictiveError,
     PredictiveModel,
     train_best_model,
-    train_predictive_model,
 )
 from onefunnel.domain.scoring import ScoringModel, fit_lines
 from onefunnel.domain.stages import Stage
@@ -159,7 +158,8 @@ class TrainingReport:
     active: bool
     path: str
     # Every model fitted on the same folds (the kept one first): algorithm, k-fold AUC mean
-    # and spread, holdout AUC and Brier score.
+    # and spread, out-of-fold Brier score before calibration, holdout AUC and Brier score
+    # (the kept one calibrated, the others as fitted).
     candidates: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
@@ -203,8 +203,10 @@ def _candidates(reports: Sequence[ModelReport]) -> tuple[dict[str, Any], ...]:
             "algorithm": r.algorithm.value,
             "cv_auc_mean": r.cv_auc_mean,
             "cv_auc_std": r.cv_auc_std,
+            "cv_brier": r.cv_brier,
             "holdout_auc": r.holdout_auc,
             "brier_score": r.brier_score,
+            "calibrated": r.calibration != (1.0, 0.0),
         }
         for r in reports
     )
@@ -381,7 +383,8 @@ _FALSE = {"0", "false", "no", "n", "f"}
 
 @dataclass(frozen=True, slots=True)
 class CsvTrainingReport:
-    """Stratified k-fold ROC AUC of a model trained on an analyst's table."""
+    """Stratified k-fold ROC AUC of the model kept on an analyst's table, its calibrated
+    holdout AUC and Brier score, and every model fitted on the same folds (kept first)."""
 
     auc_mean: float
     auc_std: float
@@ -391,21 +394,25 @@ class CsvTrainingReport:
     positives: int
     run_id: int
     path: str
+    holdout_auc: float = float("nan")
+    brier_score: float = float("nan")
+    candidates: tuple[dict[str, Any], ...] = ()
 
 
 def train_csv(
     path: Path,
     target: str,
     *,
-    algorithm: Algorithm = Algorithm.LOGISTIC_REGRESSION,
+    algorithm: Algorithm | None = None,
     folds: int = 5,
     drop: Sequence[str] = (),
     seed: int = 0,
     now: datetime | None = None,
 ) -> CsvTrainingReport:
     """Train on a CSV file whose ``target`` column holds 0/1 (or true/false, yes/no); every
-    other column (except ``drop``) is a feature. A bad target value names its row; nothing is
-    saved then."""
+    other column (except ``drop``) is a feature. Without ``algorithm`` both models are fitted
+    on the same folds and the better k-fold AUC is kept (``train_best_model``), then
+    calibrated. A bad target value names its row; nothing is saved then."""
     columns, rows = _read_csv(path)
     if target not in columns:
         raise InputError(
@@ -428,18 +435,19 @@ def train_csv(
         raise InputError("columns: the file has no feature column besides the target")
     table = {c: [row.get(c) for row in rows] for c in features}
     try:
-        model = train_predictive_model(
+        model, reports = train_best_model(
             table, outcomes, algorithm=algorithm, folds=folds, seed=seed, threads=1
         )
     except PredictiveError as exc:
         raise InputError(str(exc)) from None
     moment = now or timezone.now()
     name = _save(model, f"csv-{moment:%Y%m%d%H%M%S}-{model.report.algorithm.value}.joblib")
-    report = _record(model, name, str(path), target, None, False, moment)
+    candidates = _candidates(reports)
+    report = _record(model, name, str(path), target, None, False, moment, candidates=candidates)
     r = model.report
     return CsvTrainingReport(
         r.cv_auc_mean, r.cv_auc_std, r.cv_folds, r.algorithm.value, r.rows, r.positives,
-        report.run_id, name,
+        report.run_id, name, r.holdout_auc, r.brier_score, candidates,
     )  # fmt: skip
 
 

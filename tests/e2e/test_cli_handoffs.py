@@ -103,7 +103,14 @@ def test_train_on_a_csv_and_predict_another(install: Install) -> None:
         "scoring", "train", "--csv", str(train), "--target", "converted", "--format", "json"
     )
     report = json.loads(result.stdout)
-    assert set(report) == {"auc_mean", "auc_std", "folds", "model", "rows", "positives"}
+    assert set(report) == {"auc_mean", "auc_std", "folds", "model", "rows", "positives",
+                           "holdout_auc", "brier_score", "candidates"}  # fmt: skip
+    # Both models on the same folds, the better k-fold AUC kept and listed first.
+    assert next(c["algorithm"] for c in report["candidates"]) == report["model"]
+    assert sorted(c["algorithm"] for c in report["candidates"]) == [
+        "gradient_boosting", "logistic_regression"]  # fmt: skip
+    assert report["auc_mean"] == max(c["cv_auc_mean"] for c in report["candidates"])
+    assert 0 < report["brier_score"] < 0.25
     assert report["rows"] == 300
     assert report["folds"] == 5
     assert 0.5 < report["auc_mean"] <= 1.0

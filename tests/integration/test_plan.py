@@ -181,6 +181,38 @@ def test_only_admins_save_plans() -> None:
     assert Plan.objects.count() == 0
 
 
+def test_team_leads_save_their_teams_plans_as_they_set_its_targets() -> None:
+    small_company()
+    result = reverse_funnel.make_plan("1000", "2027-Q1", today=TODAY)
+    lead = actor_for(user("lena", "team_lead"))  # leads team "sales"
+    user("olga", "sales", team="enterprise")
+    saved = reverse_funnel.save_plan(lead, result, team="sales")
+    assert (saved.name, saved.version, saved.team, saved.created_by) == (
+        "sales 2027-Q1", 1, "sales", "lena")  # fmt: skip
+    assert reverse_funnel.get_plan(saved.id).summary()["team"] == "sales"
+    again = reverse_funnel.save_plan(lead, result, team="sales")
+    assert (again.name, again.version) == ("sales 2027-Q1", 2)
+    # Not the company's plan, not another team's, and no budgets (marketing's spend).
+    for team in (None, "enterprise"):
+        with pytest.raises(AccessDeniedError):
+            reverse_funnel.save_plan(lead, result, team=team)
+    by_channel = reverse_funnel.make_plan("1000", "2027-Q1", by="channel", today=TODAY)
+    with pytest.raises(AccessDeniedError):
+        reverse_funnel.save_plan(lead, by_channel, team="sales", budgets=True)
+    with pytest.raises(NotFoundError, match="team: no rep is in a team 'nobody'"):
+        reverse_funnel.save_plan(SYSTEM, result, team="nobody")
+    # Admins save any team's plan and the company's; a name stays one scope's series.
+    company = reverse_funnel.save_plan(SYSTEM, result)
+    assert (company.name, company.team) == ("2027-Q1", None)
+    assert reverse_funnel.save_plan(SYSTEM, result, team="enterprise").team == "enterprise"
+    with pytest.raises(InputError, match="name: 'sales 2027-Q1' is a plan of team 'sales'"):
+        reverse_funnel.save_plan(SYSTEM, result, name="sales 2027-Q1")
+    with pytest.raises(InputError, match="name: '2027-Q1' is a plan of the company"):
+        reverse_funnel.save_plan(lead, result, name="2027-Q1", team="sales")
+    assert Plan.objects.count() == 4
+    assert CampaignBudget.objects.count() == 0
+
+
 def test_targets_attainment_by_company_team_and_rep() -> None:
     small_company()
     sam = user("sam", "sales", team="enterprise")
@@ -318,11 +350,34 @@ def test_the_stage_method_reads_past_stages_from_the_deal_history() -> None:
     )
     move_deal(deal_id, "Proposal", actor=SYSTEM, at=datetime(2026, 8, 15, tzinfo=UTC))
     win_deal(deal_id, actor=SYSTEM, at=datetime(2026, 9, 20, tzinfo=UTC))
-    at_stage = forecast._stage_at(0.1, forecast._stage_timelines())
-    facts = DealFacts(deal_id, "new_business", 1000.0, datetime(2026, 7, 1, tzinfo=UTC),
-                      closed_at=datetime(2026, 9, 20, tzinfo=UTC), won=True)  # fmt: skip
+    at_stage = forecast.stage_weights()
+    facts = next(d for d in forecast.deal_facts() if d.id == deal_id)
+    assert facts.won
+    assert facts.closed_at == datetime(2026, 9, 20, tzinfo=UTC)
     assert at_stage(facts, datetime(2026, 8, 1, tzinfo=UTC)) == pytest.approx(0.10)
     assert at_stage(facts, datetime(2026, 9, 1, tzinfo=UTC)) == pytest.approx(0.50)
     untracked = DealFacts(deal_id + 1, "new_business", 5.0, datetime(2026, 7, 1, tzinfo=UTC),
                           stage_probability=0.75)  # fmt: skip
     assert at_stage(untracked, datetime(2026, 8, 1, tzinfo=UTC)) == 0.75
+
+
+def test_the_cli_saves_a_team_plan_as_its_team_lead(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.utils import timezone
+    from typer.testing import CliRunner
+
+    from onefunnel.cli import app
+    from onefunnel.cli import plan as _plan_commands  # noqa: F401  (registers them)
+
+    small_company()
+    user("lena", "team_lead")
+    user("olga", "sales", team="enterprise")
+    # The small company's rates are measured up to TODAY.
+    monkeypatch.setattr(timezone, "now", lambda: at(TODAY.isoformat()))
+    args = ["plan", "--revenue", "1000", "--period", "2027-Q1", "--save", "--as", "lena"]
+    saved = CliRunner().invoke(app, [*args, "--team", "sales", "-f", "json"])
+    assert saved.exit_code == 0, saved.output
+    assert '"team": "sales"' in saved.output
+    refused = CliRunner().invoke(app, [*args, "--team", "enterprise"])
+    assert refused.exit_code == 3
+    assert "may not set this plan" in refused.output
+    assert list(Plan.objects.values_list("name", flat=True)) == ["sales 2027-Q1"]

@@ -102,3 +102,24 @@ def test_leadership_reads_but_does_not_set_targets(db: None) -> None:
     assert denied.status_code == 403
     assert client.get("/api/targets").status_code == 200
     assert Client().get("/api/targets").status_code == 401
+
+
+def test_a_team_lead_saves_their_teams_plan_over_http(db: None) -> None:
+    from tests.integration.test_plan import user
+
+    small_company()
+    user("olga", "sales", team="enterprise")
+    client = Client()
+    client.force_login(user("lena", "team_lead"))  # leads team "sales"
+    body = {"revenue": "1000", "period": "2099-Q1"}
+    saved = client.post("/api/plans", {**body, "team": "sales"}, content_type="application/json")
+    assert saved.status_code == 201, saved.content
+    assert saved.json()["saved"]["team"] == "sales"
+    assert saved.json()["saved"]["name"] == "sales 2099-Q1"
+    for other, status in (({}, 403), ({"team": "enterprise"}, 403), ({"team": "x"}, 404)):
+        refused = client.post("/api/plans", {**body, **other}, content_type="application/json")
+        assert refused.status_code == status, refused.content
+        assert "detail" in refused.json()
+    assert Plan.objects.count() == 1
+    listed = client.get("/api/plans").json()
+    assert [p["team"] for p in listed] == ["sales"]

@@ -183,6 +183,15 @@ def test_train_and_predict_on_an_analysts_csv(db: None, tmp_path: Path) -> None:
     table = tmp_path / "leads.csv"
     _write_table(table, 400, seed=3)
     report = train_csv(table, "converted", drop=["lead_id"], folds=5)
+    assert sorted(c["algorithm"] for c in report.candidates) == [
+        "gradient_boosting", "logistic_regression"]  # fmt: skip
+    assert report.candidates[0]["algorithm"] == report.model
+    assert report.candidates[0]["calibrated"]
+    assert not report.candidates[1]["calibrated"]
+    assert report.auc_mean == max(c["cv_auc_mean"] for c in report.candidates)
+    assert all(0 < c["cv_brier"] < 0.25 for c in report.candidates)
+    named = train_csv(table, "converted", drop=["lead_id"], algorithm=Algorithm.GRADIENT_BOOSTING)
+    assert [c["algorithm"] for c in named.candidates] == ["gradient_boosting"]
     assert report.rows == 400
     assert 0 < report.positives < 400
     assert report.folds == 5

@@ -373,3 +373,26 @@ def test_links_from_queue_search_and_lists_reach_the_records(
     assert f'href="/contacts/{contact.pk}"' in account
     assert "Contracts" in account
     assert 'href="/board"' in queue  # Board in the nav for sellers
+
+
+def test_board_cards_read_as_before_and_escape_names(
+    ana: User, make_contact: Callable[..., Contact]
+) -> None:
+    """The cards are built in Python: name and account escaped, amount grouped, close day,
+    the move form with its CSRF token and the stages of the pipeline."""
+    from datetime import date as day
+
+    contact = make_contact()
+    deal = open_deal(account_id=contact.account_id, name="<script>alert(1)</script>",
+                     amount=Decimal("12345.40"), owner_id=ana.pk,
+                     expected_close=day(2027, 3, 9))  # fmt: skip
+    board = _client(ana).get("/board?scope=all").content.decode()
+    assert "<script>alert(1)" not in board
+    assert (
+        f'<a href="/deals/{deal}" class="name">&lt;script&gt;alert(1)&lt;/script&gt;</a>' in board
+    )
+    assert "12,345 " in board
+    assert "close Mar 9 · 0 d old · ana</p>" in board
+    assert f'<form method="post" action="/deals/{deal}/move" class="move">' in board
+    assert 'name="csrfmiddlewaretoken" value="' in board
+    assert f'<select id="move-{deal}" name="stage"><option value=' in board

@@ -246,3 +246,31 @@ def test_favicon_api_docs_and_the_content_security_policy(ana: User) -> None:
     for path in ("/queue", "/", "/search?q=x", "/login"):
         page = client.get(path).content.decode()
         assert not re.search(r"(src|href)=\"(https?:)?//", page), path
+
+
+def test_the_queue_renders_score_lines_and_touches_escaped(
+    ana: User, make_contact: Callable[..., Contact]
+) -> None:
+    """The queue's lines are built in Python (not by template filters): points signed with
+    one decimal, the day, the touch's channel and time — and text from data escaped."""
+    handoff = _hand_raise(make_contact(first_name="Mallory"))
+    hostile = "<script>alert('owned')</script>"
+    Handoff.objects.filter(pk=handoff.pk).update(
+        score_explanation=[
+            {"points": 20, "reason": hostile, "when": "2026-03-05T10:00:00+00:00"},
+            {"points": -3.25, "reason": "personal email", "when": None},
+            {"points": 0.01, "reason": "a decayed touch", "when": None},
+        ]
+    )
+    page = _signed_in(ana).get("/queue").content.decode()
+    assert "<script>alert(" not in page
+    assert (
+        '<li><span class="pts">+20.0</span> &lt;script&gt;alert(&#x27;owned&#x27;)&lt;/script&gt;'
+        ' <span class="muted">Mar 5</span></li>'
+    ) in page
+    assert '<li><span class="pts">-3.2</span> personal email</li>' in page
+    assert "and 1 older touch worth less than 0.1" in page
+    touch = timezone.localtime(handoff.created_at)
+    assert f'hand_raise <span class="muted">direct · {touch:%b} {touch.day} {touch:%H:%M}' in page
+    assert f'href="/contacts/{handoff.contact_id}"' in page
+    assert f'action="/queue/{handoff.pk}/accept"' in page

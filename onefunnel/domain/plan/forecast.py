@@ -4,14 +4,18 @@ close month, with the forecast categories reps set; and its walk-forward backtes
 Two ways to weight an open deal:
 
 * **stage** — the probability a rep gave the deal, else its pipeline stage's default;
-* **history** — the measured win rate of deals of the same kind that were still open at the
-  same age: of the deals closed before the forecast date that lived at least as long as this
-  one has, the share of their *amount* that was won (by 30-day age band; a band with fewer
-  than ``MIN_SAMPLE`` deals falls back to the kind, then to all deals). A deal that has
-  survived long has already escaped the early losses, so its rate differs from a fresh
-  deal's; and the share is of amounts, not of deals, because the forecast is of revenue and
-  large deals are lost more often than small ones (on the medium demo, lost new business
-  averages 62,000 against 41,000 won: counting deals forecast 50–100 % too much).
+* **history** — the measured win rate of deals of the same kind that were, at the same age,
+  in the same pipeline stage: of the deals closed before the forecast date that were still
+  open at this deal's age (30-day age band) and stood then in the stage this deal stands in
+  now (read from the deal history), the share of their *amount* that was won. Where fewer
+  than ``MIN_SAMPLE`` deals match it falls back step by step: the kind and stage at any age,
+  the kind and age band at any stage, the kind, then all deals (a deal without history knows
+  no stage and starts at the kind and age). A deal that has survived long has already escaped
+  the early losses, and one that has reached negotiation is likelier to win than one still in
+  qualification, so both tell its chances; the share is of amounts, not of deals, because the
+  forecast is of revenue and large deals are lost more often than small ones (on the medium
+  demo, lost new business averages 62,000 against 41,000 won). Only what was known on the
+  forecast date is used: deals closed before it, and stages entered up to it.
 
 Both add the **run rate** of deals that are created and won within the same month — which no
 pipeline on the first day of the month can contain: the mean of the last three months'
@@ -24,18 +28,18 @@ before it) and compares with the revenue that closed in the month. The naive bas
 / actual) and the bias (mean of (forecast − actual) / actual: above zero forecasts too much)
 over the months with revenue.
 
-What "known on the first day" cannot yet include: a deal's stage, amount and expected close on
-that day are not recorded (only their current values are), so the backtest reads the current
-amount and expected close, and the stage method the stage a caller's ``probability_at`` gives.
-A deal history can replace that function without changing anything else here.
+What "known on the first day" includes: a deal's stage then, from its history (``stages``);
+its amount and expected close are read as stored today, and the stage method weighs a deal by
+the stage a caller's ``probability_at`` gives.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from onefunnel.domain.plan.periods import add_months, month_start
@@ -75,6 +79,13 @@ class DealFacts:
     expected_close: date | None = None
     stage_probability: float = 0.0
     category: ForecastCategory = ForecastCategory.PIPELINE
+    # The pipeline stages the deal entered, (time, stage id) in time order (its history).
+    stages: tuple[tuple[datetime, int], ...] = ()
+
+    def stage_at(self, when: datetime) -> int | None:
+        """The stage the deal stood in at ``when`` by its history (None: no history then)."""
+        i = bisect_right(self.stages, when, key=lambda entry: entry[0])
+        return self.stages[i - 1][1] if i else None
 
     def open_at(self, when: datetime) -> bool:
         """True if the deal existed and was not yet closed at ``when``."""
@@ -91,35 +102,49 @@ def month_start_utc(month: date) -> datetime:
     return datetime(first.year, first.month, 1, tzinfo=UTC)
 
 
+ANY = -1  # a key part that matches every stage or every age band
+
+
 @dataclass(frozen=True, slots=True)
 class WinRates:
-    """Win rates of deals still open at an age, per kind, learnt from closed deals."""
+    """Win rates learnt from closed deals, by (kind, stage, age band); ``ANY`` in a place
+    matches every stage or band, and kind ``"*"`` every deal."""
 
-    # (kind, band) → (won amount, amount, deals); (kind, -1) → kind overall; ("*", -1) → all
-    counts: dict[tuple[str, int], tuple[float, float, int]]
+    # key → (won amount, amount, deals)
+    counts: dict[tuple[str, int, int], tuple[float, float, int]]
 
-    def rate(self, kind: str, age_days: float) -> float:
-        """The measured win rate (by amount) of a ``kind`` deal open at ``age_days`` (0 without
-        history)."""
+    def rate(self, kind: str, age_days: float, stage: int | None = None) -> float:
+        """The measured win rate (by amount) of a ``kind`` deal open at ``age_days`` in
+        ``stage`` (0 without history): the most specific key with enough deals."""
         band = max(int(age_days // AGE_BAND_DAYS), 0)
-        for key in ((kind, band), (kind, -1), ("*", -1)):
+        keys = [(kind, ANY, band), (kind, ANY, ANY), ("*", ANY, ANY)]
+        if stage is not None:
+            keys = [(kind, stage, band), (kind, stage, ANY), *keys]
+        for key in keys:
             won, total, n = self.counts.get(key, (0.0, 0.0, 0))
-            if (n >= MIN_SAMPLE or (key == ("*", -1) and n > 0)) and total > 0:
+            if (n >= MIN_SAMPLE or (key[0] == "*" and n > 0)) and total > 0:
                 return won / total
         return 0.0
 
 
 def win_rates(deals: Iterable[DealFacts], as_of: datetime) -> WinRates:
-    """Learn age-banded win rates from the deals closed before ``as_of``."""
+    """Learn win rates by kind, stage and age band from the deals closed before ``as_of``."""
     closed = [d for d in deals if d.closed_at is not None and d.closed_at < as_of]
-    counts: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    counts: dict[tuple[str, int, int], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    band_days = timedelta(days=AGE_BAND_DAYS)
     for d in closed:
         assert d.closed_at is not None
         won = d.amount if d.won else 0.0
         lived = (d.closed_at - d.created_at).total_seconds() / 86400
-        # The deal was open at the start of every band up to its close.
-        keys = [(d.kind, band) for band in range(int(lived // AGE_BAND_DAYS) + 1)]
-        for key in (*keys, (d.kind, -1), ("*", -1)):
+        # The deal was open at the start of every band up to its close, in the stage its
+        # history shows then.
+        keys: set[tuple[str, int, int]] = {(d.kind, ANY, ANY), ("*", ANY, ANY)}
+        for band in range(int(lived // AGE_BAND_DAYS) + 1):
+            keys.add((d.kind, ANY, band))
+            stage = d.stage_at(d.created_at + band * band_days) if d.stages else None
+            if stage is not None:
+                keys.update({(d.kind, stage, band), (d.kind, stage, ANY)})
+        for key in keys:
             counts[key][0] += won
             counts[key][1] += d.amount
             counts[key][2] += 1
@@ -184,7 +209,7 @@ def probability(
     """The weight of an open deal under a method."""
     if method is ForecastMethod.STAGE or rates is None:
         return deal.stage_probability
-    return rates.rate(deal.kind, deal.age_days(as_of))
+    return rates.rate(deal.kind, deal.age_days(as_of), deal.stage_at(as_of))
 
 
 def forecast(
@@ -307,17 +332,7 @@ def backtest(
 
 
 def _with_probability(deal: DealFacts, p: float) -> DealFacts:
-    return DealFacts(
-        deal.id,
-        deal.kind,
-        deal.amount,
-        deal.created_at,
-        deal.closed_at,
-        deal.won,
-        deal.expected_close,
-        p,
-        deal.category,
-    )
+    return replace(deal, stage_probability=p)
 
 
 def _default(errs: tuple[ForecastError, ...]) -> tuple[ForecastMethod, bool]:

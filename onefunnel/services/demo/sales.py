@@ -20,6 +20,7 @@ from onefunnel.domain.routing import RuleKind
 from onefunnel.models import Activity, Deal, Handoff, Task, Touchpoint
 from onefunnel.models.deals import DealSource
 from onefunnel.models.routing import HandoffRouting
+from onefunnel.services.demo.deal_history import write_deal_history
 from onefunnel.services.scoring import score_snapshot
 
 # A sales touch's kind → the activity a rep logged (the inverse of ActivityKind.touch_kind).
@@ -43,11 +44,14 @@ SELF_SERVE_ORDERS = 4
 
 
 def write_sales_records(seed: int, now: datetime) -> None:
-    """Activities, tasks, self-serve orders and handoff explanations and routing (see above)."""
+    """Activities, tasks, self-serve orders, the deals' history, and handoff explanations
+    and routing (see above)."""
     rng = np.random.default_rng(seed + 1_212)
     _activities(rng)
     _tasks(rng, now)
     _orders(seed)
+    # After the orders: they reshape their deals (opened and won at once).
+    write_deal_history(now)
     _handoffs()
 
 

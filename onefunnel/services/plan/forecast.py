@@ -3,14 +3,15 @@ walk-forward backtest that picks the default method (``domain.plan.forecast`` ex
 
 What the backtest can know of the past: deals' creation, close, status, amount and expected
 close are read as stored today. A deal's stage on a past day comes from its deal history (every
-move is appended there, with its time); a deal without history entries (one loaded in bulk, as
-the demo's are) is weighed by its current stage while open and by the first stage's default once
-closed (the one stage it surely was in) — ``_stage_at`` is that one place.
+move is appended there, with its time; the demo writes its deals' history too); a deal without
+history entries (one loaded in bulk before histories were kept) is weighed by the stage method
+by its current stage while open and by the first stage's default once closed (the one stage it
+surely was in) — ``_stage_at`` is that one place — and by the history method by kind and age.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -69,7 +70,8 @@ def _line_dict(label: str, x: ForecastLine) -> dict[str, Any]:
 
 
 def deal_facts() -> list[DealFacts]:
-    """Every deal as the forecast reads it (one query)."""
+    """Every deal as the forecast reads it, with the stages its history shows (two queries)."""
+    timelines = _stage_timelines()
     rows = Deal.objects.values_list(
         "id",
         "kind",
@@ -96,41 +98,39 @@ def deal_facts() -> list[DealFacts]:
                 expected_close=close,
                 stage_probability=(pct or 0) / 100,
                 category=ForecastCategory(category) if category else ForecastCategory.PIPELINE,
+                stages=tuple(timelines.get(i, ())),
             )
         )
     return out
 
 
-def _stage_timelines() -> dict[int, tuple[list[datetime], list[float]]]:
-    """Each deal's pipeline stages over time, from its deal history: (times, the default
-    probability of the stage entered then), in time order (one query)."""
-    probability = dict(PipelineStage.objects.values_list("pk", "probability"))
-    timelines: dict[int, tuple[list[datetime], list[float]]] = {}
+def _stage_timelines() -> dict[int, list[tuple[datetime, int]]]:
+    """Each deal's pipeline stages over time, from its deal history: (time entered, stage id),
+    in time order (one query)."""
+    timelines: dict[int, list[tuple[datetime, int]]] = {}
     rows = (
         DealHistory.objects.filter(field=HistoryField.PIPELINE_STAGE)
         .exclude(to_value="")
         .order_by("deal_id", "at", "id")
         .values_list("deal_id", "at", "to_value")
     )
-    for deal_id, at, stage in rows.iterator():
-        pct = probability.get(int(stage)) if stage.isdigit() else None
-        if pct is not None:
-            times, values = timelines.setdefault(deal_id, ([], []))
-            times.append(at)
-            values.append(pct / 100)
+    for deal_id, at, stage in rows.iterator(chunk_size=5000):
+        if stage.isdigit():
+            timelines.setdefault(deal_id, []).append((at, int(stage)))
     return timelines
 
 
 def _stage_at(
-    first_stage: float, timelines: dict[int, tuple[list[datetime], list[float]]] | None = None
-) -> Any:
-    known = timelines or {}
+    first_stage: float, probability: dict[int, float]
+) -> Callable[[DealFacts, datetime], float]:
+    """The stage method's weight of a deal on a past day: the default probability of the
+    stage its history shows then (see the module docstring for deals without history)."""
+    known = probability
 
     def probability_at(deal: DealFacts, when: datetime) -> float:
-        if deal.id in known:
-            times, values = known[deal.id]
-            i = bisect_right(times, when)
-            return values[i - 1] if i else first_stage
+        if deal.stages:
+            stage = deal.stage_at(when)
+            return known.get(stage, first_stage) if stage is not None else first_stage
         # No history: only an open deal's stage is known (today's); a closed one surely was
         # in the first.
         return deal.stage_probability if deal.closed_at is None else first_stage
@@ -146,9 +146,18 @@ def run_backtest(
     day = today or timezone.now().date()
     facts = deal_facts() if deals is None else deals
     months = backtest_months(facts, add_months(day.replace(day=1), -1), warmup)
+    return backtest(facts, months, probability_at=stage_weights())
+
+
+def stage_weights() -> Callable[[DealFacts, datetime], float]:
+    """The stage method's weight of a deal on a past day (``_stage_at``), from the pipeline
+    stages' default probabilities."""
     first = PipelineStage.objects.order_by("sequence").values_list("probability", flat=True)
     first_stage = (first.first() or 0) / 100
-    return backtest(facts, months, probability_at=_stage_at(first_stage, _stage_timelines()))
+    probability = {
+        pk: pct / 100 for pk, pct in PipelineStage.objects.values_list("pk", "probability")
+    }
+    return _stage_at(first_stage, probability)
 
 
 @plan_errors

@@ -52,6 +52,7 @@ from onefunnel.domain.plan.reverse_funnel import (
 )
 from onefunnel.domain.touches import Channel
 from onefunnel.models import CampaignBudget, Contact, Deal, Handoff, Plan, Spend
+from onefunnel.models.routing import RepProfile
 from onefunnel.services.access import require
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.plan.common import MAX_AMOUNT, plan_errors
@@ -350,6 +351,7 @@ class SavedPlan:
     created_at: datetime
     budgets: int
     body: dict[str, Any]
+    team: str | None = None  # the team the plan is for; None: the company's
 
     def summary(self) -> dict[str, Any]:
         """One line of ``plans list``."""
@@ -358,6 +360,7 @@ class SavedPlan:
             "name": self.name,
             "version": self.version,
             "period": self.period,
+            "team": self.team,
             "revenue": self.revenue,
             "currency": self.currency,
             "created_by": self.created_by,
@@ -372,14 +375,28 @@ def save_plan(
     *,
     name: str | None = None,
     budgets: bool = False,
+    team: str | None = None,
 ) -> SavedPlan:
-    """Save the plan as the next version of ``name`` (default: its period), optionally with its
-    spend per channel and month as the budget of the plan. All or nothing; refused for a plan
-    that cannot reach its target (its limits say why)."""
-    require(actor, Action.SET_TARGETS, Work("plan"))
+    """Save the plan as the next version of ``name`` (default: its period, and the team's
+    name before it for a team's plan), optionally with its spend per channel and month as the
+    budget of the plan. All or nothing; refused for a plan that cannot reach its target (its
+    limits say why).
+
+    Who saves follows the targets' rule (``Action.SET_TARGETS``): admins save the company's
+    plan and any team's, a team lead their own team's (``team``). Budgets are marketing's
+    spend, so writing them also needs ``Action.EDIT_MARKETING``. A name is one series of
+    versions for one scope: a team's plan never adds a version to the company's or another
+    team's plan of the same name."""
+    scope = (team or "").strip() or None
+    if scope is not None and not RepProfile.objects.filter(team=scope).exists():
+        raise NotFoundError(f"team: no rep is in a team {scope!r}")
+    require(actor, Action.SET_TARGETS, Work("plan", team=scope))
+    if budgets:
+        require(actor, Action.EDIT_MARKETING, Work("budget"))
     if not result.plan.reachable:
         raise InputError("plan: cannot be saved: " + "; ".join(result.plan.limits))
-    label = (name or result.period).strip()
+    default = result.period if scope is None else f"{scope} {result.period}"
+    label = (name or default).strip()
     if not label or len(label) > 120:
         raise InputError("name: between 1 and 120 characters")
     if budgets and not result.plan.channels:
@@ -389,6 +406,10 @@ def save_plan(
     try:
         with transaction.atomic():
             last = Plan.objects.select_for_update().filter(name=label).order_by("-version").first()
+            if last is not None and last.inputs.get("team") != scope:
+                theirs = last.inputs.get("team")
+                whose = f"team {theirs!r}" if theirs else "the company"
+                raise InputError(f"name: {label!r} is a plan of {whose}; choose another name")
             plan = Plan.objects.create(
                 name=label,
                 version=(last.version + 1) if last else 1,
@@ -397,7 +418,10 @@ def save_plan(
                 period_last=result.plan.period_last,
                 revenue=Decimal(str(result.plan.revenue)).quantize(Decimal("0.01")),
                 currency=result.currency,
-                inputs={k: body[k] for k in ("window", "model", "rates", "reachable")},
+                inputs={
+                    **{k: body[k] for k in ("window", "model", "rates", "reachable")},
+                    "team": scope,
+                },
                 steps=body["steps"],
                 channels=body["channels"],
                 limits=body["limits"],
@@ -463,6 +487,7 @@ def _saved(plan: Plan, budgets: int | None = None) -> SavedPlan:
         created_at=plan.created_at,
         budgets=plan.budgets.count() if budgets is None else budgets,
         body=body,
+        team=plan.inputs.get("team"),
     )
 
 

@@ -264,13 +264,16 @@ def list_activities(
     if not 1 <= limit <= 5000:
         raise InputError("limit: between 1 and 5000")
     rows = Activity.objects.all()
+    # Each alternative as an indexed column of the activity (ids from a subquery), not a
+    # join: an OR across joined tables makes the database scan every activity.
     if contact_id is not None:
-        rows = rows.filter(Q(touchpoint__contact_id=contact_id) | Q(contact_id=contact_id))
+        touches = Touchpoint.objects.filter(contact_id=contact_id).values("pk")
+        rows = rows.filter(Q(touchpoint_id__in=touches) | Q(contact_id=contact_id))
     if account_id is not None:
+        touches = Touchpoint.objects.filter(account_id=account_id).values("pk")
+        deals = Deal.objects.filter(account_id=account_id).values("pk")
         rows = rows.filter(
-            Q(touchpoint__account_id=account_id)
-            | Q(account_id=account_id)
-            | Q(deal__account_id=account_id)
+            Q(touchpoint_id__in=touches) | Q(account_id=account_id) | Q(deal_id__in=deals)
         )
     if deal_id is not None:
         rows = rows.filter(deal_id=deal_id)

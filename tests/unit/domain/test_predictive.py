@@ -85,7 +85,7 @@ def test_logistic_model_learns_the_signal(logistic: PredictiveModel) -> None:
     }
 
 
-def test_probabilities_are_calibrated_despite_balanced_weights(
+def test_probabilities_are_calibrated(
     logistic: PredictiveModel, data: tuple[dict[str, Any], npt.NDArray[np.int_]]
 ) -> None:
     table, converted = data
@@ -132,12 +132,15 @@ def test_the_default_fits_both_on_the_same_folds_and_keeps_the_better(
     # one split for all: the same rows held out, each model as fitted alone with that seed
     assert len({(r.rows, r.positives, r.holdout_rows, r.cv_folds) for r in reports}) == 1
     for report in reports:
+        # Only the kept model is calibrated; the others are reported as fitted.
         alone = train_predictive_model(
-            table, converted, algorithm=report.algorithm, folds=3, seed=1, threads=1
-        ).report
-        assert (alone.cv_auc_mean, alone.holdout_auc, alone.brier_score) == (
-            report.cv_auc_mean, report.holdout_auc, report.brier_score,
+            table, converted, algorithm=report.algorithm, folds=3, seed=1, threads=1,
+            calibrate=report is kept.report,
+        ).report  # fmt: skip
+        assert (alone.cv_auc_mean, alone.holdout_auc, alone.brier_score, alone.cv_brier) == (
+            report.cv_auc_mean, report.holdout_auc, report.brier_score, report.cv_brier,
         )  # fmt: skip
+        assert (report.calibration != (1.0, 0.0)) == (report is kept.report)
 
 
 def test_a_named_model_is_the_only_one_fitted(
@@ -248,3 +251,56 @@ def test_bad_prediction_input_is_rejected(logistic: PredictiveModel) -> None:
         )
     with pytest.raises(PredictiveError, match=r"^row: "):
         logistic.explain(["not", "a", "row"])  # type: ignore[arg-type]
+
+
+def rare_leads(n: int, seed: int) -> tuple[dict[str, Any], npt.NDArray[np.int_]]:
+    """About 6 % convert, as in marketing-response tables."""
+    rng = np.random.default_rng(seed)
+    visits = rng.poisson(2, n).astype(float)
+    size = rng.normal(size=n)
+    logit = -4.2 + 0.6 * visits + 0.8 * size
+    converted = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int_)
+    return {"visits": visits, "size": size, "noise": rng.normal(size=n)}, converted
+
+
+def test_the_linear_model_is_unweighted_and_the_boosted_one_shifted_back() -> None:
+    from onefunnel.domain.predictive import _Fitted
+
+    table, converted = rare_leads(600, seed=2)
+    kinds = detect_column_kinds(table)
+    linear = _Fitted(table, converted, kinds, Algorithm.LOGISTIC_REGRESSION, 0)
+    boosted = _Fitted(table, converted, kinds, Algorithm.GRADIENT_BOOSTING, 0)
+    assert linear.estimator.class_weight is None
+    assert linear.prior_shift == 0.0
+    rate = converted.mean()
+    assert boosted.estimator.class_weight == "balanced"
+    assert boosted.prior_shift == pytest.approx(np.log(rate / (1 - rate)))
+
+
+def test_calibration_keeps_the_ranking_and_fixes_the_level() -> None:
+    """Platt scaling is monotone (the same AUC); on rare outcomes the calibrated model's
+    mean prediction is the base rate, and its Brier score no worse than before."""
+    table, converted = rare_leads(3000, seed=5)
+    assert 0.03 < converted.mean() < 0.09
+    for algorithm in Algorithm:
+        raw = train_predictive_model(table, converted, algorithm=algorithm, folds=3, seed=1,
+                                     threads=1, calibrate=False)  # fmt: skip
+        calibrated = train_predictive_model(table, converted, algorithm=algorithm, folds=3,
+                                            seed=1, threads=1)  # fmt: skip
+        assert calibrated.report.holdout_auc == pytest.approx(raw.report.holdout_auc)
+        assert calibrated.report.cv_auc_mean == raw.report.cv_auc_mean
+        probabilities = calibrated.predict_proba(table)
+        assert probabilities.mean() == pytest.approx(converted.mean(), abs=0.01)
+        assert calibrated.report.brier_score <= raw.report.brier_score + 1e-3
+
+
+def test_platt_recovers_a_known_mapping() -> None:
+    from onefunnel.domain.predictive import platt
+
+    rng = np.random.default_rng(0)
+    log_odds = rng.normal(0, 2, 20000)
+    # The truth is half as confident as the model and 1 lower.
+    outcomes = (rng.random(20000) < 1 / (1 + np.exp(-(0.5 * log_odds - 1)))).astype(np.int_)
+    slope, intercept = platt(log_odds, outcomes)
+    assert slope == pytest.approx(0.5, abs=0.05)
+    assert intercept == pytest.approx(-1, abs=0.08)

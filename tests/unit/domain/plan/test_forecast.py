@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -112,3 +113,50 @@ def test_history_rates_weigh_deals_by_amount() -> None:
     deals = [deal(i, 100, "2026-01-01", "2026-01-11", True) for i in range(10)]
     deals += [deal(10 + i, 900, "2026-01-01", "2026-01-11", False) for i in range(10)]
     assert win_rates(deals, t("2026-03-01")).rate("new_business", 0) == pytest.approx(0.1)
+
+
+def staged(d: DealFacts, *moves: tuple[str, int]) -> DealFacts:
+    return replace(d, stages=tuple((t(day), stage) for day, stage in moves))
+
+
+def test_history_rates_condition_on_the_stage_at_the_same_age() -> None:
+    # 12 deals reached stage 2 (Proposal) on day 19 and were won on day 70; 12 stayed in
+    # stage 1 and were lost on day 70. At age 40 (band 1, which began on day 30) a deal in
+    # stage 2 always wins, one in stage 1 never; a deal whose stage is unknown gets the kind
+    # and age rate (half).
+    won = [staged(deal(i, 1, "2026-01-01", "2026-03-12", True), ("2026-01-01", 1),
+                  ("2026-01-20", 2)) for i in range(12)]  # fmt: skip
+    lost = [staged(deal(20 + i, 1, "2026-01-01", "2026-03-12", False), ("2026-01-01", 1))
+            for i in range(12)]  # fmt: skip
+    rates = win_rates(won + lost, t("2026-04-01"))
+    assert rates.rate("new_business", 40, 2) == pytest.approx(1.0)
+    assert rates.rate("new_business", 40, 1) == pytest.approx(0.0)
+    assert rates.rate("new_business", 40, None) == pytest.approx(0.5)
+    # At age 0 every deal stood in stage 1: stage 1 at that age is half, and stage 2 at age
+    # 0 has no sample, so its rate at any age is used.
+    assert rates.rate("new_business", 0, 1) == pytest.approx(0.5)
+    assert rates.rate("new_business", 0, 2) == pytest.approx(1.0)
+    # A stage never seen falls back to the kind and age.
+    assert rates.rate("new_business", 40, 9) == pytest.approx(0.5)
+
+
+def test_the_history_forecast_reads_the_stage_known_on_the_forecast_day() -> None:
+    # Won deals stood in stage 2 from the start, lost ones in stage 1. The open deal moves to
+    # stage 2 on 10 March: on 1 March it stands in stage 1 (which never won), on 15 March in
+    # stage 2 (which always won) — no look-ahead either way.
+    won = [staged(deal(i, 1, "2026-01-01", "2026-01-20", True), ("2026-01-01", 2))
+           for i in range(12)]  # fmt: skip
+    lost = [staged(deal(20 + i, 1, "2026-01-01", "2026-01-20", False), ("2026-01-01", 1))
+            for i in range(12)]  # fmt: skip
+    open_deal = staged(
+        deal(99, 1000, "2026-02-25", None, None), ("2026-02-25", 1), ("2026-03-10", 2)
+    )
+    deals = [*won, *lost, open_deal]
+    month = [date(2026, 6, 1)]
+    before = forecast(deals, month, as_of=t("2026-03-01"), method=ForecastMethod.HISTORY)
+    after = forecast(deals, month, as_of=t("2026-03-15"), method=ForecastMethod.HISTORY)
+    assert before[0].weighted == pytest.approx(0.0)
+    assert after[0].weighted == pytest.approx(1000.0)
+    # Deals closed after the forecast date teach nothing: on 10 January none had closed.
+    early = forecast(deals, month, as_of=t("2026-01-10"), method=ForecastMethod.HISTORY)
+    assert early[0].weighted == 0.0
