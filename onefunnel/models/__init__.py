@@ -18,6 +18,7 @@ from onefunnel.models.routing import (
     TeamCalendar,
 )
 from onefunnel.models.scoring import ContactScore, PredictiveModelRun, ScoringConfig
+from onefunnel.models.segments import Segment, SegmentChange, SegmentMember, SegmentRefresh
 from onefunnel.models.stages import AppendOnlyError, StageChange
 from onefunnel.models.touchpoints import ProfileMessage, Touchpoint
 from onefunnel.models.webhooks import WebhookDelivery, WebhookEndpoint
@@ -53,6 +54,10 @@ __all__ = [
     "RoutingConfig",
     "RoutingRotation",
     "ScoringConfig",
+    "Segment",
+    "SegmentChange",
+    "SegmentMember",
+    "SegmentRefresh",
     "Spend",
     "StageChange",
     "Target",
