@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
@@ -535,6 +536,16 @@ def refresh_all(*, now: datetime | None = None) -> list[RefreshResult]:
     moment = now or timezone.now()
     ids = list(Segment.objects.order_by("pk").values_list("pk", flat=True))
     return [refresh_segment(pk, now=moment) for pk in ids]
+
+
+def refresh_due(*, now: datetime | None = None, every: timedelta | None = None) -> list[RefreshResult]:
+    """Refresh the segments whose last refresh is older than ``every`` (default: the
+    ``ONEFUNNEL_SEGMENT_REFRESH_MINUTES`` setting) or that were never refreshed: the worker's
+    job, cheap on passes with nothing due."""
+    moment = now or timezone.now()
+    interval = every or timedelta(minutes=settings.ONEFUNNEL_SEGMENT_REFRESH_MINUTES)
+    due = Segment.objects.filter(Q(refreshed_at__isnull=True) | Q(refreshed_at__lte=moment - interval))
+    return [refresh_segment(pk, now=moment) for pk in due.order_by("pk").values_list("pk", flat=True)]
 
 
 def segment_history(ref: int | str, *, limit: int = 500) -> list[HistoryPoint]:
