@@ -41,7 +41,9 @@ def parse_cold_after(text: str) -> dict[Stage, int]:
                 f"cold_after: {stage.value} cannot go cold (only consideration and intent)"
             )
         if not sep or not days.strip().isdigit() or not 1 <= int(days) <= MAX_DAYS:
-            raise ValueError(f"cold_after: {stage.value} needs a number of days from 1 to {MAX_DAYS}")
+            raise ValueError(
+                f"cold_after: {stage.value} needs a number of days from 1 to {MAX_DAYS}"
+            )
         out[stage] = int(days)
     return out
 
@@ -51,7 +53,9 @@ def cold_cutoff(now: datetime, days: int) -> datetime:
     return now - timedelta(days=days)
 
 
-def is_cold(last_engaged: datetime | None, entered_stage: datetime, now: datetime, days: int) -> bool:
+def is_cold(
+    last_engaged: datetime | None, entered_stage: datetime, now: datetime, days: int
+) -> bool:
     """True when neither the last engagement nor the entry into the stage is within ``days``."""
     latest = max(last_engaged, entered_stage) if last_engaged is not None else entered_stage
     return latest < cold_cutoff(now, days)

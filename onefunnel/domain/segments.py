@@ -161,9 +161,17 @@ def condition_dict(condition: Condition) -> dict[str, Any]:
             out["max"] = condition.high
         return out
     if isinstance(condition, Attribute):
-        return {"type": "attribute", "name": ".".join(condition.path), condition.op: condition.value}
+        return {
+            "type": "attribute",
+            "name": ".".join(condition.path),
+            condition.op: condition.value,
+        }
     if isinstance(condition, Touches):
-        out = {"type": "touches", "within_days": condition.within_days, "at_least": condition.at_least}
+        out = {
+            "type": "touches",
+            "within_days": condition.within_days,
+            "at_least": condition.at_least,
+        }
         for key in ("kind", "channel", "event", "url_contains"):
             value = getattr(condition, key)
             if value is not None:
@@ -206,7 +214,7 @@ class _Reader:
         if not low <= value <= high:
             self.error(key, f"must be between {low} and {high}, got {value}")
             return None
-        return value
+        return int(value)
 
     def number(self, key: str) -> float | None:
         value = self.raw.get(key)

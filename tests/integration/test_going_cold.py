@@ -121,10 +121,12 @@ def test_a_nurtured_lead_that_requalifies_by_score_is_a_new_linked_handoff(
     assert Handoff.objects.filter(contact=contact).count() == 1  # below the threshold still
     touch(contact, "b3", TouchKind.HIGH_INTENT_PAGE, later + timedelta(minutes=3))
     second = Handoff.objects.filter(contact=contact).order_by("-pk").first()
-    assert second is not None and second.pk != first.pk
+    assert second is not None
+    assert second.pk != first.pk
     assert second.trigger == HandoffTrigger.MQL_THRESHOLD
     assert second.previous_id == first.pk
-    assert second.previous is not None and second.previous.reason == StageReason.NOT_NOW
+    assert second.previous is not None
+    assert second.previous.reason == StageReason.NOT_NOW
     assert second.status == HandoffStatus.PENDING
     assert Contact.objects.get(pk=contact.pk).stage == Stage.INTENT
     decided = accept_handoff(second.pk, actor_id=second.owner_id, now=later + timedelta(hours=1))
@@ -156,4 +158,5 @@ def test_a_lead_that_went_cold_and_requalifies_links_to_its_last_handoff(
     for n in range(4):
         touch(contact, f"b{n}", TouchKind.HIGH_INTENT_PAGE, later + timedelta(minutes=n))
     second = Handoff.objects.filter(contact=contact).order_by("-pk").first()
-    assert second is not None and second.previous_id == first.pk
+    assert second is not None
+    assert second.previous_id == first.pk

@@ -79,7 +79,9 @@ def sweep(
     config = cold_after()
     moved: dict[str, tuple[int, ...]] = {}
     for stage, days in config.items():
-        found = list(cold_leads(stage, days, now=moment).order_by("pk").values_list("pk", flat=True))
+        found = list(
+            cold_leads(stage, days, now=moment).order_by("pk").values_list("pk", flat=True)
+        )
         if dry_run:
             moved[stage.value] = tuple(found)
             continue

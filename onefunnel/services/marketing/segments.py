@@ -51,7 +51,7 @@ from onefunnel.models import (
     SegmentRefresh,
     Touchpoint,
 )
-from onefunnel.services.access import require
+from onefunnel.services.access import SYSTEM, require
 from onefunnel.services.errors import InputError, NotFoundError
 
 MAX_NAME = 100
@@ -193,10 +193,10 @@ def _touches_ids(subject: Subject, condition: Touches, now: datetime) -> QuerySe
         touches = touches.filter(
             Q(properties__page__url__icontains=text) | Q(properties__page__path__icontains=text)
         )
-    if condition.at_least == 1:
-        return touches.values(column)
-    grouped = touches.values(column).annotate(n=Count("id")).filter(n__gte=condition.at_least)
-    return grouped.values(column)
+    ids: QuerySet[Any] = touches.values(column)
+    if condition.at_least > 1:
+        ids = ids.annotate(n=Count("id")).filter(n__gte=condition.at_least).values(column)
+    return ids
 
 
 def _handoff_ids(subject: Subject, condition: HandoffOutcome, now: datetime) -> QuerySet[Any]:
@@ -480,12 +480,16 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def refresh_segment(ref: int | str, *, now: datetime | None = None) -> RefreshResult:
+def refresh_segment(
+    ref: int | str, *, actor: Actor = SYSTEM, now: datetime | None = None
+) -> RefreshResult:
     """Record who entered and who left the segment since its last refresh, in one transaction.
 
     Set-based: the segment's query is diffed against the stored members in SQL. Running it again
     with nobody changed records a refresh with no changes (a point of its size over time).
+    Marketing's to ask for (the worker acts as the system).
     """
+    require(actor, Action.EDIT_MARKETING)
     moment = now or timezone.now()
     with transaction.atomic():
         segment = _find(ref, lock=True)
@@ -538,14 +542,20 @@ def refresh_all(*, now: datetime | None = None) -> list[RefreshResult]:
     return [refresh_segment(pk, now=moment) for pk in ids]
 
 
-def refresh_due(*, now: datetime | None = None, every: timedelta | None = None) -> list[RefreshResult]:
+def refresh_due(
+    *, now: datetime | None = None, every: timedelta | None = None
+) -> list[RefreshResult]:
     """Refresh the segments whose last refresh is older than ``every`` (default: the
     ``ONEFUNNEL_SEGMENT_REFRESH_MINUTES`` setting) or that were never refreshed: the worker's
     job, cheap on passes with nothing due."""
     moment = now or timezone.now()
     interval = every or timedelta(minutes=settings.ONEFUNNEL_SEGMENT_REFRESH_MINUTES)
-    due = Segment.objects.filter(Q(refreshed_at__isnull=True) | Q(refreshed_at__lte=moment - interval))
-    return [refresh_segment(pk, now=moment) for pk in due.order_by("pk").values_list("pk", flat=True)]
+    due = Segment.objects.filter(
+        Q(refreshed_at__isnull=True) | Q(refreshed_at__lte=moment - interval)
+    )
+    return [
+        refresh_segment(pk, now=moment) for pk in due.order_by("pk").values_list("pk", flat=True)
+    ]
 
 
 def segment_history(ref: int | str, *, limit: int = 500) -> list[HistoryPoint]:
