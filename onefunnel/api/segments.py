@@ -20,7 +20,7 @@ from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from onefunnel.api.crm import READ, WRITE
+from onefunnel.api.crm import READ, WRITE_MARKETING
 from onefunnel.api.root import api
 from onefunnel.domain.access import Actor
 from onefunnel.services.access import SYSTEM, actor_for
@@ -146,7 +146,7 @@ def list_segments(request: HttpRequest) -> Any:
     return [s.as_dict() for s in segments.list_segments()]
 
 
-@router.post("/segments", response={201: SegmentOut, **ERRORS}, auth=WRITE)
+@router.post("/segments", response={201: SegmentOut, **ERRORS}, auth=WRITE_MARKETING)
 def create_segment(request: HttpRequest, payload: SegmentIn) -> Any:
     """Save a segment (marketing). A bad spec is 422 with every bad field named."""
     try:
@@ -176,7 +176,7 @@ def get_segment(request: HttpRequest, segment_id: Id) -> Any:
     return segments.get_segment(segment_id).as_dict()
 
 
-@router.patch("/segments/{segment_id}", response={200: SegmentOut, **ERRORS}, auth=WRITE)
+@router.patch("/segments/{segment_id}", response={200: SegmentOut, **ERRORS}, auth=WRITE_MARKETING)
 def update_segment(request: HttpRequest, segment_id: Id, payload: SegmentPatch) -> Any:
     """Change a segment's name, description or spec (marketing)."""
     try:
@@ -189,7 +189,7 @@ def update_segment(request: HttpRequest, segment_id: Id, payload: SegmentPatch) 
     return view.as_dict()
 
 
-@router.delete("/segments/{segment_id}", response={204: None, **ERRORS}, auth=WRITE)
+@router.delete("/segments/{segment_id}", response={204: None, **ERRORS}, auth=WRITE_MARKETING)
 def delete_segment(request: HttpRequest, segment_id: Id) -> Any:
     """Delete a segment with its history (marketing)."""
     segments.delete_segment(_actor(request), segment_id)
@@ -230,7 +230,9 @@ def history(request: HttpRequest, segment_id: Id, query: Query[HistoryQuery]) ->
     ]
 
 
-@router.post("/segments/{segment_id}/refresh", response={200: RefreshOut, **ERRORS}, auth=WRITE)
+@router.post(
+    "/segments/{segment_id}/refresh", response={200: RefreshOut, **ERRORS}, auth=WRITE_MARKETING
+)
 def refresh(request: HttpRequest, segment_id: Id) -> Any:
     """Record who entered and left now (marketing; the worker does it on its own)."""
     r = segments.refresh_segment(segment_id, actor=_actor(request))

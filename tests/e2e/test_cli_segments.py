@@ -6,13 +6,17 @@ import json
 
 from tests.e2e.conftest import Install
 
-WARM = '{"all": [{"type": "stage", "in": ["consideration", "intent"]}, {"type": "score", "min": 10}]}'
+WARM = (
+    '{"all": [{"type": "stage", "in": ["consideration", "intent"]}, {"type": "score", "min": 10}]}'
+)
 
 
 def test_segments_and_the_nurture_sweep_on_the_demo(install: Install) -> None:
     install.run("demo", "--size", "small", "--seed", "5")
     install.run("reps", "set", "ana", "--team", "sales", "--create")
-    made = json.loads(install.run("segments", "create", "warm", "--spec", WARM, "-f", "json").stdout)
+    made = json.loads(
+        install.run("segments", "create", "warm", "--spec", WARM, "-f", "json").stdout
+    )
     assert made["spec"]["subject"] == "contact"
     expected = install.query(
         "SELECT COUNT(*) FROM onefunnel_contact WHERE stage IN ('consideration', 'intent')"

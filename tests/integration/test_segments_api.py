@@ -51,7 +51,9 @@ def test_crud_count_members_history(make_contact: Any) -> None:
     history = rep.get(f"/api/segments/{sid}/history").json()
     assert [(h["size"], h["entered"], h["left"]) for h in history] == [(3, 3, 0), (4, 1, 0)]
     assert [s["name"] for s in rep.get("/api/segments").json()] == ["considering"]
-    changed = marketer.patch(f"/api/segments/{sid}", {"name": "warm"}, content_type="application/json")
+    changed = marketer.patch(
+        f"/api/segments/{sid}", {"name": "warm"}, content_type="application/json"
+    )
     assert changed.json()["name"] == "warm"
     preview = post(rep, "/api/segments/preview", {"spec": {"all": [{"type": "score", "min": 1}]}})
     assert preview.json()["size"] == 0

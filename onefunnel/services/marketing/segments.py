@@ -190,17 +190,13 @@ def _touches_ids(subject: Subject, condition: Touches, now: datetime) -> QuerySe
         touches = touches.filter(channel=condition.channel.value)
     # KT: one plain JSON extraction per key (the key lookups' type checks cost a scan twice).
     if condition.event is not None:
-        touches = touches.alias(event=KT("properties__event")).filter(
-            event__iexact=condition.event
-        )
+        touches = touches.alias(event=KT("properties__event")).filter(event__iexact=condition.event)
     if condition.url_contains is not None:
         text = condition.url_contains
         if text.isascii() and text.isprintable() and not set(text) & {'"', "\\"}:
             # A cheap necessary test on the stored JSON text first (such text is stored as is),
             # so that only the touches that mention it are parsed: 2-3x faster on big windows.
-            touches = touches.alias(raw=Cast("properties", TextField())).filter(
-                raw__icontains=text
-            )
+            touches = touches.alias(raw=Cast("properties", TextField())).filter(raw__icontains=text)
         touches = touches.alias(
             url=KT("properties__page__url"), path=KT("properties__page__path")
         ).filter(Q(url__icontains=text) | Q(path__icontains=text))
