@@ -319,3 +319,21 @@ def test_member_pages(make_contact: MakeContact) -> None:
     assert [m.id for m in page.members] == [made[2].pk, made[3].pk]
     with pytest.raises(InputError, match="limit"):
         seg.member_page("c", limit=0)
+
+
+def test_the_worker_refreshes_only_segments_that_are_due(make_contact: MakeContact) -> None:
+    make_contact(stage="consideration")
+    seg.create_segment(SYSTEM, "a", {"all": []})
+    seg.create_segment(SYSTEM, "b", {"all": [{"type": "stage", "in": ["intent"]}]})
+    assert [r.name for r in seg.refresh_due(now=NOW)] == ["a", "b"]  # never refreshed: due
+    assert seg.refresh_due(now=NOW + timedelta(minutes=59)) == []
+    later = seg.refresh_due(now=NOW + timedelta(minutes=60))
+    assert [(r.name, r.size) for r in later] == [("a", 1), ("b", 0)]
+    assert [p.size for p in seg.segment_history("a")] == [1, 1]
+
+
+def test_a_rep_may_not_refresh(make_contact: MakeContact) -> None:
+    seg.create_segment(SYSTEM, "a", {"all": []})
+    with pytest.raises(AccessDeniedError):
+        seg.refresh_segment("a", actor=role("rex", Role.SALES_REP))
+    assert seg.segment_history("a") == []
