@@ -101,15 +101,20 @@ def test_only_marketing_or_admin_sweeps(db: None) -> None:
         sweep(actor=actor_for(rep), dry_run=True)
 
 
+def mql(make_contact: MakeContact) -> tuple[Contact, Handoff]:
+    """A lead handed off by score: four pricing visits (15 points each) reach the default
+    threshold of 60, which moves it to intent and opens its first handoff."""
+    set_rep("ana", team="sales", create_user=True)
+    contact = make_contact()
+    for n in range(4):
+        touch(contact, f"a{n}", TouchKind.HIGH_INTENT_PAGE, T0 + timedelta(minutes=n))
+    return contact, Handoff.objects.get(contact=contact)
+
+
 def test_a_nurtured_lead_that_requalifies_by_score_is_a_new_linked_handoff(
     make_contact: MakeContact,
 ) -> None:
-    set_rep("ana", team="sales", create_user=True)
-    contact = make_contact()
-    # Four pricing visits (15 points each) reach the default threshold of 60: intent.
-    for n in range(4):
-        touch(contact, f"a{n}", TouchKind.HIGH_INTENT_PAGE, T0 + timedelta(minutes=n))
-    first = Handoff.objects.get(contact=contact)
+    contact, first = mql(make_contact)
     assert first.trigger == HandoffTrigger.MQL_THRESHOLD
     reject_handoff(first.pk, reason="not_now", actor_id=first.owner_id,
                    now=T0 + timedelta(hours=1))  # fmt: skip
@@ -140,14 +145,9 @@ def test_a_nurtured_lead_that_requalifies_by_score_is_a_new_linked_handoff(
 def test_a_lead_that_went_cold_and_requalifies_links_to_its_last_handoff(
     make_contact: MakeContact,
 ) -> None:
-    set_rep("ana", team="sales", create_user=True)
-    contact = make_contact()
-    for n in range(4):
-        touch(contact, f"a{n}", TouchKind.HIGH_INTENT_PAGE, T0 + timedelta(minutes=n))
-    first = Handoff.objects.get(contact=contact)
+    contact, first = mql(make_contact)
     accept_handoff(first.pk, actor_id=first.owner_id, now=T0 + timedelta(hours=1))
     # Accepted, but the deal is lost and the lead is silent: still in intent, no open deal.
-    assert first.pk
     handoff = Handoff.objects.get(pk=first.pk)
     assert handoff.deal_id is not None
     close_deal(handoff.deal_id, won=False, lost_reason=LostReason.TIMING,
