@@ -94,3 +94,17 @@ def test_unknown_and_absurd_ids_are_404_or_422(db: None) -> None:
     sid = made.json()["id"]
     assert reader.get(f"/api/segments/{sid}/members?limit=0").status_code == 422
     assert reader.get(f"/api/segments/{sid}/members?offset=-1").status_code == 422
+
+
+def test_api_keys_read_and_the_write_key_saves(make_contact: Any) -> None:
+    from onefunnel.services.keys import CRM_READ, CRM_WRITE, create_key
+
+    make_contact(stage="intent")
+    reader = Client(HTTP_AUTHORIZATION=f"Bearer {create_key(CRM_READ).secret}")
+    writer = Client(HTTP_AUTHORIZATION=f"Bearer {create_key(CRM_WRITE).secret}")
+    spec = {"all": [{"type": "stage", "in": ["intent"]}]}
+    assert post(reader, "/api/segments", {"name": "x", "spec": spec}).status_code in (401, 403)
+    made = post(writer, "/api/segments", {"name": "intent", "spec": spec})
+    assert made.status_code == 201, made.content
+    assert made.json()["created_by"] is None  # the system
+    assert reader.get(f"/api/segments/{made.json()['id']}/count").json()["size"] == 1
