@@ -8,7 +8,8 @@ The data is generated once with bulk SQL (recursive CTEs: no Python loop, no ORM
 (one per 10 contacts), contacts spread over the stages with scores 0–99, touches over the last
 90 days (a third on the pricing page), handoffs (a fifth rejected ``not_now``) and contracts
 renewing over the next year. Each case counts its segment ``--repeat`` times; the table shows
-the best and the median wall time and the count. A first refresh (recording every member's
+the best and the median wall time, the best CPU time of the process (SQLite runs in it: on a
+machine shared with other work, the time the query itself needed) and the count. A first refresh (recording every member's
 entry) and a second (no change) are timed too, for information. Never run as a test.
 """
 
@@ -168,20 +169,22 @@ def main() -> int:
     )
     print(f"SQLite, count at {NOW:%Y-%m-%d}, best and median of {args.repeat}")
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-    print(f"{'segment':<30} {'members':>9} {'best s':>8} {'median s':>9} {'≤ 2 s':>6}")
+    print(f"{'segment':<30} {'members':>9} {'best s':>8} {'median s':>9} {'cpu s':>7} {'≤ 2 s':>6}")
     slow = 0
     for name, spec in CASES:
         checked = segments.check_spec(spec)
-        times, size = [], 0
+        times, cpu, size = [], [], 0
         for _ in range(args.repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             size = segments.spec_query(checked, now=NOW).count()
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         ok = min(times) <= TARGET_SECONDS
         slow += not ok
         print(
             f"{name:<30} {size:>9,} {min(times):>8.3f} {statistics.median(times):>9.3f}"
-            f" {'yes' if ok else 'NO':>6}"
+            f" {min(cpu):>7.3f} {'yes' if ok else 'NO':>6}",
+            flush=True,
         )
     Segment.objects.filter(name="bench warm").delete()
     segments.create_segment(SYSTEM, "bench warm", CASES[0][1])

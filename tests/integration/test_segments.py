@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from onefunnel.domain.access import AccessDeniedError, Actor, Role
 from onefunnel.domain.segments import MembershipKind, replay_membership
+from onefunnel.domain.stages import Stage
 from onefunnel.domain.touches import Channel, TouchKind
 from onefunnel.models import (
     Account,
@@ -131,6 +132,12 @@ def test_visited_pricing_twice_in_14_days(make_contact: MakeContact) -> None:
     assert ids("pricing twice") == {twice.pk}
     assert ids("any pricing") == {twice.pk, once.pk, old.pk}
     assert ids("webinar") == set()
+    # With another condition, the touches run as a probe per contact: the same members.
+    every_stage = [s.value for s in Stage]
+    seg.create_segment(SYSTEM, "any pricing, any stage", {"all": [
+        {"type": "stage", "in": every_stage},
+        {"type": "touches", "url_contains": "PRICING", "within_days": 14}]})  # fmt: skip
+    assert ids("any pricing, any stage") == ids("any pricing")
 
 
 def test_events_and_channels(make_contact: MakeContact) -> None:

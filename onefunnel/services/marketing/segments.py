@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q, QuerySet, TextField
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -177,7 +177,7 @@ def _attribute_q(subject: Subject, condition: Attribute) -> Q:
     return Q(**{f"{lookup}__{op}": condition.value})
 
 
-def _touches_ids(subject: Subject, condition: Touches, now: datetime) -> QuerySet[Any]:
+def _touches(subject: Subject, condition: Touches, now: datetime) -> QuerySet[Any]:
     column = "contact_id" if subject is Subject.CONTACT else "account_id"
     touches = Touchpoint.objects.filter(
         occurred_at__gte=now - timedelta(days=condition.within_days),
@@ -200,10 +200,20 @@ def _touches_ids(subject: Subject, condition: Touches, now: datetime) -> QuerySe
         touches = touches.alias(
             url=KT("properties__page__url"), path=KT("properties__page__path")
         ).filter(Q(url__icontains=text) | Q(path__icontains=text))
-    ids: QuerySet[Any] = touches.values(column)
+    return touches
+
+
+def _touches_ids(subject: Subject, condition: Touches, now: datetime) -> QuerySet[Any]:
+    column = "contact_id" if subject is Subject.CONTACT else "account_id"
+    ids: QuerySet[Any] = _touches(subject, condition, now).values(column)
     if condition.at_least > 1:
         ids = ids.annotate(n=Count("id")).filter(n__gte=condition.at_least).values(column)
     return ids
+
+
+def _touches_exist(subject: Subject, condition: Touches, now: datetime) -> Exists:
+    column = "contact_id" if subject is Subject.CONTACT else "account_id"
+    return Exists(_touches(subject, condition, now).filter(**{column: OuterRef("pk")}))
 
 
 def _handoff_ids(subject: Subject, condition: HandoffOutcome, now: datetime) -> QuerySet[Any]:
@@ -261,9 +271,19 @@ def spec_query(spec: SegmentSpec, *, now: datetime | None = None) -> QuerySet[An
         Contact.objects.all() if spec.subject is Subject.CONTACT else Account.objects.all()
     )
     q = Q()
+    probes: list[Exists] = []
+    # Which way a touches condition runs is a matter of speed, never of result. As a set (IN),
+    # it costs the touches in its window; as a probe per subject (EXISTS, on the subject's
+    # (contact, time) index), the subjects left by the other conditions, which SQLite and
+    # PostgreSQL check first. Probes pay when other conditions narrow the subjects; a count
+    # ("twice in 14 days") stays a grouped set.
+    narrowed = any(not isinstance(c, Touches) for c in spec.conditions)
     for condition in spec.conditions:
-        q &= _condition_q(spec.subject, condition, moment)
-    return base.filter(q)
+        if narrowed and isinstance(condition, Touches) and condition.at_least == 1:
+            probes.append(_touches_exist(spec.subject, condition, moment))
+        else:
+            q &= _condition_q(spec.subject, condition, moment)
+    return base.filter(q, *probes)
 
 
 def _spec_of(segment: Segment) -> SegmentSpec:
