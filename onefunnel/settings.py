@@ -229,3 +229,8 @@ ONEFUNNEL_RENEWAL_AUTO_RENEWING = os.environ.get("ONEFUNNEL_RENEWAL_AUTO_RENEWIN
 # Form submissions accepted per IP address (a django-ratelimit rate such as "10/m"), counted in
 # each server process's cache.
 ONEFUNNEL_FORMS_RATE = os.environ.get("ONEFUNNEL_FORMS_RATE", "10/m")
+# Going cold (services/marketing/going_cold.py): days without engagement after which a lead in a
+# stage goes to nurture, "stage=days,…"; empty means the defaults, consideration=30,intent=21.
+ONEFUNNEL_COLD_AFTER_DAYS = os.environ.get("ONEFUNNEL_COLD_AFTER_DAYS", "")
+# Segments: the worker refreshes a segment's membership history when its last refresh is older.
+ONEFUNNEL_SEGMENT_REFRESH_MINUTES = int(os.environ.get("ONEFUNNEL_SEGMENT_REFRESH_MINUTES", "60"))

@@ -10,6 +10,7 @@ from onefunnel.api import (
     ltv,  # noqa: F401  (registers /api/ltv)
     plan,  # noqa: F401  (registers targets, forecast, plans and budgets)
     reports,  # noqa: F401  (registers /api/reports)
+    segments,  # noqa: F401  (registers /api/segments)
 )
 from onefunnel.api.root import api
 

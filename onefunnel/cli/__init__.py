@@ -88,6 +88,7 @@ def main() -> None:
         plan,
         reports,
         sales,
+        segments,
     )
 
     try:

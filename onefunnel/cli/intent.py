@@ -547,7 +547,8 @@ def worker(
             f"(reassigned {result.reassigned}), webhooks delivered {result.delivered}, "
             f"retrying {result.retrying}, failed {result.failed}; renewal deals opened "
             f"{result.renewals_opened}, contracts renewed {result.contracts_renewed}, "
-            f"ended {result.contracts_ended}",
+            f"ended {result.contracts_ended}; went cold {result.went_cold}, segments "
+            f"refreshed {result.segments_refreshed}",
             highlight=False,
         )
         if once:

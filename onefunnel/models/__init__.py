@@ -19,6 +19,7 @@ from onefunnel.models.routing import (
     TeamCalendar,
 )
 from onefunnel.models.scoring import ContactScore, PredictiveModelRun, ScoringConfig
+from onefunnel.models.segments import Segment, SegmentChange, SegmentMember, SegmentRefresh
 from onefunnel.models.stages import AppendOnlyError, StageChange
 from onefunnel.models.touchpoints import ProfileMessage, Touchpoint
 from onefunnel.models.webhooks import WebhookDelivery, WebhookEndpoint
@@ -56,6 +57,10 @@ __all__ = [
     "RoutingConfig",
     "RoutingRotation",
     "ScoringConfig",
+    "Segment",
+    "SegmentChange",
+    "SegmentMember",
+    "SegmentRefresh",
     "Spend",
     "StageChange",
     "Target",

@@ -1,5 +1,6 @@
 """The background worker's one pass: handle breached SLAs, run the renewal check (open due
-renewal deals, renew and end contract terms), then send due webhooks.
+renewal deals, renew and end contract terms), send leads that went cold to nurture, refresh the
+segments that are due, then send due webhooks.
 
 Each pass is idempotent and reads its state from the database, so the worker can be stopped,
 restarted or run by cron (``onefunnel worker --once``) without losing or repeating anything;
@@ -18,6 +19,8 @@ from django.utils import timezone
 from onefunnel.models import WebhookDelivery
 from onefunnel.services.accounts.renewals import run_renewal_check
 from onefunnel.services.handoffs import evaluate_breaches
+from onefunnel.services.marketing.going_cold import sweep as sweep_cold
+from onefunnel.services.marketing.segments import refresh_due
 from onefunnel.services.webhooks import deliver_due
 
 
@@ -34,6 +37,8 @@ class WorkerPass:
     renewals_opened: int = 0
     contracts_renewed: int = 0
     contracts_ended: int = 0
+    went_cold: int = 0
+    segments_refreshed: int = 0
 
 
 def run_once(*, now: datetime | None = None, client: httpx.Client | None = None) -> WorkerPass:
@@ -42,6 +47,8 @@ def run_once(*, now: datetime | None = None, client: httpx.Client | None = None)
     moment = now or timezone.now()
     breaches = evaluate_breaches(now=moment)
     renewals = run_renewal_check(now=moment)
+    cold = sweep_cold(now=moment)
+    refreshed = refresh_due(now=moment)
     results = deliver_due(now=moment, client=client)
     statuses = [r.status for r in results]
     return WorkerPass(
@@ -54,4 +61,6 @@ def run_once(*, now: datetime | None = None, client: httpx.Client | None = None)
         renewals_opened=len(renewals.opened),
         contracts_renewed=len(renewals.renewed),
         contracts_ended=len(renewals.ended),
+        went_cold=cold.total,
+        segments_refreshed=len(refreshed),
     )

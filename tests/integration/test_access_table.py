@@ -169,6 +169,22 @@ API: dict[tuple[str, str], frozenset[str]] = {
             ("POST", "/api/campaigns/batch"),
             ("POST", "/api/spend"),
             ("POST", "/api/spend/batch"),
+            ("POST", "/api/segments"),
+            ("PATCH", "/api/segments/{segment_id}"),
+            ("DELETE", "/api/segments/{segment_id}"),
+            ("POST", "/api/segments/{segment_id}/refresh"),
+        )
+    },
+    # Segments: every role and the CRM keys read (and preview a count).
+    **{
+        (m, p): SIGNED_IN | CRM_KEYS
+        for m, p in (
+            ("GET", "/api/segments"),
+            ("POST", "/api/segments/preview"),
+            ("GET", "/api/segments/{segment_id}"),
+            ("GET", "/api/segments/{segment_id}/count"),
+            ("GET", "/api/segments/{segment_id}/members"),
+            ("GET", "/api/segments/{segment_id}/history"),
         )
     },
     # Deals, activities, tasks, contact moves: the crm:write key or a session; their services
