@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("v1/", include("onefunnel.api.tracking_urls")),
     path("favicon.ico", favicon),
+    path("email/", include("onefunnel.web.email_urls")),
     path("", include("onefunnel.web.urls")),
 ]
 

@@ -9,6 +9,7 @@ from onefunnel.api import (
     ltv,  # noqa: F401  (registers /api/ltv)
     plan,  # noqa: F401  (registers targets, forecast, plans and budgets)
     reports,  # noqa: F401  (registers /api/reports)
+    sequences,  # noqa: F401  (registers email sequences and /api/email/events)
 )
 from onefunnel.api.root import api
 

@@ -87,6 +87,7 @@ def main() -> None:
         plan,
         reports,
         sales,
+        sequences,
     )
 
     try:

@@ -540,7 +540,8 @@ def worker(
             f"(reassigned {result.reassigned}), webhooks delivered {result.delivered}, "
             f"retrying {result.retrying}, failed {result.failed}; renewal deals opened "
             f"{result.renewals_opened}, contracts renewed {result.contracts_renewed}, "
-            f"ended {result.contracts_ended}",
+            f"ended {result.contracts_ended}; emails sent {result.emails_sent}, "
+            f"bounced {result.emails_bounced}",
             highlight=False,
         )
         if once:

@@ -18,6 +18,13 @@ from onefunnel.models.routing import (
     TeamCalendar,
 )
 from onefunnel.models.scoring import ContactScore, PredictiveModelRun, ScoringConfig
+from onefunnel.models.sequences import (
+    EmailSend,
+    EmailSuppression,
+    Enrollment,
+    Sequence,
+    SequenceStep,
+)
 from onefunnel.models.stages import AppendOnlyError, StageChange
 from onefunnel.models.touchpoints import ProfileMessage, Touchpoint
 from onefunnel.models.webhooks import WebhookDelivery, WebhookEndpoint
@@ -38,6 +45,9 @@ __all__ = [
     "DealForecast",
     "DealHistory",
     "DealSource",
+    "EmailSend",
+    "EmailSuppression",
+    "Enrollment",
     "Handoff",
     "HandoffCredit",
     "HandoffEvent",
@@ -53,6 +63,8 @@ __all__ = [
     "RoutingConfig",
     "RoutingRotation",
     "ScoringConfig",
+    "Sequence",
+    "SequenceStep",
     "Spend",
     "StageChange",
     "Target",

@@ -18,6 +18,7 @@ from django.utils import timezone
 from onefunnel.models import WebhookDelivery
 from onefunnel.services.accounts.renewals import run_renewal_check
 from onefunnel.services.handoffs import evaluate_breaches
+from onefunnel.services.marketing.sequence_sending import send_due
 from onefunnel.services.webhooks import deliver_due
 
 
@@ -34,6 +35,8 @@ class WorkerPass:
     renewals_opened: int = 0
     contracts_renewed: int = 0
     contracts_ended: int = 0
+    emails_sent: int = 0
+    emails_bounced: int = 0
 
 
 def run_once(*, now: datetime | None = None, client: httpx.Client | None = None) -> WorkerPass:
@@ -43,6 +46,7 @@ def run_once(*, now: datetime | None = None, client: httpx.Client | None = None)
     breaches = evaluate_breaches(now=moment)
     renewals = run_renewal_check(now=moment)
     results = deliver_due(now=moment, client=client)
+    emails = send_due(now=moment)
     statuses = [r.status for r in results]
     return WorkerPass(
         at=moment,
@@ -54,4 +58,6 @@ def run_once(*, now: datetime | None = None, client: httpx.Client | None = None)
         renewals_opened=len(renewals.opened),
         contracts_renewed=len(renewals.renewed),
         contracts_ended=len(renewals.ended),
+        emails_sent=emails.sent,
+        emails_bounced=emails.bounced,
     )
