@@ -1,0 +1,91 @@
+"""Sequence steps over real SMTP (aiosmtpd on loopback): what arrives, and a 5xx refusal of
+the recipient is a bounce that suppresses the address."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from onefunnel.domain.sequences import StopReason
+from onefunnel.domain.stages import Stage
+from onefunnel.models import Campaign, Contact, EmailSend, EmailSuppression, Enrollment
+from onefunnel.services.access import SYSTEM
+from onefunnel.services.marketing.sequence_sending import send_due
+from onefunnel.services.marketing.sequences import create_sequence, enroll
+from onefunnel.services.stages import change_stage
+from tests.conftest import T0
+from tests.mail_server import smtp_server
+
+pytestmark = pytest.mark.django_db
+
+
+def _smtp(settings: Any, port: int) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_TIMEOUT = 10
+
+
+def _setup(make_contact: Callable[..., Contact], emails: list[str]) -> list[Contact]:
+    campaign = Campaign.objects.create(name="N", utm_campaign="nurture", channel="email")
+    sequence = create_sequence(
+        actor=SYSTEM,
+        name="Nurture",
+        campaign=campaign.pk,
+        from_email="news@onefunnel.example",
+        steps=[
+            {"wait_days": 0, "subject": "Hi {{ contact.first_name }}",
+             "html": "<p>Hello {{ contact.first_name }}</p>", "text": "Hello {{ contact.first_name }}"},
+            {"wait_days": 2, "subject": "Again", "html": "<p>again</p>", "text": "again"},
+        ],  # fmt: skip
+    )
+    contacts = []
+    for email in emails:
+        contact = make_contact(email, first_name="Zoë")
+        change_stage(contact, Stage.CONSIDERATION)
+        contacts.append(contact)
+    enroll(sequence.id, [c.pk for c in contacts], actor=SYSTEM, now=T0)
+    return contacts
+
+
+def test_steps_arrive_over_smtp_and_a_5xx_refusal_is_a_bounce(
+    settings: Any, make_contact: Callable[..., Contact]
+) -> None:
+    with smtp_server(refuse={"gone@acme.example"}) as (inbox, port):
+        _smtp(settings, port)
+        _setup(make_contact, ["zoe@acme.example", "gone@acme.example"])
+        result = send_due(now=T0)
+        assert (result.sent, result.bounced) == (1, 1)
+        assert len(inbox.received) == 1
+        got = inbox.received[0]
+        assert got.rcpt_tos == ["zoe@acme.example"] and got.mail_from == "news@onefunnel.example"
+        assert got.message["Subject"] == "Hi Zoë"
+        assert "Hello Zoë" in got.part("text/plain") and "<p>Hello Zoë</p>" in got.part("text/html")
+        assert got.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert got.message["Message-ID"] == EmailSend.objects.get(to_email="zoe@acme.example").message_id
+
+        bounced = EmailSend.objects.get(to_email="gone@acme.example")
+        assert bounced.bounced_at is not None and "550" in bounced.error
+        assert EmailSuppression.objects.get().email == "gone@acme.example"
+        stopped = Enrollment.objects.get(contact__email="gone@acme.example")
+        assert stopped.stop_reason == StopReason.BOUNCED
+
+        later = send_due(now=T0 + timedelta(days=2, minutes=1))
+        assert later.sent == 1 and later.bounced == 0
+        assert [r.rcpt_tos for r in inbox.received] == [["zoe@acme.example"]] * 2
+
+
+def test_an_unreachable_server_keeps_the_steps_due(
+    settings: Any, make_contact: Callable[..., Contact]
+) -> None:
+    with smtp_server() as (_inbox, port):
+        pass  # started and stopped: nothing listens on the port now
+    _smtp(settings, port)
+    _setup(make_contact, ["zoe@acme.example"])
+    result = send_due(now=T0)
+    assert result.sent == 0 and result.deferred == 1
+    assert not EmailSend.objects.exists()
+    assert Enrollment.objects.get().next_step == 0
