@@ -99,7 +99,9 @@ def test_a_sequence_over_real_smtp_with_click_and_one_click_unsubscribe(
             assert unsubscribe.startswith("<mailto:news@onefunnel.example?subject=unsubscribe>")
             assert got.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
             one_click = re.search(r"<(https?://[^>]+)>", unsubscribe)
-            assert one_click is not None and one_click.group(1).startswith(f"{base}/email/unsubscribe/")
+            assert one_click is not None and one_click.group(1).startswith(
+                f"{base}/email/unsubscribe/"
+            )
 
             link = re.search(r'href="([^"]+/email/click/[^"]+)"', html)
             assert link is not None

@@ -53,7 +53,7 @@ STEPS: list[dict[str, Any]] = [
     {
         "wait_days": 0,
         "subject": "Hello {{ contact.first_name|default:'there' }}",
-        "html": '<p>Hi {{ contact.first_name }} at {{ account.name }}</p>'
+        "html": "<p>Hi {{ contact.first_name }} at {{ account.name }}</p>"
         '<p><a href="https://example.com/guide?a=1&amp;b=2">Read the guide</a></p>',
         "text": "Hi {{ contact.first_name }}, read https://example.com/guide?a=1&b=2",
     },
@@ -113,8 +113,14 @@ def test_a_template_with_an_unknown_variable_is_refused_at_save(campaign: Campai
 
 @pytest.mark.parametrize(
     "source",
-    ["{% include 'x.html' %}", "{% load static %}", "{% debug %}", "{% for x in contact %}{% endfor %}",
-     "{{ contact.first_name|nosuchfilter }}", "{% if %}"],  # fmt: skip
+    [
+        "{% include 'x.html' %}",
+        "{% load static %}",
+        "{% debug %}",
+        "{% for x in contact %}{% endfor %}",
+        "{{ contact.first_name|nosuchfilter }}",
+        "{% if %}",
+    ],  # fmt: skip
 )
 def test_tags_that_reach_outside_the_contact_are_refused(campaign: Campaign, source: str) -> None:
     with pytest.raises(InputError, match=r"steps\[0\]\.html"):
@@ -217,9 +223,7 @@ def test_header_injection_through_names_and_subjects_is_impossible(
     contact.title = "Boss\r\nBcc: victim@evil.example"
     contact.save()
     steps = [{**STEPS[0], "subject": "Hi {{ contact.title }}\n\rX-Injected: yes"}]
-    sequence_id = _sequence(
-        campaign, steps=steps, from_name="News\r\nBcc: victim@evil.example"
-    )
+    sequence_id = _sequence(campaign, steps=steps, from_name="News\r\nBcc: victim@evil.example")
     enroll(sequence_id, [contact.pk], actor=SYSTEM, now=T0)
     assert send_due(now=T0).sent == 1
     raw = mail.outbox[0].message().as_bytes()
@@ -336,13 +340,9 @@ def test_a_booked_demo_or_a_new_handoff_stops_the_sequence(
     sequence_id = _sequence(campaign)
     enroll(sequence_id, [demo.pk, handed.pk], actor=SYSTEM, now=T0)
     send_due(now=T0)
+    record_touch(TouchInput("demo-1", TouchKind.DEMO, T0 + timedelta(days=1), contact_id=demo.pk))
     record_touch(
-        TouchInput("demo-1", TouchKind.DEMO, T0 + timedelta(days=1), contact_id=demo.pk)
-    )
-    record_touch(
-        TouchInput(
-            "raise-1", TouchKind.HAND_RAISE, T0 + timedelta(days=1), contact_id=handed.pk
-        )
+        TouchInput("raise-1", TouchKind.HAND_RAISE, T0 + timedelta(days=1), contact_id=handed.pk)
     )
     assert Handoff.objects.filter(contact=handed).exists()
     result = send_due(now=T0 + timedelta(days=4))

@@ -37,8 +37,12 @@ def _setup(make_contact: Callable[..., Contact], emails: list[str]) -> list[Cont
         campaign=campaign.pk,
         from_email="news@onefunnel.example",
         steps=[
-            {"wait_days": 0, "subject": "Hi {{ contact.first_name }}",
-             "html": "<p>Hello {{ contact.first_name }}</p>", "text": "Hello {{ contact.first_name }}"},
+            {
+                "wait_days": 0,
+                "subject": "Hi {{ contact.first_name }}",
+                "html": "<p>Hello {{ contact.first_name }}</p>",
+                "text": "Hello {{ contact.first_name }}",
+            },
             {"wait_days": 2, "subject": "Again", "html": "<p>again</p>", "text": "again"},
         ],  # fmt: skip
     )
@@ -65,7 +69,10 @@ def test_steps_arrive_over_smtp_and_a_5xx_refusal_is_a_bounce(
         assert got.message["Subject"] == "Hi Zoë"
         assert "Hello Zoë" in got.part("text/plain") and "<p>Hello Zoë</p>" in got.part("text/html")
         assert got.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        assert got.message["Message-ID"] == EmailSend.objects.get(to_email="zoe@acme.example").message_id
+        assert (
+            got.message["Message-ID"]
+            == EmailSend.objects.get(to_email="zoe@acme.example").message_id
+        )
 
         bounced = EmailSend.objects.get(to_email="gone@acme.example")
         assert bounced.bounced_at is not None and "550" in bounced.error
