@@ -40,7 +40,7 @@ class Inbox:
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         if address.lower() in self.refuse:
-            return "550 5.1.1 <%s>: recipient address rejected: no such user" % address
+            return f"550 5.1.1 <{address}>: recipient address rejected: no such user"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

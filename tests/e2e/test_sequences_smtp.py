@@ -74,7 +74,8 @@ def test_a_sequence_over_real_smtp_with_click_and_one_click_unsubscribe(
             broken = dict(SEQUENCE, steps=[dict(SEQUENCE["steps"][0], text="{{ contact.ssn }}")])  # type: ignore[call-overload]
             bad.write_text(json.dumps(broken))
             refused = install.run("sequences", "create", str(bad), check=False)
-            assert refused.returncode == 1 and "unknown variable contact.ssn" in refused.stderr
+            assert refused.returncode == 1
+            assert "unknown variable contact.ssn" in refused.stderr
             assert refused.stderr.count("\n") == 1
 
             good = tmp_path / "sequence.json"
@@ -94,14 +95,14 @@ def test_a_sequence_over_real_smtp_with_click_and_one_click_unsubscribe(
             assert got.message["From"] == "onefunnel news <news@onefunnel.example>"
             text, html = got.part("text/plain"), got.part("text/html")
             assert text.startswith("Hi Peter, the guide: ")
-            assert "<p>Hi Peter,</p>" in html and f"{base}/email/open/" in html
+            assert "<p>Hi Peter,</p>" in html
+            assert f"{base}/email/open/" in html
             unsubscribe = got.message["List-Unsubscribe"]
             assert unsubscribe.startswith("<mailto:news@onefunnel.example?subject=unsubscribe>")
             assert got.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
             one_click = re.search(r"<(https?://[^>]+)>", unsubscribe)
-            assert one_click is not None and one_click.group(1).startswith(
-                f"{base}/email/unsubscribe/"
-            )
+            assert one_click is not None
+            assert one_click.group(1).startswith(f"{base}/email/unsubscribe/")
 
             link = re.search(r'href="([^"]+/email/click/[^"]+)"', html)
             assert link is not None
@@ -109,15 +110,18 @@ def test_a_sequence_over_real_smtp_with_click_and_one_click_unsubscribe(
             assert followed.status_code == 302
             assert followed.headers["location"] == "https://example.com/guide"
             tampered = httpx.get(link.group(1)[:-3] + "abc")
-            assert tampered.status_code == 400 and "location" not in tampered.headers
+            assert tampered.status_code == 400
+            assert "location" not in tampered.headers
             touches = api.get("/touchpoints", params={"limit": 10}).json()["items"]
             clicks = [t for t in touches if t["kind"] == "email_click"]
             assert len(clicks) == 1
-            assert clicks[0]["channel"] == "email" and clicks[0]["contact_id"] == contact["id"]
+            assert clicks[0]["channel"] == "email"
+            assert clicks[0]["contact_id"] == contact["id"]
             assert clicks[0]["utm_campaign"] == "nurture-2026"
 
             confirm = httpx.get(one_click.group(1))
-            assert confirm.status_code == 200 and "peter@initech.example" in confirm.text
+            assert confirm.status_code == 200
+            assert "peter@initech.example" in confirm.text
             done = httpx.post(
                 one_click.group(1),
                 content="List-Unsubscribe=One-Click",
@@ -140,7 +144,8 @@ def test_a_sequence_over_real_smtp_with_click_and_one_click_unsubscribe(
             shown = _json(install, "sequences", "show", sequence_id)
             assert shown["enrollments"] == {"active": 0, "completed": 0, "stopped": 1}
             bounce = install.run("email", "event", "explode", "--email", "x@y.example", check=False)
-            assert bounce.returncode == 1 and "kind: unknown event" in bounce.stderr
+            assert bounce.returncode == 1
+            assert "kind: unknown event" in bounce.stderr
         finally:
             server.terminate()
             server.wait(timeout=20)

@@ -108,7 +108,8 @@ def test_a_template_with_an_unknown_variable_is_refused_at_save(campaign: Campai
     in_condition = [{**STEPS[0], "subject": "{% if user.is_staff %}x{% endif %}"}]
     with pytest.raises(InputError, match=r"steps\[0\]\.subject: unknown variable user\.is_staff"):
         _sequence(campaign, steps=in_condition)
-    assert not Sequence.objects.exists() and not SequenceStep.objects.exists()
+    assert not Sequence.objects.exists()
+    assert not SequenceStep.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -120,7 +121,7 @@ def test_a_template_with_an_unknown_variable_is_refused_at_save(campaign: Campai
         "{% for x in contact %}{% endfor %}",
         "{{ contact.first_name|nosuchfilter }}",
         "{% if %}",
-    ],  # fmt: skip
+    ],
 )
 def test_tags_that_reach_outside_the_contact_are_refused(campaign: Campaign, source: str) -> None:
     with pytest.raises(InputError, match=r"steps\[0\]\.html"):
@@ -170,7 +171,8 @@ def test_due_steps_are_sent_in_order_with_both_parts_and_unsubscribe_headers(
     assert result.enrolled == [contact.pk]
 
     first = send_due(now=T0 + timedelta(minutes=1))
-    assert first.sent == 1 and len(mail.outbox) == 1
+    assert first.sent == 1
+    assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.subject == "Hello Eve"
     assert message.to == ["Eve <eve@acme.example>"]
@@ -182,7 +184,8 @@ def test_due_steps_are_sent_in_order_with_both_parts_and_unsubscribe_headers(
         f"<mailto:news@onefunnel.example?subject=unsubscribe>, <{unsubscribe_url(send.pk)}>"
     )
     html = message.alternatives[0].content  # type: ignore[attr-defined]
-    assert "Hi Eve at Acme" in html and open_url(send.pk) in html
+    assert "Hi Eve at Acme" in html
+    assert open_url(send.pk) in html
     assert "https://example.com/guide" not in html  # only through the tracked link
     assert click_url(send.pk, "https://example.com/guide?a=1&b=2").split("/")[-1] in html
     assert click_url(send.pk, "https://example.com/guide?a=1&b=2") in message.body
@@ -190,11 +193,14 @@ def test_due_steps_are_sent_in_order_with_both_parts_and_unsubscribe_headers(
 
     assert send_due(now=T0 + timedelta(days=2)).sent == 0  # the second step waits 3 days
     second = send_due(now=T0 + timedelta(days=3, minutes=1))
-    assert second.sent == 1 and second.completed == 1
+    assert second.sent == 1
+    assert second.completed == 1
     assert mail.outbox[1].subject == "Still there, Eve?"
     enrollment = Enrollment.objects.get()
-    assert enrollment.state == EnrollmentState.COMPLETED and enrollment.next_send_at is None
-    assert send_due(now=T0 + timedelta(days=30)).sent == 0 and len(mail.outbox) == 2
+    assert enrollment.state == EnrollmentState.COMPLETED
+    assert enrollment.next_send_at is None
+    assert send_due(now=T0 + timedelta(days=30)).sent == 0
+    assert len(mail.outbox) == 2
 
 
 def test_enrolling_twice_keeps_one_running_enrollment(
@@ -204,7 +210,8 @@ def test_enrolling_twice_keeps_one_running_enrollment(
     sequence_id = _sequence(campaign)
     enroll(sequence_id, [contact.pk], actor=SYSTEM, now=T0)
     again = enroll(sequence_id, [contact.pk, contact.pk], actor=SYSTEM, now=T0)
-    assert again.enrolled == [] and again.already == [contact.pk]
+    assert again.enrolled == []
+    assert again.already == [contact.pk]
     assert Enrollment.objects.count() == 1
 
 
@@ -228,9 +235,11 @@ def test_header_injection_through_names_and_subjects_is_impossible(
     assert send_due(now=T0).sent == 1
     raw = mail.outbox[0].message().as_bytes()
     parsed = message_from_bytes(raw)
-    assert parsed["Bcc"] is None and parsed["X-Injected"] is None
+    assert parsed["Bcc"] is None
+    assert parsed["X-Injected"] is None
     assert _to(mail.outbox[0]) == ["eve@acme.example"]
-    assert "\n" not in parsed["Subject"] and "\r" not in parsed["Subject"]
+    assert "\n" not in parsed["Subject"]
+    assert "\r" not in parsed["Subject"]
     assert parsed["Subject"] == "Hi Boss Bcc: victim@evil.example X-Injected: yes"
 
 
@@ -240,7 +249,8 @@ def test_an_address_with_a_line_break_is_never_enrolled(
     contact = make_contact("eve@acme.example\r\nBcc: victim@evil.example")
     result = enroll(_sequence(campaign), [contact.pk], actor=SYSTEM)
     assert result.skipped == {contact.pk: "no_address"}
-    assert send_due().sent == 0 and mail.outbox == []
+    assert send_due().sent == 0
+    assert mail.outbox == []
 
 
 def test_per_domain_throttling_defers_the_rest_to_a_later_pass(
@@ -308,7 +318,8 @@ def test_a_suppression_that_lands_between_read_and_send_still_stops_the_send(
         return read
 
     monkeypatch.setattr(sequence_sending, "_facts", late_unsubscribe)
-    assert send_due(now=T0).sent == 0 and mail.outbox == []
+    assert send_due(now=T0).sent == 0
+    assert mail.outbox == []
     assert not EmailSend.objects.exists()
 
 
@@ -320,10 +331,12 @@ def test_a_bounce_reported_later_by_message_id_suppresses_further_steps(
     send_due(now=T0)
     send = EmailSend.objects.get()
     recorded = email_events.record_event("bounce", actor=SYSTEM, message_id=send.message_id)
-    assert recorded.suppressed and recorded.stopped == 1
+    assert recorded.suppressed
+    assert recorded.stopped == 1
     send.refresh_from_db()
     assert send.bounced_at is not None
-    assert send_due(now=T0 + timedelta(days=5)).sent == 0 and len(mail.outbox) == 1
+    assert send_due(now=T0 + timedelta(days=5)).sent == 0
+    assert len(mail.outbox) == 1
     with pytest.raises(InputError, match="kind: unknown event"):
         email_events.record_event("exploded", actor=SYSTEM, email="eve@acme.example")
 
@@ -346,7 +359,8 @@ def test_a_booked_demo_or_a_new_handoff_stops_the_sequence(
     )
     assert Handoff.objects.filter(contact=handed).exists()
     result = send_due(now=T0 + timedelta(days=4))
-    assert result.sent == 0 and result.stopped == 2
+    assert result.sent == 0
+    assert result.stopped == 2
     assert dict(Enrollment.objects.values_list("contact_id", "stop_reason")) == {
         demo.pk: StopReason.BOOKED_DEMO,
         handed.pk: StopReason.HANDED_OFF,
@@ -362,7 +376,8 @@ def test_a_reply_stops_only_sequences_that_stop_on_replies(
     enroll(stops, [contact.pk], actor=SYSTEM, now=T0)
     enroll(goes_on, [contact.pk], actor=SYSTEM, now=T0)
     recorded = email_events.record_event("reply", actor=SYSTEM, email="EVE@acme.example")
-    assert recorded.stopped == 1 and not recorded.suppressed
+    assert recorded.stopped == 1
+    assert not recorded.suppressed
     assert send_due(now=T0).sent == 1
 
 
@@ -384,8 +399,10 @@ def test_a_rejection_for_a_configured_reason_enrolls_the_lead(
     reject_handoff(h_later.pk, reason="not_now", actor_id=h_later.owner_id, now=T0)
     reject_handoff(h_fit.pk, reason="bad_fit", actor_id=h_fit.owner_id, now=T0)
     enrollment = Enrollment.objects.get()
-    assert enrollment.contact_id == later.pk and enrollment.handoff_id == h_later.pk
-    assert enrollment.source == "handoff_rejected" and enrollment.sequence.name == "Win back"
+    assert enrollment.contact_id == later.pk
+    assert enrollment.handoff_id == h_later.pk
+    assert enrollment.source == "handoff_rejected"
+    assert enrollment.sequence.name == "Win back"
     # The handoff that enrolled it does not count as "handed off again".
     assert send_due(now=T0 + timedelta(minutes=1)).sent == 1
     assert _to(mail.outbox[0]) == ["later@acme.example"]
@@ -407,12 +424,14 @@ def test_opens_and_clicks_are_email_touches_of_the_sequences_campaign(
     contact, send = _sent(campaign, make_contact)
     client = Client()
     pixel = client.get(open_url(send.pk).split("localhost:8000")[1])
-    assert pixel.status_code == 200 and pixel["Content-Type"] == "image/gif"
+    assert pixel.status_code == 200
+    assert pixel["Content-Type"] == "image/gif"
     client.get(open_url(send.pk).split("localhost:8000")[1])  # opened twice: one touch
     target = "https://example.com/guide?a=1&b=2"
     link = click_url(send.pk, target).split("localhost:8000")[1]
     clicked = client.get(link)
-    assert clicked.status_code == 302 and clicked["Location"] == target
+    assert clicked.status_code == 302
+    assert clicked["Location"] == target
     touches = list(Touchpoint.objects.order_by("id").values_list("kind", "channel", "campaign_id"))
     assert touches == [
         (TouchKind.EMAIL_OPEN, "email", campaign.pk),
@@ -431,8 +450,10 @@ def test_a_tampered_click_link_does_not_redirect(
     forged = click_url(send.pk, "https://evil.example/").rsplit("/", 1)[1].rpartition(":")[0]
     for bad in (f"{forged}:{signature}", token[:-2] + "xx", "nonsense", token.upper()):
         response = Client().get(f"/email/click/{bad}")
-        assert response.status_code == 400 and "Location" not in response
-    assert payload and not Touchpoint.objects.exists()
+        assert response.status_code == 400
+        assert "Location" not in response
+    assert payload
+    assert not Touchpoint.objects.exists()
 
 
 def test_one_click_unsubscribe_suppresses_nurtures_and_stops(
@@ -442,11 +463,13 @@ def test_one_click_unsubscribe_suppresses_nurtures_and_stops(
     path = unsubscribe_url(send.pk).split("localhost:8000")[1]
     client = Client(enforce_csrf_checks=True)  # mail clients post without a CSRF cookie
     page = client.get(path)
-    assert page.status_code == 200 and b"eve@acme.example" in page.content
+    assert page.status_code == 200
+    assert b"eve@acme.example" in page.content
     assert not EmailSuppression.objects.exists()  # GET only asks
     done = client.post(path, "List-Unsubscribe=One-Click",
                        content_type="application/x-www-form-urlencoded")  # fmt: skip
-    assert done.status_code == 200 and b"unsubscribed" in done.content
+    assert done.status_code == 200
+    assert b"unsubscribed" in done.content
     assert EmailSuppression.objects.get().reason == "unsubscribed"
     contact.refresh_from_db()
     assert contact.stage == Stage.NURTURE
@@ -454,7 +477,8 @@ def test_one_click_unsubscribe_suppresses_nurtures_and_stops(
     assert Enrollment.objects.get().stop_reason == StopReason.UNSUBSCRIBED
     assert client.post(path).status_code == 200  # again: nothing more happens
     assert StageChange.objects.filter(contact=contact, to_stage="nurture").count() == 1
-    assert send_due(now=T0 + timedelta(days=9)).sent == 0 and len(mail.outbox) == 1
+    assert send_due(now=T0 + timedelta(days=9)).sent == 0
+    assert len(mail.outbox) == 1
     assert Client().post("/email/unsubscribe/forged:token").status_code == 400
 
 

@@ -26,7 +26,7 @@ BODY: dict[str, Any] = {
             "html": "<p>x</p>",
             "text": "x {{ unsubscribe_url }}",
         },
-    ],  # fmt: skip
+    ],
     "entry_reasons": ["not_now"],
 }
 
@@ -59,27 +59,31 @@ def marketing() -> Client:
 def test_marketing_creates_enrolls_and_everyone_reads(marketing: Client) -> None:
     status, created = _call(marketing, "post", "/sequences", BODY)
     assert status == 201, created
-    assert created["campaign"] == "later" and created["stop_on"] == [
-        "replied", "booked_demo", "handed_off", "unsubscribed"
-    ]  # fmt: skip
+    assert created["campaign"] == "later"
+    assert created["stop_on"] == ["replied", "booked_demo", "handed_off", "unsubscribed"]
     contact = Contact.objects.create(email="a@b.example", created_at=T0)
     status, enrolled = _call(
         marketing, "post", f"/sequences/{created['id']}/enroll", {"contact_ids": [contact.pk]}
     )
-    assert status == 200 and enrolled["enrolled"] == [contact.pk]
+    assert status == 200
+    assert enrolled["enrolled"] == [contact.pk]
     rep = _client("rita", "sales_rep")
     status, listed = _call(rep, "get", "/sequences")
-    assert status == 200 and listed[0]["enrollments"]["active"] == 1
+    assert status == 200
+    assert listed[0]["enrollments"]["active"] == 1
     status, rows = _call(rep, "get", f"/sequences/{created['id']}/enrollments")
-    assert status == 200 and rows[0]["email"] == "a@b.example"
+    assert status == 200
+    assert rows[0]["email"] == "a@b.example"
     status, patched = _call(marketing, "patch", f"/sequences/{created['id']}", {"active": False})
-    assert status == 200 and patched["active"] is False
+    assert status == 200
+    assert patched["active"] is False
 
 
 def test_other_roles_may_not_write(marketing: Client) -> None:
     rep = _client("rita", "sales_rep")
     status, body = _call(rep, "post", "/sequences", BODY)
-    assert status == 403 and body["detail"]
+    assert status == 403
+    assert body["detail"]
     status, _ = _call(rep, "post", "/email/events", {"kind": "bounce", "email": "a@b.example"})
     assert status == 403
     assert not Sequence.objects.exists()
@@ -118,7 +122,8 @@ def test_unknown_ids_are_404_and_bad_enrolls_write_nothing(marketing: Client) ->
         marketing, "post", f"/sequences/{created['id']}/enroll",
         {"contact_ids": [contact.pk, 987654]},
     )  # fmt: skip
-    assert status == 422 and body["errors"][0]["loc"] == ["contact_ids"]
+    assert status == 422
+    assert body["errors"][0]["loc"] == ["contact_ids"]
     status, _ = _call(marketing, "post", f"/sequences/{created['id']}/enroll", {"contact_ids": [0]})
     assert status == 422
     assert not Enrollment.objects.exists()
@@ -132,9 +137,14 @@ def test_email_events_suppress(marketing: Client) -> None:
     status, body = _call(
         marketing, "post", "/email/events", {"kind": "complaint", "email": "A@B.example"}
     )
-    assert status == 200 and body == {
-        "kind": "complaint", "email": "a@b.example", "suppressed": True, "stopped": 0,
+    assert status == 200
+    assert body == {
+        "kind": "complaint",
+        "email": "a@b.example",
+        "suppressed": True,
+        "stopped": 0,
         "moved_to": None,
-    }  # fmt: skip
+    }
     status, body = _call(marketing, "post", "/email/events", {"kind": "bounce"})
-    assert status == 422 and body["errors"][0]["loc"] == ["email"]
+    assert status == 422
+    assert body["errors"][0]["loc"] == ["email"]

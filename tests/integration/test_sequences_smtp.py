@@ -44,7 +44,7 @@ def _setup(make_contact: Callable[..., Contact], emails: list[str]) -> list[Cont
                 "text": "Hello {{ contact.first_name }}",
             },
             {"wait_days": 2, "subject": "Again", "html": "<p>again</p>", "text": "again"},
-        ],  # fmt: skip
+        ],
     )
     contacts = []
     for email in emails:
@@ -65,9 +65,11 @@ def test_steps_arrive_over_smtp_and_a_5xx_refusal_is_a_bounce(
         assert (result.sent, result.bounced) == (1, 1)
         assert len(inbox.received) == 1
         got = inbox.received[0]
-        assert got.rcpt_tos == ["zoe@acme.example"] and got.mail_from == "news@onefunnel.example"
+        assert got.rcpt_tos == ["zoe@acme.example"]
+        assert got.mail_from == "news@onefunnel.example"
         assert got.message["Subject"] == "Hi Zoë"
-        assert "Hello Zoë" in got.part("text/plain") and "<p>Hello Zoë</p>" in got.part("text/html")
+        assert "Hello Zoë" in got.part("text/plain")
+        assert "<p>Hello Zoë</p>" in got.part("text/html")
         assert got.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert (
             got.message["Message-ID"]
@@ -75,13 +77,15 @@ def test_steps_arrive_over_smtp_and_a_5xx_refusal_is_a_bounce(
         )
 
         bounced = EmailSend.objects.get(to_email="gone@acme.example")
-        assert bounced.bounced_at is not None and "550" in bounced.error
+        assert bounced.bounced_at is not None
+        assert "550" in bounced.error
         assert EmailSuppression.objects.get().email == "gone@acme.example"
         stopped = Enrollment.objects.get(contact__email="gone@acme.example")
         assert stopped.stop_reason == StopReason.BOUNCED
 
         later = send_due(now=T0 + timedelta(days=2, minutes=1))
-        assert later.sent == 1 and later.bounced == 0
+        assert later.sent == 1
+        assert later.bounced == 0
         assert [r.rcpt_tos for r in inbox.received] == [["zoe@acme.example"]] * 2
 
 
@@ -93,6 +97,7 @@ def test_an_unreachable_server_keeps_the_steps_due(
     _smtp(settings, port)
     _setup(make_contact, ["zoe@acme.example"])
     result = send_due(now=T0)
-    assert result.sent == 0 and result.deferred == 1
+    assert result.sent == 0
+    assert result.deferred == 1
     assert not EmailSend.objects.exists()
     assert Enrollment.objects.get().next_step == 0

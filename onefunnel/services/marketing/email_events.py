@@ -97,7 +97,7 @@ def address_of(send_id: int) -> str:
     return email
 
 
-def _nurture(email: str, *, at: datetime, source: str) -> str | None:
+def _nurture(email: str, *, at: datetime, cause_id: str) -> str | None:
     """Send the contact with this address to nurture (reason ``unsubscribed``) if the funnel
     allows it from where it stands; the stage it moved to."""
     contact_id = Contact.objects.filter(email__iexact=email).values_list("pk", flat=True).first()
@@ -111,7 +111,7 @@ def _nurture(email: str, *, at: datetime, source: str) -> str | None:
         contact,
         Stage.NURTURE,
         cause=Cause.RULE,
-        cause_id=source[:100],
+        cause_id=cause_id[:64],
         at=at,
         reason=StageReason.UNSUBSCRIBED,
         note="unsubscribed from email",
@@ -119,7 +119,9 @@ def _nurture(email: str, *, at: datetime, source: str) -> str | None:
     return Stage.NURTURE.value
 
 
-def _apply(kind: EmailEvent, email: str, *, at: datetime, source: str) -> EventRecorded:
+def _apply(
+    kind: EmailEvent, email: str, *, at: datetime, source: str, cause_id: str
+) -> EventRecorded:
     address = email.strip().lower()
     suppression = _SUPPRESSES.get(kind)
     if suppression is not None:
@@ -128,7 +130,7 @@ def _apply(kind: EmailEvent, email: str, *, at: datetime, source: str) -> EventR
         )
     condition = StopCondition.REPLIED if kind is EmailEvent.REPLY else None
     stopped = stop_for_address(address, _STOPS[kind], at=at, condition=condition)
-    moved = _nurture(address, at=at, source=source) if kind is EmailEvent.UNSUBSCRIBE else None
+    moved = _nurture(address, at=at, cause_id=cause_id) if kind is EmailEvent.UNSUBSCRIBE else None
     return EventRecorded(kind.value, address, suppression is not None, stopped, moved)
 
 
@@ -139,7 +141,11 @@ def unsubscribe(send_id: int, *, now: datetime | None = None) -> EventRecorded:
     with transaction.atomic():
         send = _send(send_id)
         return _apply(
-            EmailEvent.UNSUBSCRIBE, send.to_email, at=moment, source=f"one-click {send.message_id}"
+            EmailEvent.UNSUBSCRIBE,
+            send.to_email,
+            at=moment,
+            source=f"one-click {send.message_id}"[:200],
+            cause_id=f"email-send:{send.pk}",
         )
 
 
@@ -176,7 +182,8 @@ def record_event(
         if send is not None and event is EmailEvent.COMPLAINT:
             EmailSend.objects.filter(pk=send.pk).update(complained_at=moment)
         source = send.message_id if send is not None else f"reported by {actor.username}"
-        return _apply(event, address, at=moment, source=source)
+        cause_id = f"email-send:{send.pk}" if send is not None else "email-event"
+        return _apply(event, address, at=moment, source=source[:200], cause_id=cause_id)
 
 
 def _touch(

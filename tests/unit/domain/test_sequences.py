@@ -111,7 +111,8 @@ def test_throttling_never_exceeds_the_allowance_and_keeps_order(
 @given(st.text())
 def test_header_text_never_holds_a_line_break(value: str) -> None:
     cleaned = header_text(value)
-    assert "\r" not in cleaned and "\n" not in cleaned
+    assert "\r" not in cleaned
+    assert "\n" not in cleaned
     assert cleaned == cleaned.strip()
 
 
