@@ -34,6 +34,7 @@ class Inbox:
     """The aiosmtpd handler: what arrived, and which recipients to refuse with a 5xx."""
 
     refuse: set[str] = field(default_factory=set)
+    defer: set[str] = field(default_factory=set)
     received: list[Received] = field(default_factory=list)
 
     async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
@@ -41,6 +42,8 @@ class Inbox:
     ) -> str:
         if address.lower() in self.refuse:
             return f"550 5.1.1 <{address}>: recipient address rejected: no such user"
+        if address.lower() in self.defer:
+            return f"450 4.2.1 <{address}>: mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -59,9 +62,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def smtp_server(refuse: set[str] | None = None) -> Iterator[tuple[Inbox, int]]:
-    """Run a real SMTP server on 127.0.0.1 for the block; yields its inbox and port."""
-    inbox = Inbox(refuse={r.lower() for r in refuse or set()})
+def smtp_server(
+    refuse: set[str] | None = None, defer: set[str] | None = None
+) -> Iterator[tuple[Inbox, int]]:
+    """Run a real SMTP server on 127.0.0.1 for the block (``refuse``: 550 for these
+    recipients, ``defer``: 450); yields its inbox and port."""
+    inbox = Inbox(
+        refuse={r.lower() for r in refuse or set()}, defer={d.lower() for d in defer or set()}
+    )
     port = _free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()

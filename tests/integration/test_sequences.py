@@ -499,3 +499,17 @@ def test_recording_events_is_marketings(campaign: Campaign, make_contact: MakeCo
     with pytest.raises(AccessDeniedError):
         email_events.record_event("bounce", actor=rep, email="eve@acme.example")
     assert not EmailSuppression.objects.exists()
+
+
+def test_the_worker_sends_due_steps_on_each_pass(
+    campaign: Campaign, make_contact: MakeContact
+) -> None:
+    from onefunnel.services.worker import run_once
+
+    contact = _lead(make_contact)
+    enroll(_sequence(campaign), [contact.pk], actor=SYSTEM, now=T0)
+    first = run_once(now=T0 + timedelta(minutes=1))
+    assert first.emails_sent == 1
+    assert run_once(now=T0 + timedelta(minutes=2)).emails_sent == 0
+    assert run_once(now=T0 + timedelta(days=3, minutes=2)).emails_sent == 1
+    assert len(mail.outbox) == 2

@@ -101,3 +101,25 @@ def test_an_unreachable_server_keeps_the_steps_due(
     assert result.deferred == 1
     assert not EmailSend.objects.exists()
     assert Enrollment.objects.get().next_step == 0
+
+
+def test_a_4xx_refusal_puts_the_step_back_for_a_later_pass(
+    settings: Any, make_contact: Callable[..., Contact]
+) -> None:
+    with smtp_server(defer={"busy@acme.example"}) as (inbox, port):
+        _smtp(settings, port)
+        _setup(make_contact, ["busy@acme.example", "zoe@acme.example"])
+        result = send_due(now=T0)
+        assert (result.sent, result.retrying, result.bounced) == (1, 1, 0)
+        busy = Enrollment.objects.get(contact__email="busy@acme.example")
+        assert busy.state == "active"
+        assert busy.next_step == 0
+        assert busy.next_send_at == T0 + timedelta(minutes=5)
+        assert not EmailSuppression.objects.exists()
+        inbox.defer.clear()
+        assert send_due(now=T0 + timedelta(minutes=1)).sent == 0  # not due yet
+        assert send_due(now=T0 + timedelta(minutes=5)).sent == 1
+        assert sorted(r.rcpt_tos[0] for r in inbox.received) == [
+            "busy@acme.example",
+            "zoe@acme.example",
+        ]
