@@ -59,6 +59,7 @@ from onefunnel.services.marketing.email_links import (
 from onefunnel.services.marketing.sequences import (
     render,
     stop_enrollments,
+    stop_for_address,
     suppressed,
     template_context,
 )
@@ -255,17 +256,15 @@ def _bounce(claim: _Claim, error: str, now: datetime) -> None:
                 "source": f"smtp refusal of {claim.send_id}",
             },
         )
-        ids = Enrollment.objects.filter(contact__email__iexact=claim.address).values_list(
-            "pk", flat=True
-        )
-        Enrollment.objects.filter(pk__in=list(ids)).exclude(
-            state=EnrollmentState.STOPPED.value
-        ).update(
+        # Every running enrollment of the address stops; the sent step's own enrollment, which
+        # the claim may have marked completed, stops too (finished ones keep their state).
+        Enrollment.objects.filter(sends__pk=claim.send_id).update(
             state=EnrollmentState.STOPPED.value,
             stop_reason=StopReason.BOUNCED.value,
             next_send_at=None,
             ended_at=now,
         )
+        stop_for_address(claim.address, StopReason.BOUNCED, at=now)
 
 
 def _put_back(claim: _Claim, error: str, now: datetime) -> None:
