@@ -123,3 +123,61 @@ def test_a_4xx_refusal_puts_the_step_back_for_a_later_pass(
             "busy@acme.example",
             "zoe@acme.example",
         ]
+
+
+def test_rejected_not_now_enters_the_sequence_receives_it_over_smtp_and_its_click_counts(
+    settings: Any, make_contact: Callable[..., Contact]
+) -> None:
+    from django.test import Client
+
+    from onefunnel.domain.touches import TouchKind
+    from onefunnel.models import Handoff, Touchpoint
+    from onefunnel.services.handoffs import reject_handoff
+    from onefunnel.services.routing_config import set_rep
+    from onefunnel.services.touches import TouchInput, record_touch
+
+    set_rep("ana", team="sales", create_user=True)
+    campaign = Campaign.objects.create(name="N", utm_campaign="not-now", channel="email")
+    create_sequence(
+        actor=SYSTEM,
+        name="Not now",
+        campaign=campaign.utm_campaign,
+        from_email="news@onefunnel.example",
+        entry_reasons=["not_now"],
+        steps=[{"wait_days": 1, "subject": "Later, {{ contact.first_name }}",
+                "html": '<a href="https://example.com/case-study">Case study</a>',
+                "text": "https://example.com/case-study"}],
+    )  # fmt: skip
+    lead = make_contact("lena@acme.example", first_name="<b>Lena</b>")
+    record_touch(TouchInput("raise", TouchKind.HAND_RAISE, T0, contact_id=lead.pk))
+    handoff = Handoff.objects.get(contact=lead)
+    reject_handoff(handoff.pk, reason="not_now", actor_id=handoff.owner_id, now=T0)
+    with smtp_server() as (inbox, port):
+        _smtp(settings, port)
+        assert send_due(now=T0 + timedelta(hours=23)).sent == 0  # waits its day
+        assert send_due(now=T0 + timedelta(days=1)).sent == 1
+    got = inbox.received[0]
+    assert got.rcpt_tos == ["lena@acme.example"]
+    assert got.message["Subject"] == "Later, <b>Lena</b>"  # plain text: as typed
+    html = got.part("text/html")
+    link = html.split('href="', 1)[1].split('"', 1)[0]
+    response = Client().get(link.split("localhost:8000", 1)[1])
+    assert response.status_code == 302
+    assert response["Location"] == "https://example.com/case-study"
+    click = Touchpoint.objects.get(kind=TouchKind.EMAIL_CLICK)
+    assert (click.contact_id, click.channel, click.campaign_id) == (lead.pk, "email", campaign.pk)
+    assert click.properties["url"] == "https://example.com/case-study"
+
+
+def test_contact_fields_are_escaped_in_the_html_part(
+    settings: Any, make_contact: Callable[..., Contact]
+) -> None:
+    with smtp_server() as (inbox, port):
+        _smtp(settings, port)
+        contacts = _setup(make_contact, ["x@acme.example"])
+        contacts[0].first_name = '<script>alert("x")</script>'
+        contacts[0].save()
+        send_due(now=T0)
+    html = inbox.received[0].part("text/html")
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
