@@ -513,3 +513,17 @@ def test_the_worker_sends_due_steps_on_each_pass(
     assert run_once(now=T0 + timedelta(minutes=2)).emails_sent == 0
     assert run_once(now=T0 + timedelta(days=3, minutes=2)).emails_sent == 1
     assert len(mail.outbox) == 2
+
+
+def test_a_lead_whose_handoff_is_pending_stays_with_sales_when_it_unsubscribes(
+    campaign: Campaign, make_contact: MakeContact
+) -> None:
+    set_rep("ana", team="sales", create_user=True)
+    contact, send = _sent(campaign, make_contact)
+    record_touch(TouchInput("raise-9", TouchKind.HAND_RAISE, T0, contact_id=contact.pk))
+    assert Handoff.objects.get(contact=contact).status == "pending"
+    recorded = email_events.unsubscribe(send.pk)
+    assert recorded.suppressed
+    assert recorded.moved_to is None
+    contact.refresh_from_db()
+    assert contact.stage == Stage.INTENT

@@ -6,7 +6,8 @@ Opens and clicks are touches on the ``email`` channel, with the sequence's campa
 through ``services.touches.record_touch`` (idempotent: one open per send, one click per link
 per send). An unsubscribe, bounce or complaint suppresses the address for good and stops its
 enrollments; an unsubscribe also sends the lead to nurture with the reason ``unsubscribed``
-(where the funnel allows: a customer stays where it is).
+(where the funnel allows: a customer stays where it is, and so does a lead whose handoff sales
+is still deciding — the decision moves it).
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from onefunnel.domain.access import Action, Actor
+from onefunnel.domain.handoffs import HandoffStatus
 from onefunnel.domain.sequences import StopCondition, StopReason, Suppression
 from onefunnel.domain.stages import Cause, Stage, StageReason, Team, is_legal
 from onefunnel.domain.touches import Channel, TouchKind, Utm
-from onefunnel.models import Contact, EmailSend, EmailSuppression
+from onefunnel.models import Contact, EmailSend, EmailSuppression, Handoff
 from onefunnel.services.access import require
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.marketing.sequences import stop_for_address
@@ -104,6 +106,9 @@ def _nurture(email: str, *, at: datetime, cause_id: str) -> str | None:
     if contact_id is None:
         return None
     contact = lock(Contact, contact_id)
+    if Handoff.objects.filter(contact_id=contact_id, status=HandoffStatus.PENDING.value).exists():
+        # Sales is deciding this lead right now: its rejection sends it to nurture, not email.
+        return None
     current = Stage(contact.stage) if contact.stage else None
     if not is_legal(current, Stage.NURTURE, reason=StageReason.UNSUBSCRIBED, cause=Cause.RULE):
         return None
