@@ -527,3 +527,18 @@ def test_a_lead_whose_handoff_is_pending_stays_with_sales_when_it_unsubscribes(
     assert recorded.moved_to is None
     contact.refresh_from_db()
     assert contact.stage == Stage.INTENT
+
+
+def test_a_contact_goes_through_a_sequence_once_when_enrolled_by_hand_or_segment(
+    campaign: Campaign, make_contact: MakeContact
+) -> None:
+    contact = _lead(make_contact)
+    sequence_id = _sequence(campaign, steps=[STEPS[0]])
+    enroll(sequence_id, [contact.pk], actor=SYSTEM, now=T0)
+    send_due(now=T0)
+    assert Enrollment.objects.get().state == EnrollmentState.COMPLETED
+    again = enroll(sequence_id, [contact.pk], actor=SYSTEM, now=T0 + timedelta(days=1))
+    assert again.already == [contact.pk]
+    assert again.enrolled == []
+    assert send_due(now=T0 + timedelta(days=2)).sent == 0
+    assert len(mail.outbox) == 1

@@ -488,11 +488,13 @@ def _enroll(
     if missing:
         raise InputError(f"contact_ids: no contact #{missing[0]}")
     waits = list(row.steps.order_by("position").values_list("wait_days", flat=True))
-    running = set(
-        Enrollment.objects.filter(
-            sequence=row, contact_id__in=ids, state=EnrollmentState.ACTIVE.value
-        ).values_list("contact_id", flat=True)
-    )
+    earlier = Enrollment.objects.filter(sequence=row, contact_id__in=ids)
+    if source is EnrollmentSource.HANDOFF_REJECTED:
+        # A new rejection is a new reason to nurture: only a running enrollment holds it back.
+        earlier = earlier.filter(state=EnrollmentState.ACTIVE.value)
+    # By hand or from a segment (which may be enrolled again and again as it is re-evaluated),
+    # a contact goes through a sequence once.
+    running = set(earlier.values_list("contact_id", flat=True))
     blocked = suppressed(e for e in contacts.values() if e)
     skipped: dict[int, str] = {}
     new: list[Enrollment] = []
@@ -538,7 +540,8 @@ def enroll(
     now: datetime | None = None,
 ) -> Enrolled:
     """Enroll contacts (by hand, or a segment's members) in an active sequence: each gets the
-    first step after its wait. A contact already in the sequence stays where it is; one
+    first step after its wait. A contact in the sequence now or before is not enrolled again
+    (``already``), so re-running a segment's enrollment never repeats the emails; one
     without a usable address or with a suppressed one is skipped (and said so). An unknown
     contact id is InputError and nothing is written."""
     require(actor, Action.EDIT_MARKETING)
