@@ -232,4 +232,5 @@ from onefunnel import (  # noqa: E402
     admin_accounts,  # noqa: F401  (admin for contracts and health)
     admin_intent,  # noqa: F401  (admin for scoring, routing, webhooks)
     admin_plan,  # noqa: F401  (admin for targets, plans, budgets)
+    admin_sequences,  # noqa: F401  (admin for email sequences, sends, suppressions)
 )

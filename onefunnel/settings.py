@@ -234,3 +234,16 @@ ONEFUNNEL_FORMS_RATE = os.environ.get("ONEFUNNEL_FORMS_RATE", "10/m")
 ONEFUNNEL_COLD_AFTER_DAYS = os.environ.get("ONEFUNNEL_COLD_AFTER_DAYS", "")
 # Segments: the worker refreshes a segment's membership history when its last refresh is older.
 ONEFUNNEL_SEGMENT_REFRESH_MINUTES = int(os.environ.get("ONEFUNNEL_SEGMENT_REFRESH_MINUTES", "60"))
+# Email (sequences): EMAIL_URL configures Django's email backend in one value (dj-email-url),
+# e.g. smtp://user:pass@smtp.example.com:587/?tls=True, smtps://…:465, console:, dummy:.
+# Without it Django's defaults apply (SMTP to localhost:25).
+if os.environ.get("EMAIL_URL"):
+    import dj_email_url  # type: ignore[import-untyped]
+
+    vars().update(dj_email_url.parse(os.environ["EMAIL_URL"]))
+# Where the links in emails point (unsubscribe, open pixel, tracked clicks): this server's
+# public address. At most this many emails a minute go to one recipient domain.
+ONEFUNNEL_PUBLIC_URL = os.environ.get("ONEFUNNEL_PUBLIC_URL", "http://localhost:8000").rstrip("/")
+ONEFUNNEL_EMAIL_PER_DOMAIN_PER_MINUTE = int(
+    os.environ.get("ONEFUNNEL_EMAIL_PER_DOMAIN_PER_MINUTE", "30")
+)

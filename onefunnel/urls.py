@@ -15,6 +15,7 @@ urlpatterns = [
     path("v1/", include("onefunnel.api.tracking_urls")),
     path("beacon/v1/", include(beacon_patterns)),
     path("favicon.ico", favicon),
+    path("email/", include("onefunnel.web.email_urls")),
     path("", include("onefunnel.web.urls")),
 ]
 

@@ -11,6 +11,7 @@ from onefunnel.api import (
     plan,  # noqa: F401  (registers targets, forecast, plans and budgets)
     reports,  # noqa: F401  (registers /api/reports)
     segments,  # noqa: F401  (registers /api/segments)
+    sequences,  # noqa: F401  (registers email sequences and /api/email/events)
 )
 from onefunnel.api.root import api
 

@@ -89,6 +89,7 @@ def main() -> None:
         reports,
         sales,
         segments,
+        sequences,
     )
 
     try:

@@ -549,6 +549,8 @@ def worker(
             f"{result.renewals_opened}, contracts renewed {result.contracts_renewed}, "
             f"ended {result.contracts_ended}; went cold {result.went_cold}, segments "
             f"refreshed {result.segments_refreshed}",
+            f"ended {result.contracts_ended}; emails sent {result.emails_sent}, "
+            f"bounced {result.emails_bounced}",
             highlight=False,
         )
         if once:

@@ -20,6 +20,13 @@ from onefunnel.models.routing import (
 )
 from onefunnel.models.scoring import ContactScore, PredictiveModelRun, ScoringConfig
 from onefunnel.models.segments import Segment, SegmentChange, SegmentMember, SegmentRefresh
+from onefunnel.models.sequences import (
+    EmailSend,
+    EmailSuppression,
+    Enrollment,
+    Sequence,
+    SequenceStep,
+)
 from onefunnel.models.stages import AppendOnlyError, StageChange
 from onefunnel.models.touchpoints import ProfileMessage, Touchpoint
 from onefunnel.models.webhooks import WebhookDelivery, WebhookEndpoint
@@ -42,6 +49,9 @@ __all__ = [
     "DealSource",
     "Form",
     "FormSubmission",
+    "EmailSend",
+    "EmailSuppression",
+    "Enrollment",
     "Handoff",
     "HandoffCredit",
     "HandoffEvent",
@@ -61,6 +71,8 @@ __all__ = [
     "SegmentChange",
     "SegmentMember",
     "SegmentRefresh",
+    "Sequence",
+    "SequenceStep",
     "Spend",
     "StageChange",
     "Target",

@@ -538,6 +538,10 @@ def reject_handoff(
         HandoffEvent.objects.create(
             handoff=h, at=moment, kind="rejected", actor_id=who.user_id, note=code.value
         )
+        # Marketing's answer to the reason: the sequences configured for it (same transaction).
+        from onefunnel.services.marketing.sequences import enroll_after_rejection
+
+        enroll_after_rejection(h.contact_id, code, handoff_id=h.pk, at=moment)
         _announce("handoff.rejected", h, moment)
         view = _view(_rows().get(pk=h.pk), moment)
     return HandoffDecided(view, None, False, move)

@@ -21,6 +21,7 @@ from onefunnel.services.accounts.renewals import run_renewal_check
 from onefunnel.services.handoffs import evaluate_breaches
 from onefunnel.services.marketing.going_cold import sweep as sweep_cold
 from onefunnel.services.marketing.segments import refresh_due
+from onefunnel.services.marketing.sequence_sending import send_due
 from onefunnel.services.webhooks import deliver_due
 
 
@@ -39,6 +40,8 @@ class WorkerPass:
     contracts_ended: int = 0
     went_cold: int = 0
     segments_refreshed: int = 0
+    emails_sent: int = 0
+    emails_bounced: int = 0
 
 
 def run_once(*, now: datetime | None = None, client: httpx.Client | None = None) -> WorkerPass:
@@ -50,6 +53,7 @@ def run_once(*, now: datetime | None = None, client: httpx.Client | None = None)
     cold = sweep_cold(now=moment)
     refreshed = refresh_due(now=moment)
     results = deliver_due(now=moment, client=client)
+    emails = send_due(now=moment)
     statuses = [r.status for r in results]
     return WorkerPass(
         at=moment,
@@ -63,4 +67,6 @@ def run_once(*, now: datetime | None = None, client: httpx.Client | None = None)
         contracts_ended=len(renewals.ended),
         went_cold=cold.total,
         segments_refreshed=len(refreshed),
+        emails_sent=emails.sent,
+        emails_bounced=emails.bounced,
     )

@@ -87,6 +87,10 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "f/<slug:slug>"): EVERYONE,
     ("GET", "f/<slug:slug>/form.json"): EVERYONE,
     ("POST", "f/<slug:slug>/submit"): EVERYONE,
+    # The links inside sequence emails: anyone holding the signed link (a made-up token: 4xx).
+    ("GET", "email/open/<str:token>"): EVERYONE,
+    ("GET", "email/click/<str:token>"): EVERYONE,
+    ("GET", "email/unsubscribe/<str:token>"): EVERYONE,
     ("POST", "logout"): EVERYONE,  # asked last: it ends the sessions
 }
 #: The Segment endpoints: the write key only (as the HTTP Basic user, as Segment's SDKs send it).
@@ -239,6 +243,14 @@ API: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/forms/{slug}"): SIGNED_IN | CRM_KEYS,
     ("PATCH", "/api/forms/{slug}"): MARKETING,
     ("GET", "/api/forms/{slug}/consent"): MARKETING,
+    # Email sequences: reads for every role and CRM keys; writes for marketing or crm:write.
+    ("GET", "/api/sequences"): SIGNED_IN | CRM_KEYS,
+    ("GET", "/api/sequences/{sequence_id}"): SIGNED_IN | CRM_KEYS,
+    ("GET", "/api/sequences/{sequence_id}/enrollments"): SIGNED_IN | CRM_KEYS,
+    ("POST", "/api/sequences"): MARKETING | {"key:crm_write"},
+    ("PATCH", "/api/sequences/{sequence_id}"): MARKETING | {"key:crm_write"},
+    ("POST", "/api/sequences/{sequence_id}/enroll"): MARKETING | {"key:crm_write"},
+    ("POST", "/api/email/events"): MARKETING | {"key:crm_write"},
 }
 
 # ----------------------------------------------------------------------------- the walk
