@@ -30,6 +30,7 @@ from onefunnel.domain.touches import Channel
 from onefunnel.models import Campaign, Spend
 from onefunnel.services.errors import InputError
 from onefunnel.services.imports.columns import Columns, check_shape
+from onefunnel.services.marketing.campaign_rules import check_spend_day
 from onefunnel.services.imports.csvfile import CsvRows, Progress, Rejects, parsed_in_chunks
 from onefunnel.services.imports.records import RowError
 from onefunnel.services.imports.runs import import_run
@@ -211,6 +212,7 @@ def _upsert(entry: SpendInput) -> SpendRecorded:
     amount = check_amount(entry.amount)
     currency = parse_currency(entry.currency)
     campaign, campaign_created = _campaign_for(entry)
+    check_spend_day(campaign, entry.day)
     spend = (
         Spend.objects.select_for_update()
         .filter(campaign=campaign, day=entry.day, currency=currency)
