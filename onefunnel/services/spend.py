@@ -30,11 +30,11 @@ from onefunnel.domain.touches import Channel
 from onefunnel.models import Campaign, Spend
 from onefunnel.services.errors import InputError
 from onefunnel.services.imports.columns import Columns, check_shape
-from onefunnel.services.marketing.campaign_rules import check_spend_day
 from onefunnel.services.imports.csvfile import CsvRows, Progress, Rejects, parsed_in_chunks
 from onefunnel.services.imports.records import RowError
 from onefunnel.services.imports.runs import import_run
 from onefunnel.services.imports.seen import SeenKeys
+from onefunnel.services.marketing.campaign_rules import check_spend_day
 
 CHUNK_ROWS = 1000
 _MAX_INTEGER_DIGITS = 14  # the stored amount has 16 digits, 2 of them decimals
