@@ -5,7 +5,14 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from onefunnel.web import views, views_common, views_records, views_sales
+from onefunnel.web import (
+    views,
+    views_clickthrough,
+    views_common,
+    views_marketing,
+    views_records,
+    views_sales,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -60,4 +67,20 @@ urlpatterns = [
     path("deals/<int:deal_id>/lose", views_records.deal_lose, name="deal-lose"),
     path("deals/<int:deal_id>/activity", views_records.deal_activity, name="deal-activity"),
     path("board", views_records.board, name="board"),
+    # Marketing: campaigns, marketing's funnel; the records behind any count (click-through).
+    path("campaigns", views_marketing.campaign_list, name="campaigns"),
+    path("campaigns/new", views_marketing.campaign_create, name="campaign-create"),
+    path("campaigns/<int:campaign_id>", views_marketing.campaign, name="campaign"),
+    path("campaigns/<int:campaign_id>/edit", views_marketing.campaign_edit, name="campaign-edit"),
+    path(
+        "campaigns/<int:campaign_id>/month", views_marketing.campaign_month, name="campaign-month"
+    ),
+    path("campaigns/<int:campaign_id>/link", views_marketing.campaign_link, name="campaign-link"),
+    path("campaigns/spend/upload", views_marketing.spend_upload, name="spend-upload"),
+    path("campaigns/spend/confirm", views_marketing.spend_confirm, name="spend-confirm"),
+    path("marketing", views_marketing.marketing_funnel, name="marketing"),
+    path(
+        "marketing/<slug:slug>", views_marketing.marketing_section, name="marketing-section"
+    ),
+    path("records", views_clickthrough.records, name="records"),
 ]

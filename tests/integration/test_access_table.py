@@ -79,6 +79,20 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "board"): SIGNED_IN,
     ("GET", "panels/status"): SIGNED_IN,
     ("GET", "panels/report/<slug:slug>"): SIGNED_IN,
+    # Marketing's pages are read by every role; their writes are decided by the rule book in
+    # services.marketing (marketing and admins; others get the 403 page past the door):
+    # tests/integration/test_web_marketing.py checks them per role.
+    ("GET", "campaigns"): SIGNED_IN,
+    ("POST", "campaigns/new"): SIGNED_IN,
+    ("GET", "campaigns/<int:campaign_id>"): SIGNED_IN,
+    ("POST", "campaigns/<int:campaign_id>/edit"): SIGNED_IN,
+    ("POST", "campaigns/<int:campaign_id>/month"): SIGNED_IN,
+    ("GET", "campaigns/<int:campaign_id>/link"): SIGNED_IN,
+    ("POST", "campaigns/spend/upload"): SIGNED_IN,
+    ("POST", "campaigns/spend/confirm"): SIGNED_IN,
+    ("GET", "marketing"): SIGNED_IN,
+    ("GET", "marketing/<slug:slug>"): SIGNED_IN,
+    ("GET", "records"): SIGNED_IN,
     ("POST", "logout"): EVERYONE,  # asked last: it ends the sessions
 }
 #: The Segment endpoints: the write key only (as the HTTP Basic user, as Segment's SDKs send it).
