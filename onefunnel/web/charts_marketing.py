@@ -95,11 +95,15 @@ def month_spend_chart(months: Sequence[tuple[str, float, float | None]]) -> dict
     )
 
 
+def _amount(value: object) -> float:
+    return round(float(value), 2) if isinstance(value, (int, float)) else 0.0
+
+
 def attribution_chart(table: Table, models: Sequence[str]) -> dict[str, Any]:
     """Revenue credited per channel under each model: a grid, darker for more credit."""
     dim = table.columns[0]
     values = [
-        {"channel": words(r[dim]), "model": words(m), "revenue": round(float(r[m] or 0), 2)}
+        {"channel": words(r[dim]), "model": words(m), "revenue": _amount(r[m])}
         for r in table.to_records()
         for m in models
     ]

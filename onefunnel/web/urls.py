@@ -79,8 +79,6 @@ urlpatterns = [
     path("campaigns/spend/upload", views_marketing.spend_upload, name="spend-upload"),
     path("campaigns/spend/confirm", views_marketing.spend_confirm, name="spend-confirm"),
     path("marketing", views_marketing.marketing_funnel, name="marketing"),
-    path(
-        "marketing/<slug:slug>", views_marketing.marketing_section, name="marketing-section"
-    ),
+    path("marketing/<slug:slug>", views_marketing.marketing_section, name="marketing-section"),
     path("records", views_clickthrough.records, name="records"),
 ]

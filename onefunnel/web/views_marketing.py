@@ -30,11 +30,11 @@ from onefunnel.analytics.engines import DjangoEngine
 from onefunnel.analytics.period import Period, parse_day, period_of
 from onefunnel.analytics.reports import ReportOptions, run_report
 from onefunnel.analytics.table import Table, Value
-from onefunnel.domain.access import AccessDeniedError, Action, may
+from onefunnel.domain.access import AccessDeniedError, Action, Actor, may
 from onefunnel.domain.attribution import AttributionModel
 from onefunnel.domain.touches import Channel
 from onefunnel.private_files import write_private
-from onefunnel.services.access import actor_for
+from onefunnel.services.access import actor_for, require
 from onefunnel.services.crm_records import CampaignRecord
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.marketing import campaigns as service
@@ -344,7 +344,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
     except (AccessDeniedError, InputError) as exc:
         status = _failure_status(exc)
         return render(request, "onefunnel/denied.html" if status == 403 else
-                      "onefunnel/campaign_error.html", {"message": str(exc)},
+                      "onefunnel/campaign_error.html", {"message": str(exc), "reason": str(exc)},
                       status=status)  # fmt: skip
     return HttpResponseRedirect(reverse("web:campaign", args=[created.id]))
 
@@ -406,6 +406,17 @@ def campaign_link(request: HttpRequest, campaign_id: int) -> HttpResponse:
 # ------------------------------------------------------------------------ spend upload
 
 
+def _denied(request: HttpRequest, actor: Actor) -> HttpResponse:
+    """The rule book's refusal, as the 403 page (before the upload is even read)."""
+    try:
+        require(actor, Action.EDIT_MARKETING)
+    except AccessDeniedError as exc:
+        message = str(exc)
+    else:  # pragma: no cover - only called when the rules refuse
+        message = "not allowed"
+    return render(request, "onefunnel/denied.html", {"reason": message}, status=403)
+
+
 def _upload_dir() -> Path:
     path = Path(settings.HOME) / "uploads"
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -429,9 +440,9 @@ def spend_upload(request: HttpRequest) -> HttpResponse:
     actor = actor_for(request.user)
     upload = request.FILES.get("file")
     context: dict[str, Any] = {"stage": "preview"}
+    if not may(actor, Action.EDIT_MARKETING):
+        return _denied(request, actor)
     try:
-        if not may(actor, Action.EDIT_MARKETING):
-            service.preview_spend_file(actor, Path("/dev/null"))  # raises AccessDeniedError
         if upload is None:
             raise InputError("file: choose a spend CSV to upload")
         if upload.size is None or upload.size > MAX_UPLOAD:
@@ -448,7 +459,7 @@ def spend_upload(request: HttpRequest) -> HttpResponse:
         context["token"] = token
         context["name"] = upload.name
     except AccessDeniedError as exc:
-        return render(request, "onefunnel/denied.html", {"message": str(exc)}, status=403)
+        return render(request, "onefunnel/denied.html", {"reason": str(exc)}, status=403)
     except InputError as exc:
         context["error"] = str(exc)
         return render(request, "onefunnel/campaign_spend.html", context, status=422)
@@ -461,13 +472,15 @@ def spend_confirm(request: HttpRequest) -> HttpResponse:
     """Import the previewed spend CSV: what was written, and every rejected row."""
     actor = actor_for(request.user)
     context: dict[str, Any] = {"stage": "done"}
+    if not may(actor, Action.EDIT_MARKETING):
+        return _denied(request, actor)
     try:
         path = _upload_path(request.POST.get("token", ""))
         context["report"] = service.import_spend_file(actor, path)
         path.unlink(missing_ok=True)
         path.with_suffix(".rejects.csv").unlink(missing_ok=True)
     except AccessDeniedError as exc:
-        return render(request, "onefunnel/denied.html", {"message": str(exc)}, status=403)
+        return render(request, "onefunnel/denied.html", {"reason": str(exc)}, status=403)
     except InputError as exc:
         context["error"] = str(exc)
         return render(request, "onefunnel/campaign_spend.html", context, status=422)

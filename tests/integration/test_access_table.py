@@ -83,13 +83,13 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     # services.marketing (marketing and admins; others get the 403 page past the door):
     # tests/integration/test_web_marketing.py checks them per role.
     ("GET", "campaigns"): SIGNED_IN,
-    ("POST", "campaigns/new"): SIGNED_IN,
+    ("POST", "campaigns/new"): MARKETING,
     ("GET", "campaigns/<int:campaign_id>"): SIGNED_IN,
     ("POST", "campaigns/<int:campaign_id>/edit"): SIGNED_IN,
     ("POST", "campaigns/<int:campaign_id>/month"): SIGNED_IN,
     ("GET", "campaigns/<int:campaign_id>/link"): SIGNED_IN,
-    ("POST", "campaigns/spend/upload"): SIGNED_IN,
-    ("POST", "campaigns/spend/confirm"): SIGNED_IN,
+    ("POST", "campaigns/spend/upload"): MARKETING,
+    ("POST", "campaigns/spend/confirm"): MARKETING,
     ("GET", "marketing"): SIGNED_IN,
     ("GET", "marketing/<slug:slug>"): SIGNED_IN,
     ("GET", "records"): SIGNED_IN,

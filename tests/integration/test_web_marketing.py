@@ -148,7 +148,8 @@ def test_marketing_funnel_sections_show_the_api_numbers(demo: None) -> None:
             assert row[0] == format_value(expected[by], Format.text)
             assert row[2] == format_value(expected["entries"], Format.number)
             assert row[4] == format_value(expected["to_nurture"], Format.number)
-        assert "<svg" not in html and 'data-spec="' in html
+        assert "<svg" not in html
+        assert 'data-spec="' in html
     campaign_html = client.get("/marketing/funnel-campaign", PERIOD).content.decode()
     names = set(Campaign.objects.values_list("name", flat=True))
     assert {r[0] for r in _table(campaign_html, "funnel-campaign-table")} <= names | {"(none)"}
@@ -179,7 +180,8 @@ def test_dashboard_panels_link_their_counts_and_download_csv(demo: None) -> None
     client = _client(_user("mia", "marketing"))
     html = client.get("/panels/report/quality", PERIOD).content.decode()
     links = _hrefs(html)
-    assert links and all("report=scorecard" in h and "by=channel" in h for h in links)
+    assert links
+    assert all("report=scorecard" in h and "by=channel" in h for h in links)
     download = client.get("/panels/report/quality", {**PERIOD, "format": "csv"})
     rows = list(csv.DictReader(io.StringIO(download.content.decode())))
     api = _api(client, "scorecard", by="channel")

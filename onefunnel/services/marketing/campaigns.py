@@ -80,7 +80,8 @@ class MonthSpend:
 
 
 def _months(first: date, last: date) -> list[date]:
-    months, month = [], first.replace(day=1)
+    months: list[date] = []
+    month = first.replace(day=1)
     while month <= last and len(months) < MAX_GRID_MONTHS:
         months.append(month)
         month = add_months(month, 1)

@@ -95,7 +95,8 @@ def returned_leads(period: Period, *, limit: int = 100) -> ReturnedLeads:
             accepted or status == HandoffStatus.ACCEPTED.value,
             won or deal_status == "won",
         )
-    leads, counts = [], Counter[tuple[str, str]]()
+    leads: list[ReturnedLead] = []
+    counts = Counter[tuple[str, str]]()
     for h in rejected:
         accepted, won = again.get(h.pk, (False, False))
         reason = h.reason or "other"
