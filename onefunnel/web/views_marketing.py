@@ -261,6 +261,7 @@ def _campaign_page(
                             ("customers", "customers"))
     ]  # fmt: skip
     utm_source, utm_medium = service.suggested_tags(record.channel)
+    spent_total = months[-1].to_date if months else Decimal(0)
     context: dict[str, Any] = {
         "campaign": record,
         "period": period,
@@ -283,7 +284,8 @@ def _campaign_page(
         "months": months,
         "month_csv": f"?{urlencode({**query, 'format': 'csv', 'table': 'months'})}",
         "csv": f"?{urlencode({**query, 'format': 'csv'})}",
-        "spent_total": months[-1].to_date if months else Decimal(0),
+        "spent_total": spent_total,
+        "budget_used": round(100 * spent_total / record.budget) if record.budget else None,
         "may_edit": _actor_may_edit(request),
         "channels": _channels(),
         "utm_source": utm_source,

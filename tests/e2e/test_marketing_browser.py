@@ -35,7 +35,9 @@ def _sections_loaded(page: object) -> None:
     """Wait until every section of marketing's funnel has answered (none left busy)."""
     for slug in ("funnel-channel", "funnel-campaign", "funnel-cohort", "attribution", "returned"):
         page.wait_for_selector(  # type: ignore[attr-defined]
-            f"#section-{slug} table, #section-{slug} [data-testid=empty]", timeout=60_000
+            f"#section-{slug} table, #section-{slug} [data-testid=empty]",
+            timeout=60_000,
+            state="attached",
         )
         assert page.get_attribute(f"#section-{slug}", "aria-busy") is None  # type: ignore[attr-defined]
 
