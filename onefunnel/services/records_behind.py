@@ -1,5 +1,10 @@
 """The records behind a count, readable: names, stages, statuses for the ids a records query
-returned (``analytics.records``), for the click-through page and its CSV."""
+returned (``analytics.records``), for the click-through page and its CSV.
+
+Contacts and accounts are the shared record (every role reads them). A handoff's or a deal's
+own fields (status, reason, owner; name, amount) are shown only to whom the rule book lets read
+that work (``Action.READ``); for others the row keeps its contact and says ``(not yours)``, so
+the list still has one row per counted record."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from decimal import Decimal
 from onefunnel.analytics.engines import DjangoEngine
 from onefunnel.analytics.records import RecordsQuery
 from onefunnel.analytics.table import Table
+from onefunnel.domain.access import Action, Actor, Work, may
 from onefunnel.models import Account, Campaign, Contact, Deal, Handoff
 
 
@@ -54,8 +60,11 @@ def _int(value: object) -> int | None:
     return int(value) if isinstance(value, (int, float)) else None
 
 
-def records_behind(query: RecordsQuery) -> RecordList:
-    """Run the query and name what it found."""
+HIDDEN = "(not yours)"
+
+
+def records_behind(query: RecordsQuery, actor: Actor) -> RecordList:
+    """Run the query and name what it found, as ``actor`` may read it."""
     table = query.run(DjangoEngine())
     contacts = {c.pk: c for c in Contact.objects.filter(pk__in=_ids(table, "contact_id"))}
     accounts = dict(
@@ -63,9 +72,18 @@ def records_behind(query: RecordsQuery) -> RecordList:
     )
     handoffs = {
         h.pk: h
-        for h in Handoff.objects.filter(pk__in=_ids(table, "handoff_id")).select_related("owner")
+        for h in Handoff.objects.filter(pk__in=_ids(table, "handoff_id")).select_related(
+            "owner", "routing"
+        )
+        if _may_read_handoff(actor, h)
     }
-    deals = {d.pk: d for d in Deal.objects.filter(pk__in=_ids(table, "deal_id"))}
+    deals = {
+        d.pk: d
+        for d in Deal.objects.filter(pk__in=_ids(table, "deal_id")).select_related("account")
+        if may(actor, Action.READ, Work("deal", d.pk, owner_id=d.owner_id,
+                                         account_owner_id=d.account.owner_id
+                                         if d.account_id else None))
+    }  # fmt: skip
     rows = []
     for rec in table.to_records():
         contact = contacts.get(_int(rec["contact_id"]) or 0)
@@ -82,16 +100,27 @@ def records_behind(query: RecordsQuery) -> RecordList:
                 account_id=_int(rec["account_id"]),
                 account=accounts.get(_int(rec["account_id"]) or 0, ""),
                 handoff_id=handoff.pk if handoff else None,
-                status=handoff.status if handoff else "",
+                status=handoff.status if handoff else _hidden(rec["handoff_id"]),
                 reason=(handoff.reason or "") if handoff else "",
                 owner=handoff.owner.get_username() if handoff and handoff.owner else "",
                 deal_id=deal.pk if deal else None,
-                deal=deal.name if deal else "",
+                deal=deal.name if deal else _hidden(rec["deal_id"]),
                 amount=Decimal(str(deal.amount)) if deal and deal.amount is not None else None,
                 detail=str(rec["detail"] or ""),
             )
         )
     return RecordList(tuple(rows))
+
+
+def _may_read_handoff(actor: Actor, handoff: Handoff) -> bool:
+    routing = getattr(handoff, "routing", None)
+    team = routing.team if routing is not None else handoff.team_queue
+    return may(actor, Action.READ, Work("handoff", handoff.pk, owner_id=handoff.owner_id,
+                                        team=team))  # fmt: skip
+
+
+def _hidden(value: object) -> str:
+    return HIDDEN if isinstance(value, (int, float)) else ""
 
 
 def campaign_names(keys: set[str]) -> dict[str, str]:

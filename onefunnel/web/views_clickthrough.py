@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from onefunnel.analytics.records import RecordsQuery
+from onefunnel.services.access import actor_for
 from onefunnel.services.errors import InputError
 from onefunnel.services.records_behind import campaign_names, records_behind
 from onefunnel.web.panels import Column, Format, csv_response
@@ -76,7 +77,7 @@ def records(request: HttpRequest) -> HttpResponse:
     except InputError as exc:
         context["error"] = str(exc)
         return render(request, "onefunnel/records.html", context, status=422)
-    found = records_behind(query)
+    found = records_behind(query, actor_for(request.user))
     if get.get("format") == "csv":
         table = found.table()
         columns = [Column(c, c, Format.text) for c in table.columns]

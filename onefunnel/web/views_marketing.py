@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -420,8 +421,14 @@ def _denied(request: HttpRequest, actor: Actor) -> HttpResponse:
 
 
 def _upload_dir() -> Path:
+    """The private folder of uploads awaiting confirmation; those older than a day (never
+    confirmed) are removed as a new one arrives."""
     path = Path(settings.HOME) / "uploads"
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stale = time.time() - 86_400
+    for old in path.glob("spend-*.csv"):
+        if old.stat().st_mtime < stale:
+            old.unlink(missing_ok=True)
     return path
 
 

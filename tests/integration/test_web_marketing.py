@@ -243,3 +243,21 @@ def test_marketing_cannot_decide_handoffs(demo: None) -> None:
     assert answer.status_code == 403
     handoff.refresh_from_db()
     assert handoff.status == HandoffStatus.PENDING.value
+
+
+def test_a_rep_sees_every_counted_row_but_not_others_handoffs(demo: None) -> None:
+    rep = _client(_user("rob", "sales"))
+    (total,) = _api(rep, "scorecard")
+    listed = rep.get("/records", {**PERIOD, "report": "scorecard", "measure": "handoffs"})
+    assert listed.status_code == 200
+    rows = _table(listed.content.decode(), "records-table")
+    assert len(rows) == min(total["handoffs"], 500)
+    assert all(row[4] == "(not yours)" for row in rows)
+    marketer = _client(_user("mia", "marketing"))
+    seen = _table(marketer.get("/records", {**PERIOD, "report": "scorecard",
+                                            "measure": "handoffs"}).content.decode(),
+                  "records-table")  # fmt: skip
+    assert all(row[4].startswith("#") for row in seen)
+    bad = rep.get("/records", {**PERIOD, "report": "scorecard", "measure": "spend"})
+    assert bad.status_code == 422
+    assert "measure: " in bad.content.decode()
