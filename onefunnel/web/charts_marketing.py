@@ -39,7 +39,13 @@ def stages_by_group_chart(
         title,
         values,
         {
-            "y": {"field": "group", "type": "nominal", "title": None, "sort": "-x"},
+            # Cohorts read in time order; channels and campaigns biggest first.
+            "y": {
+                "field": "group",
+                "type": "nominal",
+                "title": None,
+                "sort": "ascending" if by == "cohort" else "-x",
+            },
             "x": {"field": "entries", "type": "quantitative", "title": "entries in the period"},
             "color": {
                 "field": "stage",

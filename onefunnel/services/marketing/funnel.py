@@ -63,6 +63,11 @@ class ReturnedLead:
     accepted_again: bool
     won: bool
 
+    @property
+    def reason_label(self) -> str:
+        """The reason in words."""
+        return self.reason.replace("_", " ")
+
 
 @dataclass(frozen=True, slots=True)
 class ReturnedLeads:
