@@ -73,6 +73,11 @@ READER_PAGES = ["/api/health", "/", "/panels/status", "/search?q=ann", "/queue",
                 "/contacts/{contact}", "/accounts/{account}", "/deals/{deal}", "/board"]  # fmt: skip
 PANELS = ["/panels/report/leaks", "/panels/report/spend", "/panels/report/quality",
           "/panels/report/follow-up"]  # fmt: skip
+#: Marketing's pages (``--marketing``): the campaign with the most spend entries.
+MARKETING = ["/campaigns", "/campaigns/{campaign}", "/marketing", "/marketing/funnel-channel",
+             "/marketing/funnel-campaign", "/marketing/funnel-cohort", "/marketing/attribution",
+             "/marketing/returned",
+             "/records?report=scorecard&measure=handoffs&by=channel&group=paid_search"]  # fmt: skip
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -182,7 +187,11 @@ def _records_of(user: Any) -> dict[str, str]:
     )
     before = Touchpoint.objects.filter(contact_id=contact_id).order_by("-occurred_at")
     at = before.values_list("occurred_at", flat=True)[25:26].first()
+    from onefunnel.models import Spend
+
+    campaign = Spend.objects.values("campaign_id").annotate(n=Count("id")).order_by("-n").first()
     return {
+        "campaign": str(campaign["campaign_id"]) if campaign else "1",
         "contact": str(contact_id),
         "account": str(top_account["contact__account_id"]) if top_account else "1",
         "deal": str(deal.pk if deal else 1),
@@ -214,6 +223,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=HOME)
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--panels", action="store_true", help="also measure the report panels")
+    parser.add_argument("--marketing", action="store_true", help="also measure marketing's pages")
     parser.add_argument(
         "--think",
         type=float,
@@ -248,7 +258,7 @@ def main() -> None:
                 plan.append((readers[(i // 5) % len(readers)], READER_PAGES))
             else:
                 plan.append((people[i % len(people)], SELLER_PAGES))
-        extra = PANELS if args.panels else []
+        extra = (PANELS if args.panels else []) + (MARKETING if args.marketing else [])
         clients = [
             (sign_in(base, who, password), [(p, p.format(**ids[who])) for p in pages + extra])
             for who, pages in plan

@@ -11,7 +11,6 @@ from onefunnel.admin_governed import GovernedAdmin
 from onefunnel.models import (
     Account,
     Activity,
-    Campaign,
     Contact,
     ContactAlias,
     Deal,
@@ -19,7 +18,6 @@ from onefunnel.models import (
     Handoff,
     Pipeline,
     PipelineStage,
-    Spend,
     StageChange,
     Task,
     Touchpoint,
@@ -55,29 +53,6 @@ class ContactAdmin(GovernedAdmin):
     search_fields = ("email", "first_name", "last_name", "account__name")
     raw_id_fields = ("account", "owner")
     inlines = [ContactAliasInline]
-
-
-@admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin[Campaign]):
-    list_display = (
-        "name",
-        "utm_campaign",
-        "channel",
-        "start_date",
-        "end_date",
-        "budget",
-        "planned",
-    )
-    list_filter = ("channel", "planned")
-    search_fields = ("name", "utm_campaign")
-
-
-@admin.register(Spend)
-class SpendAdmin(admin.ModelAdmin[Spend]):
-    list_display = ("campaign", "day", "amount", "currency")
-    list_filter = ("campaign__channel", "currency")
-    search_fields = ("campaign__name",)
-    date_hierarchy = "day"
 
 
 @admin.register(Touchpoint)
@@ -231,6 +206,7 @@ class HandoffAdmin(GovernedAdmin):
 from onefunnel import (  # noqa: E402
     admin_accounts,  # noqa: F401  (admin for contracts and health)
     admin_intent,  # noqa: F401  (admin for scoring, routing, webhooks)
+    admin_marketing,  # noqa: F401  (admin for campaigns and spend)
     admin_plan,  # noqa: F401  (admin for targets, plans, budgets)
     admin_sequences,  # noqa: F401  (admin for email sequences, sends, suppressions)
 )

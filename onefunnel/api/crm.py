@@ -29,12 +29,14 @@ from pydantic import Field
 
 from onefunnel.api.auth import ApiKeyAuth, SessionRole
 from onefunnel.api.root import api
-from onefunnel.domain.access import Action
+from onefunnel.domain.access import Action, Actor
 from onefunnel.domain.stages import Stage
 from onefunnel.domain.touches import Channel, TouchKind, Utm
 from onefunnel.services import crm_records as crm
+from onefunnel.services.access import SYSTEM, actor_for
 from onefunnel.services.errors import InputError
 from onefunnel.services.keys import CRM_READ, CRM_WRITE
+from onefunnel.services.marketing import campaigns
 from onefunnel.services.spend import SpendInput, SpendRecorded, record_spend, record_spend_batch
 from onefunnel.services.touches import TouchInput, record_touch
 
@@ -271,6 +273,15 @@ class CampaignBatch(Schema):
     items: list[CampaignIn] = Field(max_length=crm.MAX_BATCH)
 
 
+def _marketer(request: HttpRequest) -> Actor:
+    """Who edits campaigns: the signed-in user, or — for a crm:write key, whose scope opened
+    the door — the system (``services.marketing.campaigns`` asks the rule book either way)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return actor_for(user)
+    return SYSTEM
+
+
 def _campaign_fields(payload: Schema, drop: tuple[str, ...] = ()) -> dict[str, Any]:
     fields = _fields(payload, drop=drop)
     if isinstance(fields.get("channel"), Channel):
@@ -304,7 +315,7 @@ def get_campaign(request: HttpRequest, campaign_id: int) -> Any:
 def create_campaign(request: HttpRequest, payload: CampaignIn) -> Any:
     """Create a planned campaign with its UTM key, channel, dates and budget."""
     fields = _campaign_fields(payload, drop=("utm_campaign",))
-    return Status(201, crm.create_campaign(payload.utm_campaign, fields))
+    return Status(201, campaigns.create_campaign(_marketer(request), payload.utm_campaign, fields))
 
 
 @router.patch(
@@ -316,7 +327,7 @@ def create_campaign(request: HttpRequest, payload: CampaignIn) -> Any:
 @inputs
 def update_campaign(request: HttpRequest, campaign_id: int, payload: CampaignFields) -> Any:
     """Set the fields given (e.g. plan an unplanned campaign)."""
-    return crm.update_campaign(campaign_id, _campaign_fields(payload))
+    return campaigns.update_campaign(_marketer(request), campaign_id, _campaign_fields(payload))
 
 
 @router.post(
@@ -332,7 +343,8 @@ def create_campaigns(request: HttpRequest, payload: CampaignBatch) -> Any:
         (item.utm_campaign, _campaign_fields(item, drop=("utm_campaign",)))
         for item in payload.items
     ]
-    return Status(201, crm.create_campaigns(items))
+    actor = _marketer(request)
+    return Status(201, crm.run_batch(items, lambda i: campaigns.create_campaign(actor, i[0], i[1])))
 
 
 # ---------------------------------------------------------------------------------- spend

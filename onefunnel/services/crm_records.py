@@ -28,6 +28,7 @@ from onefunnel.domain.touches import describe_touch
 from onefunnel.models import Account, Campaign, Contact, Spend, StageChange, Touchpoint
 from onefunnel.services.contacts import normalise_domain, normalise_email
 from onefunnel.services.errors import InputError, NotFoundError
+from onefunnel.services.marketing.campaign_rules import check_campaign
 
 MAX_LIMIT = 500
 MAX_BATCH = 100
@@ -441,8 +442,7 @@ def _set_campaign(campaign: Campaign, fields: Mapping[str, Any]) -> None:
         if name == "currency" and isinstance(value, str):
             value = value.upper()
         setattr(campaign, name, value)
-    if campaign.start_date and campaign.end_date and campaign.end_date < campaign.start_date:
-        raise InputError("end_date: before start_date")
+    check_campaign(campaign)
     _check(campaign, exclude=["created_at"])
 
 

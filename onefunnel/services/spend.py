@@ -34,6 +34,7 @@ from onefunnel.services.imports.csvfile import CsvRows, Progress, Rejects, parse
 from onefunnel.services.imports.records import RowError
 from onefunnel.services.imports.runs import import_run
 from onefunnel.services.imports.seen import SeenKeys
+from onefunnel.services.marketing.campaign_rules import check_spend_day
 
 CHUNK_ROWS = 1000
 _MAX_INTEGER_DIGITS = 14  # the stored amount has 16 digits, 2 of them decimals
@@ -211,6 +212,7 @@ def _upsert(entry: SpendInput) -> SpendRecorded:
     amount = check_amount(entry.amount)
     currency = parse_currency(entry.currency)
     campaign, campaign_created = _campaign_for(entry)
+    check_spend_day(campaign, entry.day)
     spend = (
         Spend.objects.select_for_update()
         .filter(campaign=campaign, day=entry.day, currency=currency)

@@ -9,10 +9,15 @@ holds the page.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpResponse
+from django.urls import reverse
 
 from onefunnel.analytics.table import Table, Value
 from onefunnel.web.charts import bar_chart
@@ -38,6 +43,8 @@ class Column:
     name: str
     label: str
     format: Format = Format.number
+    #: The measure of ``analytics.records`` behind this count: its cells link to the records.
+    records: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,10 @@ class Cell:
 
     text: str
     numeric: bool
+    #: The records behind the number (``/records?…``), when it is a count that has them.
+    href: str | None = None
+    #: A list cell's parts, each with its own link (``bad_fit=3, no_budget=1``).
+    parts: tuple[tuple[str, str | None], ...] = ()
 
 
 def format_value(value: Value, fmt: Format) -> str:
@@ -88,16 +99,63 @@ def format_value(value: Value, fmt: Format) -> str:
     return str(value)
 
 
-def cells(table: Table, columns: Sequence[Column]) -> list[list[Cell]]:
-    """The panel's rows, its columns only, printed."""
-    index = {name: i for i, name in enumerate(table.columns)}
-    return [
-        [
-            Cell(format_value(row[index[c.name]], c.format), c.format is not Format.text)
-            for c in columns
-        ]
-        for row in table.rows
-    ]
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Where a table's counts link: its report and grouping, and the page's period and model
+    (query parameters kept on every link)."""
+
+    report: str
+    by: str | None
+    query: Mapping[str, str]
+
+    def href(self, row: Mapping[str, Value], measure: str, **extra: str) -> str:
+        """The records page of one count of ``row``."""
+        params: dict[str, str] = {"report": self.report, "measure": measure}
+        if self.by:
+            params["by"], params["group"] = self.by, str(row[self.by])
+        if self.report == "funnel":
+            params["stage"] = str(row["stage"])
+        params.update(extra)
+        params.update({k: v for k, v in self.query.items() if k in ("from", "to")})
+        return f"{reverse('web:records')}?{urlencode(params)}"
+
+
+_REASON = re.compile(r"^(?P<reason>[a-z_]+)=(?P<n>\d+)$")
+
+
+def _cell(value: Value, column: Column, row: Mapping[str, Value], links: Links | None) -> Cell:
+    text = format_value(value, column.format)
+    numeric = column.format is not Format.text
+    if links is None:
+        return Cell(text, numeric)
+    if column.name == "rejection_reasons" and isinstance(value, str) and value:
+        parts: list[tuple[str, str | None]] = []
+        for pair in value.split(", "):
+            match = _REASON.match(pair)
+            href = links.href(row, "rejected", reason=match["reason"]) if match else None
+            parts.append((pair.replace("_", " "), href))
+        return Cell(text, numeric, parts=tuple(parts))
+    if column.records and isinstance(value, int) and value > 0:
+        return Cell(text, numeric, href=links.href(row, column.records))
+    return Cell(text, numeric)
+
+
+def cells(table: Table, columns: Sequence[Column], links: Links | None = None) -> list[list[Cell]]:
+    """The panel's rows, its columns only, printed; with ``links``, each count that has
+    records behind it links to them."""
+    return [[_cell(row[c.name], c, row, links) for c in columns] for row in table.to_records()]
+
+
+def csv_response(table: Table, columns: Sequence[Column], filename: str) -> HttpResponse:
+    """The table's columns (those shown) as a CSV download: the same numbers, unformatted,
+    formula-safe (``Table.to_csv``)."""
+    index = [table.columns.index(c.name) for c in columns]
+    shown = Table(tuple(c.name for c in columns), tuple(tuple(r[i] for i in index)
+                                                        for r in table.rows))  # fmt: skip
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", filename).strip("-") or "table"
+    response = HttpResponse(shown.to_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{safe}.csv"'
+    return response
 
 
 def _spend_chart(table: Table) -> dict[str, Any]:
@@ -146,12 +204,12 @@ PANELS: Mapping[str, Panel] = {
             by=None,
             columns=(
                 Column("stage", "stage", Format.text),
-                Column("entries", "entered"),
-                Column("exits_forward", "moved on"),
-                Column("to_nurture", "to nurture"),
-                Column("to_disqualified", "disqualified"),
-                Column("to_churned", "churned"),
-                Column("still_in", "still in"),
+                Column("entries", "entered", records="entries"),
+                Column("exits_forward", "moved on", records="exits_forward"),
+                Column("to_nurture", "to nurture", records="to_nurture"),
+                Column("to_disqualified", "disqualified", records="to_disqualified"),
+                Column("to_churned", "churned", records="to_churned"),
+                Column("still_in", "still in", records="still_in"),
                 Column("conversion_rate", "conversion", Format.rate),
                 Column("median_days", "median time", Format.days),
                 Column("p90_days", "p90 time", Format.days),
@@ -171,10 +229,10 @@ PANELS: Mapping[str, Panel] = {
             columns=(
                 Column("channel", "channel", Format.text),
                 Column("spend", "spend", Format.money),
-                Column("leads", "leads"),
-                Column("mqls", "MQLs"),
-                Column("accepted", "accepted"),
-                Column("customers", "customers"),
+                Column("leads", "leads", records="leads"),
+                Column("mqls", "MQLs", records="mqls"),
+                Column("accepted", "accepted", records="accepted"),
+                Column("customers", "customers", records="customers"),
                 Column("cost_per_lead", "cost / lead", Format.money),
                 Column("cac", "CAC", Format.money),
                 Column("attributed_revenue", "attributed revenue", Format.money),
@@ -195,12 +253,12 @@ PANELS: Mapping[str, Panel] = {
             by="channel",
             columns=(
                 Column("channel", "channel", Format.text),
-                Column("handoffs", "handoffs"),
-                Column("accepted", "accepted"),
+                Column("handoffs", "handoffs", records="handoffs"),
+                Column("accepted", "accepted", records="accepted"),
                 Column("acceptance_rate", "acceptance", Format.rate),
                 Column("rejection_reasons", "rejection reasons", Format.text),
                 Column("won_rate_of_accepted", "won of accepted", Format.rate),
-                Column("recycled_then_won", "recycled then won"),
+                Column("recycled_then_won", "recycled then won", records="recycled_then_won"),
             ),
         ),
         Panel(
@@ -212,15 +270,15 @@ PANELS: Mapping[str, Panel] = {
             by="rep",
             columns=(
                 Column("rep", "rep", Format.text),
-                Column("handoffs", "received"),
+                Column("handoffs", "received", records="handoffs"),
                 Column("sla_compliance", "within SLA", Format.rate),
                 Column("median_response_hours", "median first response", Format.hours),
                 Column("median_hours_to_first_activity", "first activity", Format.hours),
                 Column("acceptance_rate", "acceptance", Format.rate),
-                Column("expired", "expired"),
-                Column("pending", "pending"),
+                Column("expired", "expired", records="expired"),
+                Column("pending", "pending", records="pending"),
                 Column("won_rate_of_accepted", "won of accepted", Format.rate),
-                Column("recycled_then_won", "recycled then won"),
+                Column("recycled_then_won", "recycled then won", records="recycled_then_won"),
             ),
         ),
     )

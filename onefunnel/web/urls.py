@@ -6,6 +6,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from onefunnel.web import views, views_common, views_forms, views_records, views_sales
+from onefunnel.web import (
+    views,
+    views_clickthrough,
+    views_common,
+    views_marketing,
+    views_records,
+    views_sales,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -65,4 +73,18 @@ urlpatterns = [
     path("f/<slug:slug>", views_forms.hosted, name="form-hosted"),
     path("f/<slug:slug>/form.json", views_forms.definition, name="form-definition"),
     path("f/<slug:slug>/submit", views_forms.submit, name="form-submit"),
+    # Marketing: campaigns, marketing's funnel; the records behind any count (click-through).
+    path("campaigns", views_marketing.campaign_list, name="campaigns"),
+    path("campaigns/new", views_marketing.campaign_create, name="campaign-create"),
+    path("campaigns/<int:campaign_id>", views_marketing.campaign, name="campaign"),
+    path("campaigns/<int:campaign_id>/edit", views_marketing.campaign_edit, name="campaign-edit"),
+    path(
+        "campaigns/<int:campaign_id>/month", views_marketing.campaign_month, name="campaign-month"
+    ),
+    path("campaigns/<int:campaign_id>/link", views_marketing.campaign_link, name="campaign-link"),
+    path("campaigns/spend/upload", views_marketing.spend_upload, name="spend-upload"),
+    path("campaigns/spend/confirm", views_marketing.spend_confirm, name="spend-confirm"),
+    path("marketing", views_marketing.marketing_funnel, name="marketing"),
+    path("marketing/<slug:slug>", views_marketing.marketing_section, name="marketing-section"),
+    path("records", views_clickthrough.records, name="records"),
 ]

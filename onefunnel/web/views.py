@@ -17,7 +17,7 @@ from onefunnel.analytics.status import funnel_status
 from onefunnel.domain.attribution import AttributionModel
 from onefunnel.services.errors import InputError
 from onefunnel.web.charts import funnel_chart
-from onefunnel.web.panels import PANELS, cells
+from onefunnel.web.panels import PANELS, Links, cells, csv_response
 from onefunnel.web.security import allow_eval
 
 DEFAULT_MODEL = AttributionModel.linear
@@ -93,6 +93,10 @@ def report_panel(request: HttpRequest, slug: str) -> HttpResponse:
         log.exception("dashboard panel %s failed", slug)
         context["error"] = "this panel could not be computed (the error is in the server log)"
     else:
-        context["rows"] = cells(table, panel.columns)
+        if request.GET.get("format") == "csv":
+            return csv_response(table, panel.columns, f"{slug}-{period.first}-{period.last}")
+        query = {"from": period.first.isoformat(), "to": period.last.isoformat(), "model": model}
+        context["rows"] = cells(table, panel.columns, Links(panel.report, panel.by, query))
         context["chart"] = panel.chart(table) if panel.chart and table.rows else None
+        context["csv"] = f"?{urlencode({**query, 'format': 'csv'})}"
     return render(request, "onefunnel/_report_panel.html", context)

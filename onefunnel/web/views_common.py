@@ -17,6 +17,7 @@ from onefunnel.services.search import search as search_records
 HOMES: dict[Role | None, str] = {
     Role.SALES_REP: "web:queue",
     Role.TEAM_LEAD: "web:queue",
+    Role.MARKETING: "web:marketing",
 }
 
 

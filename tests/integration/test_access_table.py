@@ -91,6 +91,20 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "email/open/<str:token>"): EVERYONE,
     ("GET", "email/click/<str:token>"): EVERYONE,
     ("GET", "email/unsubscribe/<str:token>"): EVERYONE,
+    # Marketing's pages are read by every role; their writes are decided by the rule book in
+    # services.marketing (marketing and admins; others get the 403 page past the door):
+    # tests/integration/test_web_marketing.py checks them per role.
+    ("GET", "campaigns"): SIGNED_IN,
+    ("POST", "campaigns/new"): MARKETING,
+    ("GET", "campaigns/<int:campaign_id>"): SIGNED_IN,
+    ("POST", "campaigns/<int:campaign_id>/edit"): SIGNED_IN,
+    ("POST", "campaigns/<int:campaign_id>/month"): SIGNED_IN,
+    ("GET", "campaigns/<int:campaign_id>/link"): SIGNED_IN,
+    ("POST", "campaigns/spend/upload"): MARKETING,
+    ("POST", "campaigns/spend/confirm"): MARKETING,
+    ("GET", "marketing"): SIGNED_IN,
+    ("GET", "marketing/<slug:slug>"): SIGNED_IN,
+    ("GET", "records"): SIGNED_IN,
     ("POST", "logout"): EVERYONE,  # asked last: it ends the sessions
 }
 #: The Segment endpoints: the write key only (as the HTTP Basic user, as Segment's SDKs send it).
