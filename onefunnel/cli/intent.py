@@ -548,8 +548,7 @@ def worker(
             f"retrying {result.retrying}, failed {result.failed}; renewal deals opened "
             f"{result.renewals_opened}, contracts renewed {result.contracts_renewed}, "
             f"ended {result.contracts_ended}; went cold {result.went_cold}, segments "
-            f"refreshed {result.segments_refreshed}",
-            f"ended {result.contracts_ended}; emails sent {result.emails_sent}, "
+            f"refreshed {result.segments_refreshed}; emails sent {result.emails_sent}, "
             f"bounced {result.emails_bounced}",
             highlight=False,
         )

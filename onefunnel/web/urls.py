@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from onefunnel.web import views, views_common, views_forms, views_records, views_sales
 from onefunnel.web import (
     views,
     views_clickthrough,
     views_common,
+    views_forms,
     views_marketing,
     views_records,
     views_sales,
