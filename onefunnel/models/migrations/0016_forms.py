@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('onefunnel', '0014_accounts'),
+        ('onefunnel', '0015_key_origins'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('onefunnel', '0014_accounts'),
+        ('onefunnel', '0017_segments'),
     ]
 
     operations = [

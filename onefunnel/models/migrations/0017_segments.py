@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('onefunnel', '0014_accounts'),
+        ('onefunnel', '0016_forms'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
