@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,25 +53,34 @@ class Server:
 
 
 @contextmanager
-def demo_server(home: Path, *, size: str = "small") -> Iterator[Server]:
-    """Init, load the demo company and serve it on a free loopback port, until the block ends."""
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+def demo_server(
+    home: Path, *, size: str = "small", env: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    """Init, load the demo company and serve it on a free loopback port, until the block ends.
+    ``env`` adds settings; ``ONEFUNNEL_PUBLIC_URL`` is the server's own address."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    environ = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+        },
+        "ONEFUNNEL_PUBLIC_URL": base,
+        **(env or {}),
     }
-    env["ONEFUNNEL_HOME"] = str(home)
-    env["ONEFUNNEL_DEMO_PASSWORD"] = DEMO_PASSWORD
-    install = Install(home, env, "sqlite")
+    environ["ONEFUNNEL_HOME"] = str(home)
+    environ["ONEFUNNEL_DEMO_PASSWORD"] = DEMO_PASSWORD
+    install = Install(home, environ, "sqlite")
     install.run("init", "--admin-username", "rev", "--admin-password", "ops-team-2026")
     install.run("demo", "--size", size)
-    port = free_port()
     proc = subprocess.Popen(
         [ONEFUNNEL, "serve", "--port", str(port)],
         cwd=home,
-        env=env,
+        env=environ,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: httpx.get(f"{base}/api/health", timeout=2).status_code == 200, proc)
         yield Server(base, install)
