@@ -34,7 +34,6 @@ AD = "utm_source=linkedin&utm_medium=paid_social&utm_campaign=loop-spring-ad"
 EMAIL = "ada.loop@lovelace.example"
 SEQUENCE = {
     "name": "Not now: the guide, then a check-in",
-    "campaign": "loop-nurture",
     "from_email": "marketing@onefunnel.example",
     "from_name": "Acme marketing",
     "entry_reasons": ["not_now"],
@@ -130,7 +129,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 "--hand-raise", "--origin", origin,
                 "--consent-text", "Acme may contact me about my demo request.",
             )  # fmt: skip
-            steps = json.dumps(SEQUENCE).replace("{landing}", f"{origin}/whats-new")
+            # The sequence runs under one of the demo's email campaigns.
+            ((campaign,),) = server.install.query(
+                "SELECT utm_campaign FROM onefunnel_campaign WHERE channel = 'email' "
+                "ORDER BY id LIMIT 1"
+            )
+            steps = json.dumps({**SEQUENCE, "campaign": campaign})
+            steps = steps.replace("{landing}", f"{origin}/whats-new")
             sequence = home / "sequence.json"
             sequence.write_text(steps)
             server.install.run("sequences", "create", str(sequence))
@@ -226,7 +231,12 @@ def test_from_an_ad_to_a_rep_to_nurture_by_email_and_back_to_a_rep(world: World)
         "SELECT t.channel, c.utm_campaign FROM onefunnel_touchpoint t JOIN onefunnel_campaign c "
         f"ON c.id = t.campaign_id WHERE t.kind = 'email_click' AND t.contact_id = {contact}",
     )
-    assert clicks == [("email", "loop-nurture")]
+    ((campaign,),) = _rows(
+        world,
+        "SELECT c.utm_campaign FROM onefunnel_sequence s JOIN onefunnel_campaign c "
+        "ON c.id = s.campaign_id",
+    )
+    assert clicks == [("email", campaign)]
 
     # 4. Back with sales: a new handoff, linked to the rejected one, in its rep's queue.
     ((second, owner, previous),) = _pending(world, contact)
