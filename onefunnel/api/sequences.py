@@ -19,6 +19,7 @@ from pydantic import Field
 from onefunnel.api.crm import READ, WRITE_MARKETING, inputs
 from onefunnel.api.deals import ERRORS, ErrorOut, Id, actor_of
 from onefunnel.api.root import api
+from onefunnel.services.errors import InputError
 from onefunnel.services.marketing import email_events, sequences
 
 router = Router(auth=READ, tags=["sequences"])
@@ -57,7 +58,10 @@ class SequencePatch(Schema):
 
 
 class EnrollIn(Schema):
-    contact_ids: list[Id] = Field(max_length=10_000)
+    contact_ids: list[Id] = Field(default_factory=list, max_length=10_000)
+    segment: (
+        Annotated[int, Field(ge=1, le=2**31 - 1)] | Annotated[str, Field(max_length=200)] | None
+    ) = Field(None, description="Or a segment (id or name): its members as they are now")
 
 
 class EnrolledOut(Schema):
@@ -119,8 +123,13 @@ def update_sequence(request: HttpRequest, sequence_id: Id, payload: SequencePatc
 )
 @inputs
 def enroll(request: HttpRequest, sequence_id: Id, payload: EnrollIn) -> Any:
-    """Enroll contacts (at most 10,000 a call): who entered, who was in, who was skipped."""
-    result = sequences.enroll(sequence_id, payload.contact_ids, actor=actor_of(request))
+    """Enroll contacts (at most 10,000 a call) or a segment's members: who entered, who was in, who was skipped."""
+    if bool(payload.contact_ids) == (payload.segment is not None):
+        raise InputError("contact_ids: give contact_ids or a segment, not both")
+    if payload.segment is not None:
+        result = sequences.enroll_segment(sequence_id, payload.segment, actor=actor_of(request))
+    else:
+        result = sequences.enroll(sequence_id, payload.contact_ids, actor=actor_of(request))
     return result.as_dict()
 
 

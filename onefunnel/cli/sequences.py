@@ -138,16 +138,28 @@ def sequences_show(
 @translate_errors
 def sequences_enroll(
     sequence_id: Annotated[int, typer.Argument(help="The sequence's id")],
-    contact: Annotated[list[int], typer.Option("--contact", help="A contact id (repeatable)")],
+    contact: Annotated[
+        list[int] | None, typer.Option("--contact", help="A contact id (repeatable)")
+    ] = None,
+    segment: Annotated[
+        str, typer.Option(help="Or a segment (id or name): its members as they are now")
+    ] = "",
     actor: AsOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Enroll contacts; says who entered, who was in already and who was skipped (no address
+    """Enroll contacts, or a segment's members; says who entered, who was in already and who was skipped (no address
     or a suppressed one)."""
     _ready()
-    from onefunnel.services.marketing.sequences import enroll
+    from onefunnel.services.errors import InputError
+    from onefunnel.services.marketing.sequences import enroll, enroll_segment
 
-    result = enroll(sequence_id, contact, actor=_actor(actor))
+    if bool(contact) == bool(segment):
+        raise InputError("contact: give --contact ID (repeatable) or --segment, not both")
+    if segment:
+        ref: int | str = int(segment) if segment.isdigit() else segment
+        result = enroll_segment(sequence_id, ref, actor=_actor(actor))
+    else:
+        result = enroll(sequence_id, contact or [], actor=_actor(actor))
     data = result.as_dict()
     emit_object(
         {

@@ -57,6 +57,7 @@ from onefunnel.models import (
     Enrollment,
     SequenceStep,
 )
+from onefunnel.models import Segment as SegmentRow
 from onefunnel.models import (
     Sequence as SequenceRow,
 )
@@ -551,6 +552,24 @@ def enroll(
         row = _row(sequence_id)
         if not row.active:
             raise InputError(f"sequence_id: sequence #{sequence_id} is not active")
+        return _enroll(row, contact_ids, now=now or timezone.now(), source=EnrollmentSource.MANUAL)
+
+
+def enroll_segment(
+    sequence_id: int, segment: int | str, *, actor: Actor, now: datetime | None = None
+) -> Enrolled:
+    """Enroll a segment's members as they are now (the segment's one query says who), in one
+    transaction. Re-running it enrolls only those who joined since: a contact goes through a
+    sequence once (``already``)."""
+    require(actor, Action.EDIT_MARKETING)
+    from onefunnel.services.marketing.segments import get_segment, members
+
+    with transaction.atomic():
+        row = _row(sequence_id)
+        if not row.active:
+            raise InputError(f"sequence_id: sequence #{sequence_id} is not active")
+        saved = SegmentRow.objects.get(pk=get_segment(segment).id)
+        contact_ids = list(members(saved).order_by("pk").values_list("pk", flat=True))
         return _enroll(row, contact_ids, now=now or timezone.now(), source=EnrollmentSource.MANUAL)
 
 
