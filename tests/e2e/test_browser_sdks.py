@@ -36,53 +36,51 @@ SDK = Path(__file__).parents[1] / "fixtures" / "sdk"
 CAMPAIGN = "spring-launch"
 UTM = f"utm_source=google&utm_medium=cpc&utm_campaign={CAMPAIGN}&utm_content=hero"
 
-SEGMENT_PAGE = """<!doctype html>
+#: The landing page: the SDK's file, two buttons, and the SDK's set-up and calls.
+PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Acme: spring launch</title>
-<script src="/analytics-next/bundles/index.js"></script></head>
+<script src="{src}"></script></head>
 <body><h1>Acme</h1>
 <button id="pricing">See pricing</button> <button id="signup">Sign up</button>
 <script>
 const cfg = {config};
 window.delivered = [];
-const note = (what) => (ctx) => window.delivered.push([what, ctx.failedDelivery() ? 'failed' : 'ok']);
-// What a site sends with: the write key, and onefunnel as the API host (its /v1/m metrics too).
-const segment = {{apiKey: cfg.key, apiHost: cfg.api, protocol: 'http'}};
-const analytics = AnalyticsNext.AnalyticsBrowser.load(
-  {{writeKey: cfg.key, cdnURL: cfg.site, cdnSettings: {{integrations: {{'Segment.io': segment}}}}}},
-  {{integrations: {{'Segment.io': {{apiHost: cfg.api, protocol: 'http'}}}}}},
-);
-analytics.page('Landing').then(note('page'));
-document.getElementById('pricing').onclick = () =>
-  analytics.track('Pricing Clicked', {{plan: 'team'}}).then(note('track'));
-document.getElementById('signup').onclick = () =>
-  analytics.identify(cfg.user, {{email: cfg.email, firstName: 'Ada'}}).then(note('identify'));
+{script}
 </script></body></html>
 """
 
-RUDDER_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Acme: spring launch</title>
-<script src="/rudderstack/rsa.js"></script></head>
-<body><h1>Acme</h1>
-<button id="pricing">See pricing</button> <button id="signup">Sign up</button>
-<script>
-const cfg = {config};
-window.delivered = [];
+SEGMENT = """
+const note = (what) => (ctx) => window.delivered.push([what, ctx.failedDelivery() ? 'failed' : 'ok']);
+// What a site sends with: the write key, and onefunnel as the API host (its /v1/m metrics too).
+const segment = {apiKey: cfg.key, apiHost: cfg.api, protocol: 'http'};
+const analytics = AnalyticsNext.AnalyticsBrowser.load(
+  {writeKey: cfg.key, cdnURL: cfg.site, cdnSettings: {integrations: {'Segment.io': segment}}},
+  {integrations: {'Segment.io': {apiHost: cfg.api, protocol: 'http'}}},
+);
+analytics.page('Landing').then(note('page'));
+document.getElementById('pricing').onclick = () =>
+  analytics.track('Pricing Clicked', {plan: 'team'}).then(note('track'));
+document.getElementById('signup').onclick = () =>
+  analytics.identify(cfg.user, {email: cfg.email, firstName: 'Ada'}).then(note('identify'));
+"""
+
+RUDDER = """
 const rudder = new rudderanalytics.RudderAnalytics();
+const queued = (what) => () => window.delivered.push([what, 'queued']);
 // No control plane: the source configuration is given here (no destinations, plain delivery).
-const source = {{id: 'onefunnel', name: 'website', workspaceId: 'onefunnel', enabled: true,
-                config: {{}}, destinations: []}};
-rudder.load(cfg.key, cfg.dataPlane, {{
-  getSourceConfig: () => ({{source}}),
+const source = {id: 'onefunnel', name: 'website', workspaceId: 'onefunnel', enabled: true,
+                config: {}, destinations: []};
+rudder.load(cfg.key, cfg.dataPlane, {
+  getSourceConfig: () => ({source}),
   polyfillIfRequired: false,
   useBeacon: cfg.beacon,
-  beaconQueueOptions: {{flushQueueInterval: 200}},
-}});
-rudder.page('Landing', {{}}, () => window.delivered.push(['page', 'queued']));
-document.getElementById('pricing').onclick = () => rudder.track(
-  'Pricing Clicked', {{plan: 'team'}}, () => window.delivered.push(['track', 'queued']));
-document.getElementById('signup').onclick = () => rudder.identify(
-  cfg.user, {{email: cfg.email, firstName: 'Ada'}}, () => window.delivered.push(['identify', 'queued']));
-</script></body></html>
+  beaconQueueOptions: {flushQueueInterval: 200},
+});
+rudder.page('Landing', {}, queued('page'));
+document.getElementById('pricing').onclick = () =>
+  rudder.track('Pricing Clicked', {plan: 'team'}, queued('track'));
+document.getElementById('signup').onclick = () =>
+  rudder.identify(cfg.user, {email: cfg.email, firstName: 'Ada'}, queued('identify'));
 """
 
 
@@ -102,8 +100,13 @@ class _Site(http.server.BaseHTTPRequestHandler):
             host = self.headers.get("Host", "")
             config = {**self.config, "site": f"http://{host}"}
             config["beacon"] = path == "/rudderstack-beacon.html"
-            template = SEGMENT_PAGE if path == "/segment.html" else RUDDER_PAGE
-            self._send(template.format(config=json.dumps(config)).encode(), "text/html")
+            segment = path == "/segment.html"
+            page = PAGE.format(
+                src="/analytics-next/bundles/index.js" if segment else "/rudderstack/rsa.js",
+                config=json.dumps(config),
+                script=SEGMENT if segment else RUDDER,
+            )
+            self._send(page.encode(), "text/html")
             return
         file = (SDK / "segment" / path.lstrip("/")).resolve()
         if path.startswith("/rudderstack/"):
