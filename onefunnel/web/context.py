@@ -18,4 +18,13 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     actor = actor_for(user)
     role = actor.home_role
     sellers = {Role.SALES_REP, Role.TEAM_LEAD, Role.ACCOUNT_MANAGER, Role.ADMIN}
-    return {"nav": {"queue": bool(actor.roles & sellers), "role": role.label if role else ""}}
+    readers = {Role.MARKETING, Role.LEADERSHIP, Role.ADMIN}
+    return {
+        "nav": {
+            "queue": bool(actor.roles & sellers),
+            "role": role.label if role else "",
+            # Customers: account managers' workspace, and the roles that read every account.
+            "customers": bool(actor.roles & (readers | {Role.ACCOUNT_MANAGER})),
+            "leadership": bool(actor.roles & readers),
+        }
+    }

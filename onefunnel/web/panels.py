@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from onefunnel.analytics.table import Table, Value
-from onefunnel.web.charts import bar_chart
+from onefunnel.web.charts import SERIES_COLOURS, bar_chart
 
 
 class Format(StrEnum):
@@ -56,10 +56,12 @@ class Panel:
 
 @dataclass(frozen=True, slots=True)
 class Cell:
-    """A printed value and whether it is a number (numbers align right)."""
+    """A printed value, whether it is a number (numbers align right), and the record page it
+    opens, if any (a workspace row's account or deal)."""
 
     text: str
     numeric: bool
+    href: str | None = None
 
 
 def format_value(value: Value, fmt: Format) -> str:
@@ -125,7 +127,7 @@ def _spend_chart(table: Table) -> dict[str, Any]:
                 "type": "nominal",
                 "scale": {
                     "domain": ["spend", "attributed revenue"],
-                    "range": ["#f59e0b", "#10b981"],
+                    "range": [SERIES_COLOURS[1], SERIES_COLOURS[2]],
                 },
                 "legend": {"orient": "bottom", "title": None},
             },

@@ -5,7 +5,16 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from onefunnel.web import views, views_common, views_records, views_sales
+from onefunnel.web import (
+    views,
+    views_accounts,
+    views_common,
+    views_leadership,
+    views_plan,
+    views_records,
+    views_sales,
+    workspace,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -60,4 +69,8 @@ urlpatterns = [
     path("deals/<int:deal_id>/lose", views_records.deal_lose, name="deal-lose"),
     path("deals/<int:deal_id>/activity", views_records.deal_activity, name="deal-activity"),
     path("board", views_records.board, name="board"),
+    path("customers", views_accounts.customers, name="customers"),
+    path("plan", views_plan.plan, name="plan"),
+    path("leadership", views_leadership.leadership, name="leadership"),
+    path("panels/workspace/<slug:slug>", workspace.workspace_panel, name="workspace-panel"),
 ]
