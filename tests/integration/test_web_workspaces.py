@@ -104,10 +104,12 @@ def test_pages_need_a_sign_in_and_show_loading_panels_marked_busy() -> None:
         for slug in slugs:
             section = html.split(f'id="panel-{slug}"')[1].split("</section>")[0]
             assert 'aria-busy="true"' in section, (path, slug)
-            assert 'role="status"' in section and "Loading" in section, (path, slug)
+            assert 'role="status"' in section, (path, slug)
+            assert "Loading" in section, (path, slug)
         assert "/static/onefunnel/panels.js" in html
     nav = client.get("/leadership").content.decode()
-    assert 'href="/customers"' in nav and 'href="/plan"' in nav
+    assert 'href="/customers"' in nav
+    assert 'href="/plan"' in nav
     assert 'href="/leadership" aria-current="page"' in nav
 
 
@@ -119,7 +121,8 @@ def test_an_account_manager_sees_their_accounts_and_leadership_sees_all(demo: No
     mine = set(Account.objects.filter(owner=manager).values_list("name", flat=True))
     html = _panel(_client(manager), "customers")
     names = {row[0] for row in _cells(html, "customers")}
-    assert names and names <= mine
+    assert names
+    assert names <= mine
     assert "Your customers" in html
     assert 'href="/accounts/' in html
 
@@ -185,7 +188,8 @@ def test_plan_page_equals_the_plan_report(demo: None) -> None:
     assert _cells(html, "plan-actual") == _printed(report, panel.columns)
     steps = _cells(_panel(client, "plan-steps"), "plan-steps")
     ranks = [int(r[0]) for r in steps]
-    assert ranks == sorted(ranks) and ranks[0] == 1
+    assert ranks == sorted(ranks)
+    assert ranks[0] == 1
     # The most off-plan step first: the report's rank 1 is the panel's first row.
     first = next(r for r in report.to_records() if r["off_plan_rank"] == 1)
     assert steps[0][2] == str(first["channel"]).replace("_", " ")
@@ -242,9 +246,11 @@ def test_a_failing_panel_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     source = workspace.Source(Panel("broken", "Broken", "never works", "none", None, ()), broken)
     monkeypatch.setitem(workspace.SOURCES, "broken", source)
     html = _panel_any(_client(_user("lee", "leadership")), "broken")
-    assert "could not be computed" in html and 'role="alert"' in html
+    assert "could not be computed" in html
+    assert 'role="alert"' in html
     bad = _client(_user("mo", "leadership")).get("/panels/workspace/plan-steps", {"plan": "x"})
-    assert bad.status_code == 200 and "is not a plan" in bad.content.decode()
+    assert bad.status_code == 200
+    assert "is not a plan" in bad.content.decode()
     assert _client(_user("al", "leadership")).get("/panels/workspace/nope").status_code == 404
 
 
@@ -252,4 +258,3 @@ def _panel_any(client: Client, slug: str) -> str:
     response = client.get(f"/panels/workspace/{slug}")
     assert response.status_code == 200
     return response.content.decode()
-
