@@ -16,6 +16,8 @@ BACKGROUND = "#ffffff"
 _TEAM_COLOURS = {"marketing": "#2563eb", "sales": "#b45309", "account management": "#047857"}
 #: Colours for series that are not teams (measures, plan beside actual), in the order used.
 SERIES_COLOURS = ("#1d4ed8", "#be123c", "#047857", "#7c3aed", "#b45309", "#4b5563")
+#: Legends sit under the chart in two columns, so they fit a 390 px wide phone.
+LEGEND: dict[str, Any] = {"orient": "bottom", "columns": 2, "labelLimit": 0}
 #: What the side states are, in words (shown under every chart that draws them).
 SIDE_STATES_NOTE = (
     "Side states sit outside the funnel's order: nurture (handed back to marketing, with a "
@@ -97,7 +99,7 @@ def funnel_chart(stages: Mapping[str, int]) -> dict[str, Any]:
                     "domain": list(_TEAM_COLOURS),
                     "range": list(_TEAM_COLOURS.values()),
                 },
-                "legend": {"orient": "bottom", "title": "owning team"},
+                "legend": {**LEGEND, "title": "owning team"},
             },
         },
         height=260,
@@ -146,7 +148,7 @@ def line_chart(
                 "field": series,
                 "type": "nominal",
                 "scale": {"domain": names, "range": palette},
-                "legend": {"orient": "bottom", "title": None},
+                "legend": {**LEGEND, "title": None},
             },
             "strokeDash": {
                 "field": series,

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from onefunnel.analytics.table import Table, Value
-from onefunnel.web.charts import SERIES_COLOURS, bar_chart
+from onefunnel.web.charts import LEGEND, SERIES_COLOURS, bar_chart, words
 
 
 class Format(StrEnum):
@@ -62,6 +62,7 @@ class Cell:
     text: str
     numeric: bool
     href: str | None = None
+    label: str = ""  # the column's heading, repeated beside the value on a narrow screen
 
 
 def format_value(value: Value, fmt: Format) -> str:
@@ -95,7 +96,11 @@ def cells(table: Table, columns: Sequence[Column]) -> list[list[Cell]]:
     index = {name: i for i, name in enumerate(table.columns)}
     return [
         [
-            Cell(format_value(row[index[c.name]], c.format), c.format is not Format.text)
+            Cell(
+                format_value(row[index[c.name]], c.format),
+                c.format is not Format.text,
+                label=c.label,
+            )
             for c in columns
         ]
         for row in table.rows
@@ -108,7 +113,11 @@ def _spend_chart(table: Table) -> dict[str, Any]:
     for record in table.to_records():
         for measure, column in (("spend", "spend"), ("attributed revenue", "attributed_revenue")):
             values.append(
-                {"channel": record["channel"], "measure": measure, "amount": record[column] or 0}
+                {
+                    "channel": words(str(record["channel"])),
+                    "measure": measure,
+                    "amount": record[column] or 0,
+                }
             )
     return bar_chart(
         "Spend and attributed revenue per channel",
@@ -129,7 +138,7 @@ def _spend_chart(table: Table) -> dict[str, Any]:
                     "domain": ["spend", "attributed revenue"],
                     "range": [SERIES_COLOURS[1], SERIES_COLOURS[2]],
                 },
-                "legend": {"orient": "bottom", "title": None},
+                "legend": {**LEGEND, "title": None},
             },
         },
         height=220,

@@ -24,7 +24,7 @@ from onefunnel.services.errors import InputError
 from onefunnel.services.plan import forecast as forecast_service
 from onefunnel.services.plan import reverse_funnel as plan_service
 from onefunnel.services.plan import targets as target_service
-from onefunnel.web.charts import SERIES_COLOURS, bar_chart
+from onefunnel.web.charts import LEGEND, SERIES_COLOURS, bar_chart
 from onefunnel.web.panels import Column, Format, Panel
 from onefunnel.web.security import allow_eval
 from onefunnel.web.workspace import Ask, Source, ask_of, register, slot
@@ -155,7 +155,11 @@ def _plan_note(ask: Ask, table: Table) -> str:
 
 def _steps_chart(table: Table) -> dict[str, Any]:
     values = [
-        {"step": f"{r['step']} · {r['channel']}", "measure": measure, "amount": r[column] or 0}
+        {
+            "step": r["step"] if r["channel"] == "all" else f"{r['step']} · {r['channel']}",
+            "measure": measure,
+            "amount": r[column] or 0,
+        }
         for r in table.to_records()
         if r["step"] not in ("revenue won", "spend")
         for measure, column in (
@@ -177,7 +181,7 @@ def _steps_chart(table: Table) -> dict[str, Any]:
                     "domain": ["planned to date", "actual to date"],
                     "range": [SERIES_COLOURS[5], SERIES_COLOURS[0]],
                 },
-                "legend": {"orient": "bottom", "title": None},
+                "legend": {**LEGEND, "title": None},
             },
         },
         height=200,
