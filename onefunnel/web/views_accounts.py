@@ -171,8 +171,9 @@ CUSTOMERS = Source(
     _customers,
     link=account_link,
     note=_customers_note,
-    empty="No customers here: an account becomes a customer when a deal is won or a contract "
-    "starts.",
+    empty="No customers to show: account managers see the accounts they own (leadership, "
+    "marketing and admins see all), and an account becomes a customer when a new-business deal "
+    "is won or a contract starts.",
 )
 RENEWALS = Source(
     Panel(
