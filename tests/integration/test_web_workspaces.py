@@ -131,6 +131,11 @@ def test_an_account_manager_sees_their_accounts_and_leadership_sees_all(demo: No
     assert names < all_names
     assert "All customers" in everyone
 
+    # A sales rep owns no customer account: the workspace shows none, and says why.
+    rep = _panel(_client(_user("rio", "sales")), "customers")
+    assert 'data-testid="empty"' in rep
+    assert "account managers see the accounts they own" in rep
+
     for slug in ("renewals", "account-deals", "expansion"):
         html = _panel(_client(manager), slug)
         if 'data-testid="empty"' in html:
