@@ -19,10 +19,14 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     actor = actor_for(user)
     role = actor.home_role
     sellers = {Role.SALES_REP, Role.TEAM_LEAD, Role.ACCOUNT_MANAGER, Role.ADMIN}
+    readers = {Role.MARKETING, Role.LEADERSHIP, Role.ADMIN}
     return {
         "nav": {
             "queue": bool(actor.roles & sellers),
             "role": role.label if role else "",
             "forms": actor.has(Role.MARKETING),
+            # Customers: account managers' workspace, and the roles that read every account.
+            "customers": bool(actor.roles & (readers | {Role.ACCOUNT_MANAGER})),
+            "leadership": bool(actor.roles & readers),
         }
     }

@@ -20,7 +20,7 @@ from django.http import HttpResponse
 from django.urls import reverse
 
 from onefunnel.analytics.table import Table, Value
-from onefunnel.web.charts import bar_chart
+from onefunnel.web.charts import LEGEND, SERIES_COLOURS, bar_chart, words
 
 
 class Format(StrEnum):
@@ -63,7 +63,8 @@ class Panel:
 
 @dataclass(frozen=True, slots=True)
 class Cell:
-    """A printed value and whether it is a number (numbers align right)."""
+    """A printed value, whether it is a number (numbers align right), and the record page it
+    opens, if any (a workspace row's account or deal)."""
 
     text: str
     numeric: bool
@@ -71,6 +72,7 @@ class Cell:
     href: str | None = None
     #: A list cell's parts, each with its own link (``bad_fit=3, no_budget=1``).
     parts: tuple[tuple[str, str | None], ...] = ()
+    label: str = ""  # the column's heading, repeated beside the value on a narrow screen
 
 
 def format_value(value: Value, fmt: Format) -> str:
@@ -127,17 +129,17 @@ def _cell(value: Value, column: Column, row: Mapping[str, Value], links: Links |
     text = format_value(value, column.format)
     numeric = column.format is not Format.text
     if links is None:
-        return Cell(text, numeric)
+        return Cell(text, numeric, label=column.label)
     if column.name == "rejection_reasons" and isinstance(value, str) and value:
         parts: list[tuple[str, str | None]] = []
         for pair in value.split(", "):
             match = _REASON.match(pair)
             href = links.href(row, "rejected", reason=match["reason"]) if match else None
             parts.append((pair.replace("_", " "), href))
-        return Cell(text, numeric, parts=tuple(parts))
+        return Cell(text, numeric, parts=tuple(parts), label=column.label)
     if column.records and isinstance(value, int) and value > 0:
-        return Cell(text, numeric, href=links.href(row, column.records))
-    return Cell(text, numeric)
+        return Cell(text, numeric, href=links.href(row, column.records), label=column.label)
+    return Cell(text, numeric, label=column.label)
 
 
 def cells(table: Table, columns: Sequence[Column], links: Links | None = None) -> list[list[Cell]]:
@@ -164,7 +166,11 @@ def _spend_chart(table: Table) -> dict[str, Any]:
     for record in table.to_records():
         for measure, column in (("spend", "spend"), ("attributed revenue", "attributed_revenue")):
             values.append(
-                {"channel": record["channel"], "measure": measure, "amount": record[column] or 0}
+                {
+                    "channel": words(str(record["channel"])),
+                    "measure": measure,
+                    "amount": record[column] or 0,
+                }
             )
     return bar_chart(
         "Spend and attributed revenue per channel",
@@ -183,9 +189,9 @@ def _spend_chart(table: Table) -> dict[str, Any]:
                 "type": "nominal",
                 "scale": {
                     "domain": ["spend", "attributed revenue"],
-                    "range": ["#f59e0b", "#10b981"],
+                    "range": [SERIES_COLOURS[1], SERIES_COLOURS[2]],
                 },
-                "legend": {"orient": "bottom", "title": None},
+                "legend": {**LEGEND, "title": None},
             },
         },
         height=220,

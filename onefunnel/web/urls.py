@@ -7,12 +7,16 @@ from django.urls import path
 
 from onefunnel.web import (
     views,
+    views_accounts,
     views_clickthrough,
     views_common,
     views_forms,
+    views_leadership,
     views_marketing,
+    views_plan,
     views_records,
     views_sales,
+    workspace,
 )
 
 app_name = "web"
@@ -87,4 +91,8 @@ urlpatterns = [
     path("marketing", views_marketing.marketing_funnel, name="marketing"),
     path("marketing/<slug:slug>", views_marketing.marketing_section, name="marketing-section"),
     path("records", views_clickthrough.records, name="records"),
+    path("customers", views_accounts.customers, name="customers"),
+    path("plan", views_plan.plan, name="plan"),
+    path("leadership", views_leadership.leadership, name="leadership"),
+    path("panels/workspace/<slug:slug>", workspace.workspace_panel, name="workspace-panel"),
 ]

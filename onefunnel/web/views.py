@@ -16,7 +16,7 @@ from onefunnel.analytics.reports import ReportOptions, run_report
 from onefunnel.analytics.status import funnel_status
 from onefunnel.domain.attribution import AttributionModel
 from onefunnel.services.errors import InputError
-from onefunnel.web.charts import funnel_chart
+from onefunnel.web.charts import SIDE_STATES_NOTE, funnel_chart
 from onefunnel.web.panels import PANELS, Links, cells, csv_response
 from onefunnel.web.security import allow_eval
 
@@ -55,6 +55,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "status": status,
             "funnel_spec": funnel_chart(status.stages),
+            "side_states": SIDE_STATES_NOTE,
             "period": period,
             "model": model,
             "models": [m.value for m in AttributionModel],

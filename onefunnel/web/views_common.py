@@ -13,11 +13,13 @@ from onefunnel.domain.access import Role
 from onefunnel.services.access import actor_for
 from onefunnel.services.search import search as search_records
 
-#: The workspace each role lands on after signing in (account managers get theirs later).
+#: The workspace each role lands on after signing in (everyone else: the funnel).
 HOMES: dict[Role | None, str] = {
     Role.SALES_REP: "web:queue",
     Role.TEAM_LEAD: "web:queue",
     Role.MARKETING: "web:marketing",
+    Role.ACCOUNT_MANAGER: "web:customers",
+    Role.LEADERSHIP: "web:leadership",
 }
 
 

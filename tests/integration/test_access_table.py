@@ -105,6 +105,12 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "marketing"): SIGNED_IN,
     ("GET", "marketing/<slug:slug>"): SIGNED_IN,
     ("GET", "records"): SIGNED_IN,
+    # The role workspaces read the shared record and reports (open to every signed-in user, as
+    # the API's reads are); what each panel lists follows the rule book in the services.
+    ("GET", "customers"): SIGNED_IN,
+    ("GET", "plan"): SIGNED_IN,
+    ("GET", "leadership"): SIGNED_IN,
+    ("GET", "panels/workspace/<slug:slug>"): SIGNED_IN,
     ("POST", "logout"): EVERYONE,  # asked last: it ends the sessions
 }
 #: The Segment endpoints: the write key only (as the HTTP Basic user, as Segment's SDKs send it).

@@ -22,7 +22,7 @@ def test_every_role_of_the_demo_signs_in_with_the_shown_password() -> None:
         "team lead", "sales rep", "account manager", "marketing", "leadership",
     }  # fmt: skip
     homes = {"team lead": "/queue", "sales rep": "/queue", "marketing": "/",
-             "leadership": "/", "account manager": "/"}  # fmt: skip
+             "leadership": "/leadership", "account manager": "/customers"}  # fmt: skip
     for role, username in logins.usernames.items():
         answer = Client().post(
             "/login", {"username": username, "password": logins.password}, follow=True

@@ -75,7 +75,7 @@ def test_anonymous_users_go_to_the_login_page(db: None) -> None:
 @pytest.mark.parametrize(
     ("groups", "home"),
     [(("sales",), "/queue"), (("team_lead",), "/queue"), (("marketing",), "/marketing"),
-     (("leadership",), "/"), (("account_management",), "/")],
+     (("leadership",), "/leadership"), (("account_management",), "/customers")],
 )  # fmt: skip
 def test_signing_in_lands_each_role_on_its_workspace(groups: tuple[str, ...], home: str) -> None:
     _user("someone", *groups)
