@@ -99,5 +99,5 @@ def report_panel(request: HttpRequest, slug: str) -> HttpResponse:
         query = {"from": period.first.isoformat(), "to": period.last.isoformat(), "model": model}
         context["rows"] = cells(table, panel.columns, Links(panel.report, panel.by, query))
         context["chart"] = panel.chart(table) if panel.chart and table.rows else None
-        context["csv"] = f"?{urlencode({**query, 'format': 'csv'})}"
+        context["csv"] = f"{request.path}?{urlencode({**query, 'format': 'csv'})}"
     return render(request, "onefunnel/_report_panel.html", context)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -26,7 +27,7 @@ from onefunnel.analytics.table import Table, Value
 from onefunnel.domain.access import AccessDeniedError, Actor
 from onefunnel.services.access import actor_for
 from onefunnel.services.errors import InputError, NotFoundError
-from onefunnel.web.panels import Cell, Panel, cells
+from onefunnel.web.panels import Cell, Panel, cells, csv_response
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,9 @@ def workspace_panel(request: HttpRequest, slug: str) -> HttpResponse:
         log.exception("workspace panel %s failed", slug)
         context["error"] = "this panel could not be computed (the error is in the server log)"
     else:
+        if request.GET.get("format") == "csv":
+            return csv_response(table, source.panel.columns, slug)
+        context["csv"] = f"{request.path}?{urlencode({**request.GET.dict(), 'format': 'csv'})}"
         rows = cells(table, source.panel.columns)
         context["rows"] = _linked(table, rows, source.link) if source.link else rows
         context["chart"] = source.panel.chart(table) if source.panel.chart and table.rows else None

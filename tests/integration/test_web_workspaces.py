@@ -82,7 +82,7 @@ def test_each_role_lands_on_its_workspace() -> None:
         ("account_management",): "/customers",
         ("leadership",): "/leadership",
         ("sales",): "/queue",
-        ("marketing",): "/",
+        ("marketing",): "/marketing",
     }
     for i, (groups, home) in enumerate(cases.items()):
         response = _client(_user(f"u{i}", *groups)).get("/home")
