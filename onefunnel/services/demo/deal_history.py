@@ -11,8 +11,9 @@ have, consistent with what the loader stored:
 * the moves through the open stages up to the stage the deal reached (for an open deal its
   current stage; for a closed one the stage the simulation says it got to), spread evenly over
   its life: a closed deal's stages split ``created → closed`` into equal parts; an open deal's
-  follow the simulation's rule (it reached step *k* of *n* once *k/n* of its time from creation
-  to expected close had passed), never after the demo's present;
+  split its time from creation to expected close into as many parts as the pipeline has open
+  stages (as the simulation places it: the further through its time, the further through the
+  pipeline), never after the demo's present;
 * for a closed deal, the move to its pipeline's won or lost stage at ``closed_at`` — where
   ``close_deal`` puts a closed deal, so the loader's closed deals are moved there too;
 * a self-serve deal (an order) is opened and won at once, as ``services/sales/orders.py`` does.

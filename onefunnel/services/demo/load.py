@@ -75,14 +75,6 @@ ProgressFn = Callable[[str, int, int], None]
 BATCH = 20_000
 #: Where the demo's seed and size are recorded: ``Account.properties[DEMO_MARKER]``.
 DEMO_MARKER = "demo"
-#: The default pipeline, as the migration seeds it, for a database whose stages were removed.
-_DEFAULT_PIPELINE = (
-    ("Qualification", 10, 10),
-    ("Discovery", 20, 20),
-    ("Demo", 30, 40),
-    ("Proposal", 40, 60),
-    ("Negotiation", 50, 80),
-)
 #: Data tables in the order they can be emptied (children before parents).
 DATA_MODELS: tuple[type[models.Model], ...] = (
     Activity,
@@ -460,13 +452,14 @@ class _Writer:
         return np.asarray(ids, dtype=np.int64)
 
     def pipeline(self) -> list[int]:
-        """Pipeline stage ids in sequence order (the default pipeline if none is left)."""
-        if not PipelineStage.objects.exists():
-            for name, sequence, probability in _DEFAULT_PIPELINE:
-                PipelineStage.objects.create(name=name, sequence=sequence, probability=probability)
+        """The default pipeline's open stage ids in sequence order (the product's default
+        pipeline, with its won and lost stages, where none is left)."""
+        from onefunnel.services.sales.deals import _pipeline
+
+        pipe = _pipeline(None)
         # Open stages only: the won and lost stages are where closing a deal puts it.
-        stages = PipelineStage.objects.filter(is_won=False, is_lost=False)
-        return list(stages.order_by("sequence").values_list("pk", flat=True))
+        stages = PipelineStage.objects.filter(pipeline=pipe, is_won=False, is_lost=False)
+        return list(stages.order_by("sequence", "id").values_list("pk", flat=True))
 
     def touchpoints(
         self, ids: Ints, contact_ids: Ints, account_ids: Ints, campaign_ids: Ints, user_ids: Ints
