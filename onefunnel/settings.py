@@ -232,6 +232,8 @@ ONEFUNNEL_FORMS_RATE = os.environ.get("ONEFUNNEL_FORMS_RATE", "10/m")
 # Going cold (services/marketing/going_cold.py): days without engagement after which a lead in a
 # stage goes to nurture, "stage=days,…"; empty means the defaults, consideration=30,intent=21.
 ONEFUNNEL_COLD_AFTER_DAYS = os.environ.get("ONEFUNNEL_COLD_AFTER_DAYS", "")
+# …and how often a looping worker sweeps for them (minutes).
+ONEFUNNEL_COLD_SWEEP_MINUTES = int(os.environ.get("ONEFUNNEL_COLD_SWEEP_MINUTES", "60"))
 # Segments: the worker refreshes a segment's membership history when its last refresh is older.
 ONEFUNNEL_SEGMENT_REFRESH_MINUTES = int(os.environ.get("ONEFUNNEL_SEGMENT_REFRESH_MINUTES", "60"))
 # Email (sequences): EMAIL_URL configures Django's email backend in one value (dj-email-url),

@@ -56,59 +56,10 @@ class SpecIn(Schema):
     spec: dict[str, Any]
 
 
-class SegmentOut(Schema):
-    id: int
-    name: str
-    description: str
-    subject: str
-    spec: dict[str, Any]
-    created_by: str | None
-    created_at: datetime
-    updated_at: datetime
-    refreshed_at: datetime | None
-    size_at_refresh: int | None
-
-
-class CountOut(Schema):
-    segment_id: int | None
-    name: str | None
+class PreviewOut(Schema):
     subject: str
     size: int
     at: datetime
-
-
-class MemberOut(Schema):
-    id: int
-    name: str
-    email: str | None
-    stage: str | None
-    score: float | None
-    account: str | None
-
-
-class MembersOut(Schema):
-    segment_id: int
-    subject: str
-    total: int
-    offset: int
-    limit: int
-    members: list[MemberOut]
-
-
-class HistoryOut(Schema):
-    at: datetime
-    size: int
-    entered: int
-    left: int
-
-
-class RefreshOut(Schema):
-    segment_id: int
-    name: str
-    at: datetime
-    size: int
-    entered: int
-    left: int
 
 
 class PageQuery(Schema):
@@ -140,13 +91,13 @@ def _loc(path: str) -> list[str | int]:
     return list(path.split("."))
 
 
-@router.get("/segments", response={200: list[SegmentOut], **ERRORS})
+@router.get("/segments", response={200: list[segments.SegmentView], **ERRORS})
 def list_segments(request: HttpRequest) -> Any:
     """Every segment, with its size at the last refresh."""
-    return [s.as_dict() for s in segments.list_segments()]
+    return segments.list_segments()
 
 
-@router.post("/segments", response={201: SegmentOut, **ERRORS}, auth=WRITE_MARKETING)
+@router.post("/segments", response={201: segments.SegmentView, **ERRORS}, auth=WRITE_MARKETING)
 def create_segment(request: HttpRequest, payload: SegmentIn) -> Any:
     """Save a segment (marketing). A bad spec is 422 with every bad field named."""
     try:
@@ -155,10 +106,10 @@ def create_segment(request: HttpRequest, payload: SegmentIn) -> Any:
         )
     except InputError as exc:
         return _unprocessable(exc)
-    return Status(201, view.as_dict())
+    return Status(201, view)
 
 
-@router.post("/segments/preview", response={200: CountOut, **ERRORS})
+@router.post("/segments/preview", response={200: PreviewOut, **ERRORS})
 def preview(request: HttpRequest, payload: SpecIn) -> Any:
     """The live count of an unsaved spec (while editing one)."""
     try:
@@ -166,17 +117,18 @@ def preview(request: HttpRequest, payload: SpecIn) -> Any:
     except InputError as exc:
         return _unprocessable(exc)
     subject = str(payload.spec.get("subject", "contact"))
-    return {"segment_id": None, "name": None, "subject": subject, "size": size,
-            "at": timezone.now()}  # fmt: skip
+    return {"subject": subject, "size": size, "at": timezone.now()}
 
 
-@router.get("/segments/{segment_id}", response={200: SegmentOut, **ERRORS})
+@router.get("/segments/{segment_id}", response={200: segments.SegmentView, **ERRORS})
 def get_segment(request: HttpRequest, segment_id: Id) -> Any:
     """One segment."""
-    return segments.get_segment(segment_id).as_dict()
+    return segments.get_segment(segment_id)
 
 
-@router.patch("/segments/{segment_id}", response={200: SegmentOut, **ERRORS}, auth=WRITE_MARKETING)
+@router.patch(
+    "/segments/{segment_id}", response={200: segments.SegmentView, **ERRORS}, auth=WRITE_MARKETING
+)
 def update_segment(request: HttpRequest, segment_id: Id, payload: SegmentPatch) -> Any:
     """Change a segment's name, description or spec (marketing)."""
     try:
@@ -186,7 +138,7 @@ def update_segment(request: HttpRequest, segment_id: Id, payload: SegmentPatch) 
         )  # fmt: skip
     except InputError as exc:
         return _unprocessable(exc)
-    return view.as_dict()
+    return view
 
 
 @router.delete("/segments/{segment_id}", response={204: None, **ERRORS}, auth=WRITE_MARKETING)
@@ -196,48 +148,36 @@ def delete_segment(request: HttpRequest, segment_id: Id) -> Any:
     return Status(204, None)
 
 
-@router.get("/segments/{segment_id}/count", response={200: CountOut, **ERRORS})
+@router.get("/segments/{segment_id}/count", response={200: segments.SegmentCount, **ERRORS})
 def count(request: HttpRequest, segment_id: Id) -> Any:
     """The live number of members (one query)."""
-    c = segments.count_segment(segment_id)
-    return {"segment_id": c.segment_id, "name": c.name, "subject": c.subject, "size": c.size,
-            "at": c.at}  # fmt: skip
+    return segments.count_segment(segment_id)
 
 
-@router.get("/segments/{segment_id}/members", response={200: MembersOut, **ERRORS})
+@router.get("/segments/{segment_id}/members", response={200: segments.MemberPage, **ERRORS})
 def members(request: HttpRequest, segment_id: Id, query: Query[PageQuery]) -> Any:
     """A page of the members now, ordered by id, with the total."""
     try:
         page = segments.member_page(segment_id, offset=query.offset, limit=query.limit)
     except InputError as exc:
         return _unprocessable(exc)
-    return {"segment_id": page.segment_id, "subject": page.subject, "total": page.total,
-            "offset": page.offset, "limit": page.limit,
-            "members": [_member(m) for m in page.members]}  # fmt: skip
+    return page
 
 
-def _member(m: segments.MemberRow) -> dict[str, Any]:
-    return {"id": m.id, "name": m.name, "email": m.email, "stage": m.stage, "score": m.score,
-            "account": m.account}  # fmt: skip
-
-
-@router.get("/segments/{segment_id}/history", response={200: list[HistoryOut], **ERRORS})
+@router.get("/segments/{segment_id}/history", response={200: list[segments.HistoryPoint], **ERRORS})
 def history(request: HttpRequest, segment_id: Id, query: Query[HistoryQuery]) -> Any:
     """The size after each refresh, with how many entered and left (oldest first)."""
-    return [
-        {"at": p.at, "size": p.size, "entered": p.entered, "left": p.left}
-        for p in segments.segment_history(segment_id, limit=query.limit)
-    ]
+    return segments.segment_history(segment_id, limit=query.limit)
 
 
 @router.post(
-    "/segments/{segment_id}/refresh", response={200: RefreshOut, **ERRORS}, auth=WRITE_MARKETING
+    "/segments/{segment_id}/refresh",
+    response={200: segments.RefreshResult, **ERRORS},
+    auth=WRITE_MARKETING,
 )
 def refresh(request: HttpRequest, segment_id: Id) -> Any:
     """Record who entered and left now (marketing; the worker does it on its own)."""
-    r = segments.refresh_segment(segment_id, actor=_actor(request))
-    return {"segment_id": r.segment_id, "name": r.name, "at": r.at, "size": r.size,
-            "entered": r.entered, "left": r.left}  # fmt: skip
+    return segments.refresh_segment(segment_id, actor=_actor(request))
 
 
 api.add_router("/", router)

@@ -11,9 +11,10 @@ worker only delays webhooks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
+from django.conf import settings
 from django.utils import timezone
 
 from onefunnel.models import WebhookDelivery
@@ -44,13 +45,31 @@ class WorkerPass:
     emails_bounced: int = 0
 
 
+#: When this process last finished a going-cold sweep: the sweep reads every lead in the
+#: swept stages, so a worker looping every 30 s runs it once per ONEFUNNEL_COLD_SWEEP_MINUTES
+#: (and again at once while a capped sweep has more to move). ``worker --once`` always sweeps.
+_last_cold_sweep: datetime | None = None
+COLD_SWEEP_LIMIT = 1000
+
+
+def _sweep_cold_if_due(moment: datetime) -> int:
+    global _last_cold_sweep
+    every = timedelta(minutes=settings.ONEFUNNEL_COLD_SWEEP_MINUTES)
+    last = _last_cold_sweep
+    if last is not None and timedelta(0) <= moment - last < every:
+        return 0
+    result = sweep_cold(now=moment, limit=COLD_SWEEP_LIMIT)
+    _last_cold_sweep = moment if result.complete else None
+    return result.total
+
+
 def run_once(*, now: datetime | None = None, client: httpx.Client | None = None) -> WorkerPass:
     """Evaluate every overdue handoff, run the renewal check, then attempt every due webhook
     delivery."""
     moment = now or timezone.now()
     breaches = evaluate_breaches(now=moment)
     renewals = run_renewal_check(now=moment)
-    cold = sweep_cold(now=moment)
+    cold = _sweep_cold_if_due(moment)
     refreshed = refresh_due(now=moment)
     results = deliver_due(now=moment, client=client)
     emails = send_due(now=moment)
@@ -65,7 +84,7 @@ def run_once(*, now: datetime | None = None, client: httpx.Client | None = None)
         renewals_opened=len(renewals.opened),
         contracts_renewed=len(renewals.renewed),
         contracts_ended=len(renewals.ended),
-        went_cold=cold.total,
+        went_cold=cold,
         segments_refreshed=len(refreshed),
         emails_sent=emails.sent,
         emails_bounced=emails.bounced,

@@ -20,6 +20,7 @@ from onefunnel.domain.handoffs import HandoffStatus, HandoffTrigger
 from onefunnel.domain.stages import Cause, Stage, StageReason
 from onefunnel.domain.touches import TouchKind
 from onefunnel.models import Contact, Handoff, StageChange
+from onefunnel.services import worker
 from onefunnel.services.access import actor_for
 from onefunnel.services.errors import InputError
 from onefunnel.services.handoffs import accept_handoff, reject_handoff
@@ -46,6 +47,12 @@ def in_stage(make_contact: MakeContact, stage: Stage) -> Contact:
     contact = make_contact()
     change_stage(contact, stage, cause=Cause.IMPORT, at=T0)
     return contact
+
+
+@pytest.fixture(autouse=True)
+def _fresh_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with a worker process that has not swept yet."""
+    monkeypatch.setattr(worker, "_last_cold_sweep", None)
 
 
 def test_silent_leads_go_cold_once_and_engaged_ones_stay(make_contact: MakeContact) -> None:
@@ -160,3 +167,21 @@ def test_a_lead_that_went_cold_and_requalifies_links_to_its_last_handoff(
     second = Handoff.objects.filter(contact=contact).order_by("-pk").first()
     assert second is not None
     assert second.previous_id == first.pk
+
+
+def test_a_capped_sweep_goes_on_at_the_next_pass_and_the_worker_sweeps_hourly(
+    make_contact: MakeContact, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker, "COLD_SWEEP_LIMIT", 2)
+    leads = [in_stage(make_contact, Stage.CONSIDERATION) for _ in range(3)]
+    now = T0 + timedelta(days=40)
+    first = sweep(now=now, limit=2)
+    assert (first.moved["consideration"], first.complete) == ((leads[0].pk, leads[1].pk), False)
+    with pytest.raises(InputError, match="limit"):
+        sweep(now=now, limit=0)
+    assert run_once(now=now).went_cold == 1  # the rest, and the sweep is complete
+    late = in_stage(make_contact, Stage.CONSIDERATION)  # cold already (entered at T0)
+    assert run_once(now=now + timedelta(minutes=30)).went_cold == 0  # not due: swept < 1 h ago
+    assert Contact.objects.get(pk=late.pk).stage == Stage.CONSIDERATION
+    assert run_once(now=now + timedelta(minutes=60)).went_cold == 1  # due again
+    assert Contact.objects.get(pk=late.pk).stage == Stage.NURTURE

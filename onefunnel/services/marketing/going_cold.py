@@ -38,6 +38,7 @@ class ColdSweep:
     dry_run: bool
     days: dict[str, int]
     moved: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    complete: bool = True  # False when ``limit`` stopped it: more cold leads wait
 
     @property
     def total(self) -> int:
@@ -70,18 +71,28 @@ def cold_leads(stage: Stage, days: int, *, now: datetime) -> QuerySet[Contact]:
 
 
 def sweep(
-    *, actor: Actor = SYSTEM, now: datetime | None = None, dry_run: bool = False
+    *,
+    actor: Actor = SYSTEM,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    limit: int | None = None,
 ) -> ColdSweep:
     """Move every cold lead to nurture (reason ``went_cold``, cause ``rule``); with ``dry_run``
-    only say who would move. Idempotent: a lead moved once is in nurture and not swept again."""
+    only say who would move. Idempotent: a lead moved once is in nurture and not swept again.
+    ``limit`` caps the leads moved per stage (the worker's pass stays short; the next pass
+    goes on), and ``complete`` says whether it stopped there."""
     require(actor, Action.EDIT_MARKETING)
+    if limit is not None and limit < 1:
+        raise InputError("limit: must be 1 or more")
     moment = now or timezone.now()
     config = cold_after()
     moved: dict[str, tuple[int, ...]] = {}
+    complete = True
     for stage, days in config.items():
-        found = list(
-            cold_leads(stage, days, now=moment).order_by("pk").values_list("pk", flat=True)
-        )
+        query = cold_leads(stage, days, now=moment).order_by("pk").values_list("pk", flat=True)
+        found = list(query if limit is None or dry_run else query[: limit + 1])
+        if limit is not None and not dry_run and len(found) > limit:
+            found, complete = found[:limit], False
         if dry_run:
             moved[stage.value] = tuple(found)
             continue
@@ -104,4 +115,4 @@ def sweep(
                 )
                 done.append(pk)
         moved[stage.value] = tuple(done)
-    return ColdSweep(moment, dry_run, {s.value: d for s, d in config.items()}, moved)
+    return ColdSweep(moment, dry_run, {s.value: d for s, d in config.items()}, moved, complete)
