@@ -16,7 +16,9 @@ as the Segment spec computes it::
 
 which keeps the client's *delay* and drops its clock's offset. Without ``sentAt`` the client's
 time is taken as is; without any time the event happened when it arrived. No event happens after
-it was received, so the result is clamped to ``receivedAt``.
+it was received, so the result is clamped to ``receivedAt``. A clock a little ahead is
+that; a time more than ``MAX_AHEAD`` after receipt (``9999-12-31``) or before ``EARLIEST``
+(``0001-01-01``) is not a clock at all, and its message is refused with the reason.
 
 Which touch an event is, and which channel it came through, is data (:class:`TouchRules`) with
 defaults for the usual names; installations override it with plain JSON.
@@ -29,7 +31,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -52,6 +54,9 @@ MAX_ID_LENGTH = 200
 MAX_DEPTH = 32
 #: No tracked event happened earlier: a time before it is a broken clock or a typo, refused.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+#: Nor did one happen more than this after it was received: a time (or ``sentAt``) beyond is
+#: refused rather than clamped, since clamping would store a broken clock's event as "now".
+MAX_AHEAD = timedelta(days=366)
 
 
 class EventType(StrEnum):
@@ -143,8 +148,11 @@ def correct_timestamp(
     return min(corrected, received_at)
 
 
-def parse_time(value: object, loc: str) -> datetime | None:
-    """An ISO 8601 time (``Z`` or an offset; naive means UTC); None when absent."""
+def parse_time(value: object, loc: str, latest: datetime | None = None) -> datetime | None:
+    """An ISO 8601 time (``Z`` or an offset; naive means UTC); None when absent.
+
+    EventError when it is not one, or is before ``EARLIEST`` or after ``latest``.
+    """
     if value is None or value == "":
         return None
     if not isinstance(value, str):
@@ -161,6 +169,10 @@ def parse_time(value: object, loc: str) -> datetime | None:
         raise EventError(loc, f"out of range: {value[:40]!r}") from None
     if parsed < EARLIEST:
         raise EventError(loc, f"out of range: {value[:40]!r} is before {EARLIEST:%Y-%m-%d}")
+    if latest is not None and parsed > latest:
+        raise EventError(
+            loc, f"out of range: {value[:40]!r} is over {MAX_AHEAD.days} days after it was received"
+        )
     return parsed
 
 
@@ -329,10 +341,11 @@ def parse_event(
     traits = _object(raw.get("traits"), f"{loc}.traits") or _object(
         context.get("traits"), f"{loc}.context.traits"
     )
-    own_sent_at = parse_time(raw.get("sentAt"), f"{loc}.sentAt") or sent_at
-    original = parse_time(raw.get("originalTimestamp"), f"{loc}.originalTimestamp") or parse_time(
-        raw.get("timestamp"), f"{loc}.timestamp"
-    )
+    latest = received_at + MAX_AHEAD
+    original = parse_time(
+        raw.get("originalTimestamp"), f"{loc}.originalTimestamp", latest
+    ) or parse_time(raw.get("timestamp"), f"{loc}.timestamp", latest)
+    own_sent_at = parse_time(raw.get("sentAt"), f"{loc}.sentAt", latest) or sent_at
     name = ""
     group_id = previous_id = None
     if kind is EventType.ALIAS:
@@ -396,7 +409,7 @@ def parse_batch(body: object, *, received_at: datetime, shallow: bool = False) -
     # of their own and no sentAt of their own), each rejected with the reason.
     sent_error: EventError | None = None
     try:
-        sent_at = parse_time(body.get("sentAt"), "sentAt")
+        sent_at = parse_time(body.get("sentAt"), "sentAt", received_at + MAX_AHEAD)
     except EventError as exc:
         sent_at, sent_error = None, exc
     events: list[TrackingEvent] = []
