@@ -39,7 +39,7 @@ SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 
 
 @pytest.fixture
-def live(install: Install) -> Iterator[tuple[str, httpx.Client]]:
+def live(install: Install) -> Iterator[tuple[str, httpx.Client, Path]]:
     """A live server on the install's database and a client signed in as an admin."""
     if install.engine == "sqlite" and os.environ.get("DATABASE_URL"):
         pytest.skip("with DATABASE_URL this run fuzzes PostgreSQL; the SQLite run covers SQLite")
@@ -70,7 +70,7 @@ def live(install: Install) -> Iterator[tuple[str, httpx.Client]]:
             )
             assert signed_in.status_code == 302, signed_in.text[:300]
             client.headers.update({"X-CSRFToken": client.cookies["csrftoken"], "Referer": base})
-            yield base, client
+            yield base, client, install.home / "serve.log"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -89,9 +89,9 @@ def _seed(client: httpx.Client) -> None:
 
 
 def test_no_generated_request_gets_a_5xx_or_an_undocumented_answer(
-    live: tuple[str, httpx.Client],
+    live: tuple[str, httpx.Client, Path],
 ) -> None:
-    base, client = live
+    base, client, log = live
     _seed(client)
     cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
     command = [
@@ -119,11 +119,20 @@ def test_no_generated_request_gets_a_5xx_or_an_undocumented_answer(
         "60",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
-    summary = result.stdout[-6000:]
     print(result.stdout[-1500:])  # the run's summary, with -s
-    assert result.returncode == 0, (
-        f"schemathesis found failures:\n{summary}\n{result.stderr[-2000:]}"
-    )
+    if result.returncode != 0:
+        # What failed (schemathesis's report from its first failure on) and the server's own
+        # tracebacks, in the assertion message: the temporary home is gone after the run.
+        text = result.stdout
+        starts = [i for i in (text.find("FAILURES"), text.find("ERRORS")) if i >= 0]
+        report = text[min(starts) :][:20_000] if starts else text[-6000:]
+        server = log.read_text(errors="replace")
+        tracebacks = "\n".join(
+            chunk[:3000] for chunk in server.split("Traceback (most recent call last):")[1:][:5]
+        )
+        pytest.fail(
+            f"schemathesis found failures:\n{report}\n--- server tracebacks ---\n{tracebacks}"
+        )
     tested = re.search(r"Tested: (\d+)", result.stdout)
-    assert tested is not None, summary
-    assert int(tested.group(1)) >= 50, summary  # the whole API, not a part
+    assert tested is not None, result.stdout[-3000:]
+    assert int(tested.group(1)) >= 50, result.stdout[-3000:]  # the whole API, not a part
