@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views import defaults
@@ -146,6 +147,24 @@ def _unreadable_form(request: HttpRequest, exc: MultiPartParserError) -> HttpRes
     # form token, before the operation runs. The client's body, not our fault.
     detail = f"cannot parse request body: {exc}"
     return api.create_response(request, error_body(detail, ["header", "Content-Type"]), status=400)
+
+
+@api.exception_handler(DataError)
+def _data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
+    # The database refused a value (PostgreSQL: a number out of its column's range, text too
+    # long): bad input, refused whole — the service's transaction is rolled back.
+    detail = f"invalid input: a value the database cannot store ({str(exc).splitlines()[0]})"
+    return api.create_response(request, error_body(detail, ["body"], detail), status=422)
+
+
+@api.exception_handler(ValueError)
+def _value_error(request: HttpRequest, exc: ValueError) -> HttpResponse:
+    # PostgreSQL text cannot hold U+0000 (psycopg refuses it before sending); SQLite can. Any
+    # other ValueError reaching here is a fault of ours.
+    if "NUL (0x00)" not in str(exc):
+        return _internal(request, exc)
+    detail = "invalid input: text may not contain the NUL character (U+0000)"
+    return api.create_response(request, error_body(detail, ["body"], detail), status=422)
 
 
 @api.exception_handler(Exception)

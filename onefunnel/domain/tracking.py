@@ -301,6 +301,25 @@ def _page(context: Mapping[str, Any], properties: Mapping[str, Any], loc: str) -
     return PageInfo(*values) if any(values) else _NO_PAGE
 
 
+NUL_ESCAPE = b"\\u0000"  # how JSON text spells U+0000 (a raw NUL byte is not valid JSON)
+
+
+def contains_nul(value: object) -> bool:
+    """True if a decoded JSON value holds U+0000 in any string, key or value, at any depth."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def parse_event(
     raw: object,
     *,
@@ -310,18 +329,23 @@ def parse_event(
     batch_context: Mapping[str, Any] | None = None,
     implied_type: EventType | None = None,
     shallow: bool = False,
+    check_nul: bool = False,
 ) -> TrackingEvent:
     """Validate one message; raise EventError naming the first field at fault.
 
     ``implied_type`` is the type a single-message endpoint (``/v1/track``) stands for; it wins
     over the message's own ``type``. ``batch_context`` is a batch's shared ``context``, under
     the message's own. ``shallow`` says the caller already knows the message nests less than
-    ``MAX_DEPTH`` deep (see :func:`json_depth`), which skips walking it.
+    ``MAX_DEPTH`` deep (see :func:`json_depth`), which skips walking it. ``check_nul`` says
+    the body holds a U+0000 somewhere: a message holding one is refused (PostgreSQL cannot
+    store it in text or JSON, and one such message must not fail its whole batch).
     """
     if not isinstance(raw, dict):
         raise EventError(loc, "must be an object")
     if not shallow:
         check_depth(raw, loc)
+    if check_nul and contains_nul(raw):
+        raise EventError(loc, "text may not contain the NUL character (U+0000)")
     if implied_type is not None:
         kind = implied_type
     else:
@@ -389,7 +413,9 @@ class BatchError(ValueError):
     """A request body that is not a batch at all (nothing in it is accepted)."""
 
 
-def parse_batch(body: object, *, received_at: datetime, shallow: bool = False) -> ParsedBatch:
+def parse_batch(
+    body: object, *, received_at: datetime, shallow: bool = False, check_nul: bool = True
+) -> ParsedBatch:
     """Split a ``/v1/batch`` body into valid messages and per-message errors.
 
     The body itself must be an object with a non-empty ``batch`` list (BatchError otherwise);
@@ -405,6 +431,8 @@ def parse_batch(body: object, *, received_at: datetime, shallow: bool = False) -
         context = _object(body.get("context"), "context")
     except EventError as exc:
         raise BatchError(str(exc)) from None
+    if check_nul and contains_nul(context):
+        raise BatchError("context: text may not contain the NUL character (U+0000)")
     # A bad batch sentAt costs only the messages whose time it corrects (those with a time
     # of their own and no sentAt of their own), each rejected with the reason.
     sent_error: EventError | None = None
@@ -426,6 +454,7 @@ def parse_batch(body: object, *, received_at: datetime, shallow: bool = False) -
                     sent_at=sent_at,
                     batch_context=context,
                     shallow=shallow,
+                    check_nul=check_nul,
                 )
             )
         except EventError as exc:
@@ -444,7 +473,12 @@ def _uses_batch_sent_at(raw: object) -> bool:
 
 
 def parse_single(
-    body: object, kind: EventType, *, received_at: datetime, shallow: bool = False
+    body: object,
+    kind: EventType,
+    *,
+    received_at: datetime,
+    shallow: bool = False,
+    check_nul: bool = True,
 ) -> ParsedBatch:
     """A single-message body (``/v1/track`` and the like) as a batch of one."""
     if not isinstance(body, dict):
@@ -452,7 +486,12 @@ def parse_single(
     write_key = body.get("writeKey")
     try:
         event = parse_event(
-            body, loc="body", received_at=received_at, implied_type=kind, shallow=shallow
+            body,
+            loc="body",
+            received_at=received_at,
+            implied_type=kind,
+            shallow=shallow,
+            check_nul=check_nul,
         )
     except EventError as exc:
         return ParsedBatch((), (exc,), write_key if isinstance(write_key, str) else None)
@@ -468,9 +507,11 @@ def parse_body(text: bytes, kind: EventType | None, *, received_at: datetime) ->
     """
     decoded = orjson.loads(text)
     shallow = json_depth(text) <= MAX_DEPTH
+    # One scan of the text: messages are walked for U+0000 only when the body holds one.
+    nul = NUL_ESCAPE in text
     if kind is None:
-        return parse_batch(decoded, received_at=received_at, shallow=shallow)
-    return parse_single(decoded, kind, received_at=received_at, shallow=shallow)
+        return parse_batch(decoded, received_at=received_at, shallow=shallow, check_nul=nul)
+    return parse_single(decoded, kind, received_at=received_at, shallow=shallow, check_nul=nul)
 
 
 # --- which touch, which channel -------------------------------------------------------------

@@ -46,3 +46,28 @@ def test_every_operation_documents_400_and_each_response_schema_has_its_own_name
     health = schema["paths"]["/api/health/config"]["get"]["responses"]["200"]
     ref = health["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert "created_at" not in schema["components"]["schemas"][ref]["properties"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/contacts", {"email": "nul@acme.example", "first_name": "a\u0000b"}),
+        ("POST", "/api/accounts", {"name": "Acme\u0000", "domain": "nul.example"}),
+        ("POST", "/api/campaigns", {"channel": "paid_search", "utm_campaign": "x\u0000y"}),
+        ("GET", "/api/contacts?q=a%00b", None),
+    ],
+)
+def test_a_nul_character_is_refused_or_stored_never_a_500(
+    admin: Client, method: str, path: str, body: object
+) -> None:
+    # PostgreSQL cannot store U+0000 in text; SQLite can. Either answer is fine, a 500 is not.
+    response = admin.generic(
+        method,
+        path,
+        orjson.dumps(body) if body is not None else b"",
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=TOKEN,
+    )
+    assert response.status_code < 500, response.content[:300]
+    if response.status_code >= 400:
+        assert orjson.loads(response.content)["errors"], response.content[:300]

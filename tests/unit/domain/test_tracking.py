@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -22,6 +23,7 @@ from onefunnel.domain.tracking import (
     contact_fields,
     correct_timestamp,
     parse_batch,
+    parse_body,
     parse_event,
     parse_single,
     plan_stage_moves,
@@ -414,3 +416,26 @@ def test_an_absurd_batch_sent_at_rejects_only_the_messages_it_corrects() -> None
     )
     assert [e.message_id for e in batch.events] == ["m1", "own"]
     assert [e.loc for e in batch.errors] == ["batch[1].sentAt"]
+
+
+def test_a_nul_character_rejects_its_message_alone() -> None:
+    good = _page(messageId="good")
+    bad = [
+        _page(messageId="n1", name="Home\u0000"),
+        _page(messageId="n2", properties={"x": ["a", {"b\u0000": 1}]}),
+        {"type": "identify", "messageId": "n3", "userId": "u", "traits": {"firstName": "A\x00"}},
+    ]
+    text = orjson.dumps({"batch": [good, *bad]})
+    assert b"\\u0000" in text  # JSON spells it as an escape
+    batch = parse_body(text, None, received_at=NOW)
+    assert [e.message_id for e in batch.events] == ["good"]
+    assert [e.loc for e in batch.errors] == ["batch[1]", "batch[2]", "batch[3]"]
+    assert all("NUL" in e.msg for e in batch.errors)
+    with pytest.raises(BatchError, match="context: text may not contain"):
+        parse_body(
+            orjson.dumps({"batch": [good], "context": {"ip": "\x00"}}), None, received_at=NOW
+        )
+    single = parse_body(
+        orjson.dumps({"userId": "u", "event": "A\x00"}), EventType.TRACK, received_at=NOW
+    )
+    assert [e.loc for e in single.errors] == ["body"]
