@@ -71,3 +71,17 @@ def test_a_nul_character_is_refused_or_stored_never_a_500(
     assert response.status_code < 500, response.content[:300]
     if response.status_code >= 400:
         assert orjson.loads(response.content)["errors"], response.content[:300]
+
+
+def test_a_touch_at_an_offset_postgresql_refuses_is_stored_in_utc(admin: Client) -> None:
+    body = {
+        "message_id": "odd-offset",
+        "kind": "custom",
+        "occurred_at": "1999-03-06T03:39:15+18:52",  # Python accepts it; PostgreSQL does not
+        "anonymous_id": "a-1",
+    }
+    response = admin.post(
+        "/api/touchpoints", orjson.dumps(body), "application/json", HTTP_X_CSRFTOKEN=TOKEN
+    )
+    assert response.status_code == 201, response.content[:300]
+    assert orjson.loads(response.content)["occurred_at"].startswith("1999-03-05T08:47:15")
