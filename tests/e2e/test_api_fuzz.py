@@ -56,7 +56,7 @@ def live(install: Install) -> Iterator[tuple[str, httpx.Client, Path]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: httpx.get(f"{base}/api/health").status_code == 200, proc)
+        wait_for(lambda: httpx.get(f"{base}/api/health").status_code == 200, proc, timeout=180)
         with httpx.Client(base_url=base, timeout=60) as client:
             client.get("/login")
             signed_in = client.post(
