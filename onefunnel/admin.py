@@ -6,8 +6,10 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils import timezone
 
 from onefunnel.admin_governed import GovernedAdmin
+from onefunnel.domain.provenance import PROFILE_FIELDS, USER, stamped
 from onefunnel.models import (
     Account,
     Activity,
@@ -53,6 +55,14 @@ class ContactAdmin(GovernedAdmin):
     search_fields = ("email", "first_name", "last_name", "account__name")
     raw_id_fields = ("account", "owner")
     inlines = [ContactAliasInline]
+
+    def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
+        """Save, stamping the profile fields the user typed as theirs: tracking traits never
+        overwrite them, and the contact's page says where they came from."""
+        typed = {n: getattr(obj, n) for n in form.changed_data if n in PROFILE_FIELDS}
+        if typed:
+            obj.properties = stamped(obj.properties or {}, typed, USER, timezone.now())
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Touchpoint)

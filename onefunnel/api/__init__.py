@@ -3,6 +3,7 @@
 from onefunnel.api import (
     accounts,  # noqa: F401  (registers contracts, renewals, health, churn risk, expansion)
     activities,  # noqa: F401  (registers activities, tasks, manual contact moves)
+    audit,  # noqa: F401  (registers /api/audit)
     crm,  # noqa: F401  (registers the CRM resources)
     deals,  # noqa: F401  (registers deals, pipelines, the deal board)
     forms,  # noqa: F401  (registers /api/forms and consent exports)

@@ -213,19 +213,21 @@ def expansion_list(
     return expansion.suggestions(_actor(request), account_id=account_id, as_of=as_of)
 
 
-class ConfigOut(Schema):
+class HealthConfigOut(Schema):
+    """The health configuration in force (its own schema name: the scoring one has more)."""
+
     version: int
     config: dict[str, Any]
     note: str
 
 
-@router.get("/health/config", response=ConfigOut, tags=["accounts"])
+@router.get("/health/config", response=HealthConfigOut, tags=["accounts"])
 def health_config(request: HttpRequest) -> Any:
     """The health configuration in force: usage events and weights."""
     return health.health_config()
 
 
-@router.put("/health/config", response={200: ConfigOut, **ERRORS}, tags=["accounts"])
+@router.put("/health/config", response={200: HealthConfigOut, **ERRORS}, tags=["accounts"])
 @inputs
 def save_health_config(request: HttpRequest, payload: Body[dict[str, Any]]) -> Any:
     """Store a new version of the health configuration (admins)."""

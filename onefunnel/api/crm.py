@@ -82,7 +82,10 @@ def inputs(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+    # Stored in UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts (+18:52).
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _fields(payload: Schema, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
 from ninja import NinjaAPI, Schema, Swagger
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 #: The statuses every operation may answer besides its own (OpenAPI: see ``_OnefunnelAPI``).
 ERROR_STATUSES: dict[str, str] = {
+    "400": "The body cannot be read: not JSON, or a content type the operation does not take",
     "401": "Not signed in and no valid API key",
     "403": "Not allowed (the role's rules), or the CSRF check failed",
     "404": "No such resource or path",
@@ -136,6 +139,32 @@ def _out_of_range(request: HttpRequest, exc: OverflowError) -> HttpResponse:
     # A number or date beyond what the database or the calendar holds: bad input, not a fault.
     detail = f"invalid input: a number or date is out of range ({exc})"
     return api.create_response(request, error_body(detail, ["query"], str(exc)), status=422)
+
+
+@api.exception_handler(MultiPartParserError)
+def _unreadable_form(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    # A multipart content type without a usable boundary: read when the CSRF check looks for a
+    # form token, before the operation runs. The client's body, not our fault.
+    detail = f"cannot parse request body: {exc}"
+    return api.create_response(request, error_body(detail, ["header", "Content-Type"]), status=400)
+
+
+@api.exception_handler(DataError)
+def _data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
+    # The database refused a value (PostgreSQL: a number out of its column's range, text too
+    # long): bad input, refused whole — the service's transaction is rolled back.
+    detail = f"invalid input: a value the database cannot store ({str(exc).splitlines()[0]})"
+    return api.create_response(request, error_body(detail, ["body"], detail), status=422)
+
+
+@api.exception_handler(ValueError)
+def _value_error(request: HttpRequest, exc: ValueError) -> HttpResponse:
+    # PostgreSQL text cannot hold U+0000 (psycopg refuses it before sending); SQLite can. Any
+    # other ValueError reaching here is a fault of ours.
+    if "NUL (0x00)" not in str(exc):
+        return _internal(request, exc)
+    detail = "invalid input: text may not contain the NUL character (U+0000)"
+    return api.create_response(request, error_body(detail, ["body"], detail), status=422)
 
 
 @api.exception_handler(Exception)

@@ -78,6 +78,7 @@ def main() -> None:
     from onefunnel.cli import (  # noqa: F401
         accounts,
         attribution,
+        audit,
         backup,
         commands,
         forms,

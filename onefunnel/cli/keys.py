@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Act as this user (username), named in the audit log"),
+]
 FormatOption = Annotated[
     OutputFormat, typer.Option("--format", "-f", help="table, json or csv", case_sensitive=False)
 ]
@@ -33,13 +37,14 @@ def create(
         ),
     ] = None,
     fmt: FormatOption = OutputFormat.table,
+    as_user: AsOption = None,
 ) -> None:
     """Create a key and print it once: only its hash is stored."""
     setup_django()
     migrate()
     from onefunnel.services.keys import create_key
 
-    created = create_key(scope, name, origin or ())
+    created = create_key(scope, name, origin or (), actor=_actor(as_user))
     if fmt is OutputFormat.table:
         console.print(created.secret, highlight=False, soft_wrap=True)
         err_console.print(
@@ -71,13 +76,14 @@ def list_(
 def revoke(
     key_id: Annotated[int, typer.Argument(help="The key's id (see `onefunnel keys list`)")],
     fmt: FormatOption = OutputFormat.table,
+    as_user: AsOption = None,
 ) -> None:
     """Revoke a key: requests with it are refused from now on."""
     setup_django()
     migrate()
     from onefunnel.services.keys import revoke_key
 
-    emit_object(_row(revoke_key(key_id), fmt), fmt, title="revoked")
+    emit_object(_row(revoke_key(key_id, actor=_actor(as_user)), fmt), fmt, title="revoked")
 
 
 _COLUMNS = (
@@ -101,3 +107,10 @@ def _row(info: KeyInfo, fmt: OutputFormat = OutputFormat.json) -> dict[str, obje
     # JSON keeps the list; a table or CSV cell shows it space-separated.
     row["origins"] = list(origins) if fmt is OutputFormat.json else " ".join(origins)
     return row
+
+
+def _actor(username: str | None) -> Any:
+    """``--as`` a user (their roles apply), or the operator (the system, an admin)."""
+    from onefunnel.services.access import SYSTEM, actor_by_username
+
+    return actor_by_username(username) if username else SYSTEM

@@ -13,7 +13,7 @@ the teams split the funnel:
 * **marketing** — reads everything; edits campaigns, spend, scoring, forms, segments and
   sequences; moves contacts between marketing's states (nurture, requalify); never decides a
   handoff.
-* **leadership** — reads everything, changes nothing.
+* **leadership** — reads everything, changes nothing; with admins, reads the audit log.
 * every working role (sellers, marketing) may create and edit the shared record's contacts,
   accounts and touchpoints; a user without a role may not.
 * **admin** — configures (routing, reps, keys, webhooks) and may do anything.
@@ -62,6 +62,7 @@ class Action(StrEnum):
     EDIT_MARKETING = "edit_marketing"  # campaigns, spend, scoring, forms, segments, sequences
     CONFIGURE = "configure"  # routing, reps, calendars, keys, webhooks, users
     SET_TARGETS = "set_targets"  # monthly targets and saved plans
+    READ_AUDIT = "read_audit"  # the audit log: who changed what and when
 
 
 #: Groups named like the teams of ``domain.stages.Team`` (the demo and earlier installs use
@@ -177,6 +178,13 @@ def check(actor: Actor, action: Action, work: Work | None = None) -> None:
         raise AccessDeniedError(
             f"role: {who} ({roles}) may not set {_label(work or Work('target'))};"
             " admins do, and team leads for their team"
+        )
+    if action is Action.READ_AUDIT:
+        # Who changed what is oversight: leadership's and the admins', not every role's.
+        if Role.LEADERSHIP in actor.roles:
+            return
+        raise AccessDeniedError(
+            f"role: {who} ({roles}) may not read the audit log; leadership and admins do"
         )
     if action is Action.EDIT_MARKETING:
         if actor.has(Role.MARKETING):

@@ -16,7 +16,9 @@ as the Segment spec computes it::
 
 which keeps the client's *delay* and drops its clock's offset. Without ``sentAt`` the client's
 time is taken as is; without any time the event happened when it arrived. No event happens after
-it was received, so the result is clamped to ``receivedAt``.
+it was received, so the result is clamped to ``receivedAt``. A clock a little ahead is
+that; a time more than ``MAX_AHEAD`` after receipt (``9999-12-31``) or before ``EARLIEST``
+(``0001-01-01``) is not a clock at all, and its message is refused with the reason.
 
 Which touch an event is, and which channel it came through, is data (:class:`TouchRules`) with
 defaults for the usual names; installations override it with plain JSON.
@@ -29,7 +31,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -52,6 +54,9 @@ MAX_ID_LENGTH = 200
 MAX_DEPTH = 32
 #: No tracked event happened earlier: a time before it is a broken clock or a typo, refused.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+#: Nor did one happen more than this after it was received: a time (or ``sentAt``) beyond is
+#: refused rather than clamped, since clamping would store a broken clock's event as "now".
+MAX_AHEAD = timedelta(days=366)
 
 
 class EventType(StrEnum):
@@ -143,8 +148,11 @@ def correct_timestamp(
     return min(corrected, received_at)
 
 
-def parse_time(value: object, loc: str) -> datetime | None:
-    """An ISO 8601 time (``Z`` or an offset; naive means UTC); None when absent."""
+def parse_time(value: object, loc: str, latest: datetime | None = None) -> datetime | None:
+    """An ISO 8601 time (``Z`` or an offset; naive means UTC); None when absent.
+
+    EventError when it is not one, or is before ``EARLIEST`` or after ``latest``.
+    """
     if value is None or value == "":
         return None
     if not isinstance(value, str):
@@ -161,6 +169,10 @@ def parse_time(value: object, loc: str) -> datetime | None:
         raise EventError(loc, f"out of range: {value[:40]!r}") from None
     if parsed < EARLIEST:
         raise EventError(loc, f"out of range: {value[:40]!r} is before {EARLIEST:%Y-%m-%d}")
+    if latest is not None and parsed > latest:
+        raise EventError(
+            loc, f"out of range: {value[:40]!r} is over {MAX_AHEAD.days} days after it was received"
+        )
     return parsed
 
 
@@ -289,6 +301,25 @@ def _page(context: Mapping[str, Any], properties: Mapping[str, Any], loc: str) -
     return PageInfo(*values) if any(values) else _NO_PAGE
 
 
+NUL_ESCAPE = b"\\u0000"  # how JSON text spells U+0000 (a raw NUL byte is not valid JSON)
+
+
+def contains_nul(value: object) -> bool:
+    """True if a decoded JSON value holds U+0000 in any string, key or value, at any depth."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def parse_event(
     raw: object,
     *,
@@ -298,18 +329,23 @@ def parse_event(
     batch_context: Mapping[str, Any] | None = None,
     implied_type: EventType | None = None,
     shallow: bool = False,
+    check_nul: bool = False,
 ) -> TrackingEvent:
     """Validate one message; raise EventError naming the first field at fault.
 
     ``implied_type`` is the type a single-message endpoint (``/v1/track``) stands for; it wins
     over the message's own ``type``. ``batch_context`` is a batch's shared ``context``, under
     the message's own. ``shallow`` says the caller already knows the message nests less than
-    ``MAX_DEPTH`` deep (see :func:`json_depth`), which skips walking it.
+    ``MAX_DEPTH`` deep (see :func:`json_depth`), which skips walking it. ``check_nul`` says
+    the body holds a U+0000 somewhere: a message holding one is refused (PostgreSQL cannot
+    store it in text or JSON, and one such message must not fail its whole batch).
     """
     if not isinstance(raw, dict):
         raise EventError(loc, "must be an object")
     if not shallow:
         check_depth(raw, loc)
+    if check_nul and contains_nul(raw):
+        raise EventError(loc, "text may not contain the NUL character (U+0000)")
     if implied_type is not None:
         kind = implied_type
     else:
@@ -329,10 +365,11 @@ def parse_event(
     traits = _object(raw.get("traits"), f"{loc}.traits") or _object(
         context.get("traits"), f"{loc}.context.traits"
     )
-    own_sent_at = parse_time(raw.get("sentAt"), f"{loc}.sentAt") or sent_at
-    original = parse_time(raw.get("originalTimestamp"), f"{loc}.originalTimestamp") or parse_time(
-        raw.get("timestamp"), f"{loc}.timestamp"
-    )
+    latest = received_at + MAX_AHEAD
+    original = parse_time(
+        raw.get("originalTimestamp"), f"{loc}.originalTimestamp", latest
+    ) or parse_time(raw.get("timestamp"), f"{loc}.timestamp", latest)
+    own_sent_at = parse_time(raw.get("sentAt"), f"{loc}.sentAt", latest) or sent_at
     name = ""
     group_id = previous_id = None
     if kind is EventType.ALIAS:
@@ -376,7 +413,9 @@ class BatchError(ValueError):
     """A request body that is not a batch at all (nothing in it is accepted)."""
 
 
-def parse_batch(body: object, *, received_at: datetime, shallow: bool = False) -> ParsedBatch:
+def parse_batch(
+    body: object, *, received_at: datetime, shallow: bool = False, check_nul: bool = True
+) -> ParsedBatch:
     """Split a ``/v1/batch`` body into valid messages and per-message errors.
 
     The body itself must be an object with a non-empty ``batch`` list (BatchError otherwise);
@@ -392,11 +431,13 @@ def parse_batch(body: object, *, received_at: datetime, shallow: bool = False) -
         context = _object(body.get("context"), "context")
     except EventError as exc:
         raise BatchError(str(exc)) from None
+    if check_nul and contains_nul(context):
+        raise BatchError("context: text may not contain the NUL character (U+0000)")
     # A bad batch sentAt costs only the messages whose time it corrects (those with a time
     # of their own and no sentAt of their own), each rejected with the reason.
     sent_error: EventError | None = None
     try:
-        sent_at = parse_time(body.get("sentAt"), "sentAt")
+        sent_at = parse_time(body.get("sentAt"), "sentAt", received_at + MAX_AHEAD)
     except EventError as exc:
         sent_at, sent_error = None, exc
     events: list[TrackingEvent] = []
@@ -413,6 +454,7 @@ def parse_batch(body: object, *, received_at: datetime, shallow: bool = False) -
                     sent_at=sent_at,
                     batch_context=context,
                     shallow=shallow,
+                    check_nul=check_nul,
                 )
             )
         except EventError as exc:
@@ -431,7 +473,12 @@ def _uses_batch_sent_at(raw: object) -> bool:
 
 
 def parse_single(
-    body: object, kind: EventType, *, received_at: datetime, shallow: bool = False
+    body: object,
+    kind: EventType,
+    *,
+    received_at: datetime,
+    shallow: bool = False,
+    check_nul: bool = True,
 ) -> ParsedBatch:
     """A single-message body (``/v1/track`` and the like) as a batch of one."""
     if not isinstance(body, dict):
@@ -439,7 +486,12 @@ def parse_single(
     write_key = body.get("writeKey")
     try:
         event = parse_event(
-            body, loc="body", received_at=received_at, implied_type=kind, shallow=shallow
+            body,
+            loc="body",
+            received_at=received_at,
+            implied_type=kind,
+            shallow=shallow,
+            check_nul=check_nul,
         )
     except EventError as exc:
         return ParsedBatch((), (exc,), write_key if isinstance(write_key, str) else None)
@@ -455,9 +507,11 @@ def parse_body(text: bytes, kind: EventType | None, *, received_at: datetime) ->
     """
     decoded = orjson.loads(text)
     shallow = json_depth(text) <= MAX_DEPTH
+    # One scan of the text: messages are walked for U+0000 only when the body holds one.
+    nul = NUL_ESCAPE in text
     if kind is None:
-        return parse_batch(decoded, received_at=received_at, shallow=shallow)
-    return parse_single(decoded, kind, received_at=received_at, shallow=shallow)
+        return parse_batch(decoded, received_at=received_at, shallow=shallow, check_nul=nul)
+    return parse_single(decoded, kind, received_at=received_at, shallow=shallow, check_nul=nul)
 
 
 # --- which touch, which channel -------------------------------------------------------------

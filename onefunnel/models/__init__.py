@@ -1,6 +1,7 @@
 """Persistence of the funnel's concepts (Django models). Migrations live in ``migrations/``."""
 
 from onefunnel.models.activities import Activity, Task
+from onefunnel.models.audit import AuditEntry
 from onefunnel.models.campaigns import Campaign, Spend
 from onefunnel.models.contracts import Contract, HealthConfig
 from onefunnel.models.crm import Account, Contact, ContactAlias
@@ -36,6 +37,7 @@ __all__ = [
     "Activity",
     "ApiKey",
     "AppendOnlyError",
+    "AuditEntry",
     "Campaign",
     "CampaignBudget",
     "Contact",

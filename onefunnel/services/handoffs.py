@@ -354,7 +354,7 @@ def open_manual_handoff(
 
 
 def _locked(handoff_id: int) -> Handoff:
-    h = Handoff.objects.select_for_update().filter(pk=handoff_id).first()
+    h = Handoff.objects.select_for_update(no_key=True).filter(pk=handoff_id).first()
     if h is None:
         raise NotFoundError(f"handoff_id: no handoff #{handoff_id}")
     return h

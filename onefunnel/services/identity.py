@@ -272,7 +272,7 @@ def merge_contact(
     """
     locked = {
         c.pk: c
-        for c in Contact.objects.select_for_update()
+        for c in Contact.objects.select_for_update(no_key=True)
         .filter(pk__in=[merged_id, into_id])
         .order_by("id")
     }

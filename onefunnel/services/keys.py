@@ -17,9 +17,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from onefunnel.domain.access import Action, Actor
 from onefunnel.domain.origins import OriginError, normalise_origins
 from onefunnel.models import ApiKey
+from onefunnel.services.access import SYSTEM, require
 from onefunnel.services.errors import InputError, NotFoundError
+from onefunnel.services.ops.audit import record_change
 
 TRACKING_WRITE = "tracking:write"
 CRM_READ = "crm:read"
@@ -84,12 +87,16 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(scope: str, name: str = "", origins: Iterable[str] = ()) -> CreatedKey:
+def create_key(
+    scope: str, name: str = "", origins: Iterable[str] = (), *, actor: Actor = SYSTEM
+) -> CreatedKey:
     """Create a key with one scope; the returned secret is never stored and cannot be shown again.
 
     ``origins`` make it a browser key: only pages of those web origins may send with it, and
-    only tracking (a key in a web page is public, so it may do nothing else).
+    only tracking (a key in a web page is public, so it may do nothing else). The creation is
+    in the audit log, by ``actor`` (the operator by default).
     """
+    require(actor, Action.CONFIGURE)
     if scope not in SCOPES:
         raise InputError(f"scope: unknown scope {scope!r} (known: {', '.join(sorted(SCOPES))})")
     name = name.strip() or scope
@@ -107,13 +114,23 @@ def create_key(scope: str, name: str = "", origins: Iterable[str] = ()) -> Creat
     if len(allowed) > MAX_ORIGINS:
         raise InputError(f"origin: at most {MAX_ORIGINS} origins per key")
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey.objects.create(
-        name=name,
-        scope=scope,
-        prefix=secret[:10],
-        key_hash=hash_key(secret),
-        origins=list(allowed),
-    )
+    with transaction.atomic():
+        key = ApiKey.objects.create(
+            name=name,
+            scope=scope,
+            prefix=secret[:10],
+            key_hash=hash_key(secret),
+            origins=list(allowed),
+        )
+        origins_said = f", origins {' '.join(allowed)}" if allowed else ""
+        record_change(
+            actor,
+            kind="key",
+            action="created",
+            record=f"key#{key.pk}",
+            summary=f"key {name!r} ({scope}, {key.prefix}…{origins_said}) created",
+            at=key.created_at,
+        )
     return CreatedKey(KeyInfo.of(key), secret)
 
 
@@ -125,8 +142,10 @@ def list_keys(*, include_revoked: bool = False) -> list[KeyInfo]:
     return [KeyInfo.of(k) for k in keys]
 
 
-def revoke_key(key_id: int) -> KeyInfo:
-    """Revoke a key from now on (idempotent: revoking twice keeps the first time)."""
+def revoke_key(key_id: int, *, actor: Actor = SYSTEM) -> KeyInfo:
+    """Revoke a key from now on (idempotent: revoking twice keeps the first time); the
+    revocation is in the audit log, by ``actor``."""
+    require(actor, Action.CONFIGURE)
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().filter(pk=key_id).first()
         if key is None:
@@ -134,6 +153,14 @@ def revoke_key(key_id: int) -> KeyInfo:
         if key.revoked_at is None:
             key.revoked_at = timezone.now()
             key.save(update_fields=["revoked_at"])
+            record_change(
+                actor,
+                kind="key",
+                action="revoked",
+                record=f"key#{key.pk}",
+                summary=f"key {key.name!r} ({key.scope}, {key.prefix}…) revoked",
+                at=key.revoked_at,
+            )
     return KeyInfo.of(key)
 
 

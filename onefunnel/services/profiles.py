@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from onefunnel.domain.provenance import PROFILE_FIELDS, FieldOrigin, field_origins
 from onefunnel.domain.touches import describe_touch
 from onefunnel.models import Contact, StageChange, Touchpoint
 from onefunnel.services.errors import NotFoundError
@@ -109,3 +110,13 @@ def contact_profile(email: str) -> ContactProfile:
         ),
         stage_history=tuple(HistoryLine(*row) for row in history),
     )
+
+
+def field_sources(contact_id: int) -> tuple[FieldOrigin, ...]:
+    """Where each of a contact's profile fields got its value: tracking, the API, an import,
+    a user in the admin — or "not recorded" (see ``domain/provenance.py``)."""
+    row = Contact.objects.filter(pk=contact_id).values("properties", *PROFILE_FIELDS).first()
+    if row is None:
+        raise NotFoundError(f"contact_id: no contact #{contact_id}")
+    properties = row.pop("properties") or {}
+    return field_origins(properties, row)

@@ -102,7 +102,12 @@ def apply_stage_change(
 
 def lock(model: type[Subject], pk: int) -> Subject:
     """Fetch a subject row for update, so concurrent stage changes serialise on it."""
-    return model.objects.select_for_update().get(pk=pk)
+    # FOR NO KEY UPDATE: it serialises writers of the row as FOR UPDATE does, but lets other
+    # transactions' foreign-key checks (FOR KEY SHARE, at their COMMIT: Django's constraints
+    # are deferred) through — with FOR UPDATE, a touch stored for this contact elsewhere
+    # waits at its COMMIT for us while we wait for it: a deadlock (tests/integration/
+    # test_concurrency.py).
+    return model.objects.select_for_update(no_key=True).get(pk=pk)
 
 
 def change_stage(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -98,6 +98,11 @@ def record_touch(touch: TouchInput) -> TouchRecorded:
     A replay of a message id returns the stored touch (``created=False``) and changes nothing.
     """
     _validate(touch)
+    try:
+        # Stored in UTC: PostgreSQL refuses offsets Python accepts (beyond ±15:59, e.g. +18:52).
+        touch = replace(touch, occurred_at=touch.occurred_at.astimezone(UTC))
+    except OverflowError:
+        raise InputError("occurred_at: out of range") from None
     existing = (
         Touchpoint.objects.filter(message_id=touch.message_id).values_list("id", flat=True).first()
     )

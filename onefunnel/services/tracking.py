@@ -370,7 +370,7 @@ def _store(
     # Locked in id order, so concurrent batches touching the same people cannot deadlock.
     contacts = {
         pk: _Subject(pk, Stage(stage) if stage else None, bool(email), account_id)
-        for pk, stage, email, account_id in Contact.objects.select_for_update()
+        for pk, stage, email, account_id in Contact.objects.select_for_update(no_key=True)
         .filter(pk__in=contact_ids)
         .order_by("id")
         .values_list("id", "stage", "email", "account_id")

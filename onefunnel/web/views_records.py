@@ -33,6 +33,7 @@ from onefunnel.domain.handoffs import REJECTION_REASONS, HandoffError
 from onefunnel.domain.stages import PRE_CUSTOMER_STAGES, IllegalTransitionError
 from onefunnel.services.access import actor_for
 from onefunnel.services.errors import InputError, NotFoundError
+from onefunnel.services.profiles import field_sources
 from onefunnel.services.sales.activities import list_activities, log_activity
 from onefunnel.services.sales.board import deal_board, pipeline_stages
 from onefunnel.services.sales.contacts import requalify, send_to_nurture
@@ -134,6 +135,7 @@ def _record_page(
     template: str,
     status: int = 200,
     error: str = "",
+    extra: Callable[[int], dict[str, Any]] | None = None,
 ) -> HttpResponse:
     """A contact's or an account's page, as ``actor`` may see it (404 for an unknown id)."""
     actor = actor_for(request.user)
@@ -142,6 +144,8 @@ def _record_page(
     except NotFoundError as exc:
         raise Http404(str(exc)) from None
     context = {"record": record, "error": error, "actor": actor, **_form_context()}
+    if extra is not None:
+        context.update(extra(record_id))
     return render(request, template, context, status=status)
 
 
@@ -149,8 +153,9 @@ def _contact_page(
     request: HttpRequest, contact_id: int, status: int = 200, error: str = ""
 ) -> HttpResponse:
     return _record_page(
-        request, contact_record, contact_id, "onefunnel/contact.html", status, error
-    )
+        request, contact_record, contact_id, "onefunnel/contact.html", status, error,
+        extra=lambda pk: {"origins": field_sources(pk)},
+    )  # fmt: skip
 
 
 @login_required

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -116,10 +117,17 @@ def test_hostile_input_is_refused_in_the_error_format_with_bounded_memory(
                 payload = response.json()
                 if not 400 <= response.status_code < 500 or not {"code", "message"} <= set(payload):
                     wrong.append(f"{name}: {response.status_code} {response.text[:200]}")
-        # A time in the future is a device clock that runs ahead: the event is kept, clamped to
-        # when it was received (domain/tracking.py), not refused — it is not hostile.
-        future = [_event(messageId="future", timestamp="9999-12-31T23:59:59Z")]
-        assert client.post("/v1/batch", json={"batch": future}, headers=auth).status_code == 200
+        # A clock a little ahead is kept, clamped to when it was received; the year 9999 is no
+        # clock: that message is refused with its reason, the good one beside it stored.
+        ahead = datetime.now(UTC) + timedelta(minutes=5)
+        mixed = [
+            _event(messageId="ahead", timestamp=ahead.isoformat()),
+            _event(messageId="future", timestamp="9999-12-31T23:59:59Z"),
+        ]
+        answer = client.post("/v1/batch", json={"batch": mixed}, headers=auth)
+        assert answer.status_code == 200
+        assert answer.json()["accepted"] == 1
+        assert [r["loc"] for r in answer.json()["rejected"]] == ["batch[1].timestamp"]
         after = _peak_kib(pid)
     assert not wrong, "\n".join(wrong)
     # A 64 MiB bomb or the body limit per request would show; parsing within the limit may not.

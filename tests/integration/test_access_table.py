@@ -132,6 +132,8 @@ _ADMIN_LIST = re.compile(r"^admin/(\w+/\w+/)?$")
 API: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/health"): EVERYONE,
     ("GET", "/api/status"): SIGNED_IN | ALL_READ_KEYS,
+    # who changed what: leadership and admins only (domain/access.py, Action.READ_AUDIT)
+    ("GET", "/api/audit"): frozenset({"leadership", "admin"}),
     # Accounts (customers): sellers' work; reads open to every role.
     ("GET", "/api/contracts"): SIGNED_IN,
     ("POST", "/api/contracts"): SIGNED_IN,

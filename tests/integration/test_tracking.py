@@ -295,11 +295,21 @@ def test_one_absurd_timestamp_costs_only_its_own_message(key: str) -> None:
         "anonymousId": "a",
         "timestamp": "0001-01-01T00:00:00+01:00",
     }
-    status, payload, _ = _post(Client(), "/v1/batch", _body(_visit(1), bad, old, _visit(2)), key)
+    future = {**bad, "messageId": "future", "timestamp": "9999-12-31T23:59:59Z"}
+    sent = {"type": "page", "messageId": "sent", "anonymousId": "a", "sentAt": bad["timestamp"]}
+    body = _body(_visit(1), bad, old, future, sent, _visit(2))
+    status, payload, _ = _post(Client(), "/v1/batch", body, key)
     assert status == 200
     assert payload["accepted"] == 2
-    assert [r["loc"] for r in payload["rejected"]] == ["batch[1].timestamp", "batch[2].timestamp"]
+    assert [r["loc"] for r in payload["rejected"]] == [
+        "batch[1].timestamp",
+        "batch[2].timestamp",
+        "batch[3].timestamp",
+        "batch[4].sentAt",
+    ]
+    assert all("out of range" in r["msg"] for r in payload["rejected"])
     drain()
+    # refused, not clamped: no touch stored "now" for a broken clock's message
     assert sorted(Touchpoint.objects.values_list("message_id", flat=True)) == ["p1", "p2"]
 
 
@@ -387,3 +397,16 @@ def test_a_full_inbox_is_429_until_the_processor_catches_up(key: str, settings: 
 def test_only_post(key: str) -> None:
     response = Client().get("/v1/batch")
     assert response.status_code == 405
+
+
+def test_a_nul_character_costs_only_its_own_message(key: str) -> None:
+    # PostgreSQL cannot store U+0000 in text or JSON: unrefused, one such message failed the
+    # whole batch when the processor stored it (every good message of the batch with it).
+    nul = {"type": "track", "messageId": "nul", "userId": "u-1", "event": "Signed\u0000Up"}
+    traits = {"type": "identify", "messageId": "t", "userId": "u-2", "traits": {"name": "\x00"}}
+    status, payload, _ = _post(Client(), "/v1/batch", _body(_visit(1), nul, traits, _visit(2)), key)
+    assert status == 200
+    assert payload["accepted"] == 2
+    assert [r["loc"] for r in payload["rejected"]] == ["batch[1]", "batch[2]"]
+    drain()
+    assert sorted(Touchpoint.objects.values_list("message_id", flat=True)) == ["p1", "p2"]

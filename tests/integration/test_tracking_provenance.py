@@ -3,11 +3,15 @@ set through the CRM API or an import; the contact keeps where each value came fr
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
+from django.test import Client
 
 from onefunnel.domain.provenance import PROVENANCE
 from onefunnel.domain.tracking import parse_batch
@@ -69,3 +73,62 @@ def test_traits_cannot_forge_provenance() -> None:
     eve = Contact.objects.get(pk=contact_id)
     assert eve.first_name == "Eve"
     assert eve.properties[PROVENANCE]["first_name"]["source"] == "api"
+
+
+def test_an_import_stamps_its_values_and_a_second_run_changes_nothing(tmp_path: Path) -> None:
+    csv = tmp_path / "contacts.csv"
+    csv.write_text(
+        "email,first_name,last_name,company,domain,stage,reason,channel,created_at\n"
+        "grace@navy.example,Grace,Hopper,Navy,navy.example,intent,,events,2024-05-01\n"
+    )
+    import_contacts(csv, ContactSource.GENERIC, rejects_path=tmp_path / "rejects.csv")
+    grace = Contact.objects.get(email="grace@navy.example")
+    stamps = grace.properties[PROVENANCE]
+    assert stamps["first_name"] == {"source": "import", "value": "Grace"}
+    assert stamps["last_name"] == {"source": "import", "value": "Hopper"}
+    again = import_contacts(csv, ContactSource.GENERIC, rejects_path=tmp_path / "rejects.csv")
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
+
+
+def test_a_value_a_user_typed_in_the_admin_is_kept_and_the_page_says_where_each_came_from(
+    tmp_path: Path,
+) -> None:
+    admin = User.objects.create_superuser("root", "root@example.com", "pw-123456-root")
+    contact_id = create_contact("lin@acme.example", {"first_name": "Lin"}).id
+    _identify(1, "lin@acme.example", title="Engineer", phone="+44 1")
+    client = Client()
+    client.force_login(admin)
+    form = client.get(f"/admin/onefunnel/contact/{contact_id}/change/")
+    assert form.status_code == 200
+    contact = Contact.objects.get(pk=contact_id)
+    data = {
+        "email": contact.email,
+        "first_name": "Lin",
+        "last_name": "",
+        "title": "Head of Platform",  # typed over the value tracking filled
+        "phone": contact.phone,
+        "country": "",
+        "properties": json.dumps(contact.properties),
+        "created_at_0": contact.created_at.strftime("%Y-%m-%d"),
+        "created_at_1": contact.created_at.strftime("%H:%M:%S"),
+        "aliases-TOTAL_FORMS": "0",
+        "aliases-INITIAL_FORMS": "0",
+        "aliases-MIN_NUM_FORMS": "0",
+        "aliases-MAX_NUM_FORMS": "1000",
+        "_save": "Save",
+    }
+    saved = client.post(f"/admin/onefunnel/contact/{contact_id}/change/", data)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    _identify(2, "lin@acme.example", title="Intern")
+    lin = Contact.objects.get(pk=contact_id)
+    assert lin.title == "Head of Platform"
+    assert lin.properties[PROVENANCE]["title"]["source"] == "user"
+    page = client.get(f"/contacts/{contact_id}").content.decode()
+    section = page[page.index('data-testid="profile-sources"') :]
+    section = section[: section.index("</section>")]
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td[^>]*>([^<·]*)", section)
+    assert [(f, v, s.strip()) for f, v, s in rows] == [
+        ("first name", "Lin", "api"),
+        ("title", "Head of Platform", "user"),
+        ("phone", "+44 1", "tracking"),
+    ]

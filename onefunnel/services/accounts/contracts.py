@@ -31,6 +31,7 @@ from onefunnel.domain.stages import Cause, Stage, stage_after_contract_end
 from onefunnel.models import Account, Contract, Deal
 from onefunnel.services.access import require
 from onefunnel.services.errors import InputError, NotFoundError
+from onefunnel.services.ops.audit import record_change
 from onefunnel.services.sales.deals import close_deal
 from onefunnel.services.stages import StageMove, apply_stage_change
 
@@ -257,6 +258,17 @@ def add_contract(
             source_deal_id=source_deal_id,
             now=now,
         )
+        record_change(
+            actor,
+            kind="contract",
+            action="created",
+            record=f"contract#{contract.pk}",
+            summary=f"{contract.product} for account#{account_id}: {contract.amount}"
+            f" {contract.currency} {contract.billing_period},"
+            f" {contract.start_date.isoformat()} to {contract.end_date.isoformat()}"
+            + (f" (from deal#{source_deal_id})" if source_deal_id is not None else ""),
+            at=contract.created_at,
+        )
     return ContractView.of(contract)
 
 
@@ -399,6 +411,14 @@ def end_contract(
                 f" {contract.start_date.isoformat()}"
             )
         move = end_term(contract, on=day, at=moment)
+        record_change(
+            actor,
+            kind="contract",
+            action="ended",
+            record=f"contract#{contract.pk}",
+            summary=f"ended early on {day.isoformat()} (was to end {contract.end_date.isoformat()})",
+            at=moment,
+        )
         renewal = contract.renewal_deal_id
         if (
             renewal is not None
@@ -427,6 +447,15 @@ def set_payment_status(
             raise NotFoundError(f"contract_id: no contract #{contract_id}")
         account = Account.objects.get(pk=contract.account_id)
         require(actor, Action.WORK_ACCOUNT, account_work(account))
+        before = contract.payment_status
         contract.payment_status = status.value
         contract.save(update_fields=["payment_status"])
+        if before != status.value:
+            record_change(
+                actor,
+                kind="contract",
+                action="payment_status",
+                record=f"contract#{contract.pk}",
+                summary=f"payment status: {before} → {status.value}",
+            )
     return get_contract(contract_id)

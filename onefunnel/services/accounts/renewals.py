@@ -41,9 +41,11 @@ from onefunnel.domain.contracts import (
 )
 from onefunnel.domain.deals import RENEWAL_STAGES, RENEWALS_PIPELINE, DealKind
 from onefunnel.models import Account, Contract, Deal
+from onefunnel.services.access import SYSTEM
 from onefunnel.services.accounts.contracts import account_work, end_term, insert_contract, money
 from onefunnel.services.deals import close_deal, open_deal
 from onefunnel.services.errors import InputError
+from onefunnel.services.ops.audit import record_change
 from onefunnel.services.sales.deals import ensure_pipeline
 
 
@@ -155,7 +157,7 @@ def _renew(c: Contract, deal: Deal | None, at: datetime) -> Contract:
     account = Account.objects.select_for_update().get(pk=c.account_id)
     c.status = ContractStatus.RENEWED.value
     c.save(update_fields=["status"])
-    return insert_contract(
+    renewed = insert_contract(
         account,
         terms,
         currency=c.currency,
@@ -163,6 +165,17 @@ def _renew(c: Contract, deal: Deal | None, at: datetime) -> Contract:
         previous_id=c.pk,
         now=at,
     )
+    record_change(
+        SYSTEM,
+        kind="contract",
+        action="renewed",
+        record=f"contract#{c.pk}",
+        summary=f"renewed as contract#{renewed.pk} ({renewed.start_date.isoformat()} to"
+        f" {renewed.end_date.isoformat()}, {renewed.amount} {renewed.currency})"
+        + (f" by deal#{deal.pk}" if deal is not None else ""),
+        at=at,
+    )
+    return renewed
 
 
 def settle_term(contract_id: int, *, today: date, now: datetime) -> tuple[str, int] | None:
@@ -191,6 +204,14 @@ def settle_term(contract_id: int, *, today: date, now: datetime) -> tuple[str, i
             return "renewed", _renew(c, deal, at).pk
         if outcome is TermOutcome.END:
             move = end_term(c, on=c.end_date, at=after_end)
+            record_change(
+                SYSTEM,
+                kind="contract",
+                action="ended",
+                record=f"contract#{c.pk}",
+                summary=f"ended unrenewed on {c.end_date.isoformat()}",
+                at=after_end,
+            )
             return "ended", c.account_id if move is not None else 0
         return None
 

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from onefunnel.domain.crm_mapping import replay
+from onefunnel.domain.provenance import PROVENANCE, import_stamps
 from onefunnel.domain.stages import Stage, StageReason
 from onefunnel.services.imports.bulk import datetime_adapter
 from onefunnel.services.imports.csvfile import Chunk, CsvRows, parsed_in_chunks
@@ -73,11 +74,16 @@ def staged(
         (_VALUE[m.from_stage], _STAGE[m.to_stage], stamp(m.at), _VALUE[m.reason]) for m in moves
     )
     f, account = record.fields, record.account_fields
+    # Each imported value says it came from an import, so tracking never overwrites it and
+    # the contact's page can tell (domain/provenance.py). No time in the stamp: a re-import
+    # of the same row writes the same text, and is skipped as unchanged.
+    stamps = import_stamps(f)
+    properties = {**record.properties, PROVENANCE: stamps} if stamps else record.properties
     return StagedContact(
         record.row, record.email, f.get("first_name", ""), f.get("last_name", ""),
         f.get("title", ""), f.get("phone", ""), f.get("country", ""), record.company,
         record.domain, account.get("industry", ""), account.get("employee_count"),
-        _STAGE[moves[-1].to_stage] if moves else None, orjson.dumps(record.properties).decode(),
+        _STAGE[moves[-1].to_stage] if moves else None, orjson.dumps(properties).decode(),
         stamp(created), changes, record.source_id[:64],
         tuple((_STAGE[s.stage], stamp(s.at), _VALUE[s.reason]) for s in record.path),
     )  # fmt: skip

@@ -186,7 +186,7 @@ def readable(actor: Actor) -> Q:
 
 
 def _locked(deal_id: int) -> Deal:
-    deal = Deal.objects.select_for_update().filter(pk=deal_id).first()
+    deal = Deal.objects.select_for_update(no_key=True).filter(pk=deal_id).first()
     if deal is None:
         raise NotFoundError(f"deal_id: no deal #{deal_id}")
     return deal
@@ -650,7 +650,9 @@ def _move_funnel(deal: Deal, *, won: bool, when: datetime, actor: Actor) -> list
     account = lock(Account, deal.account_id)
     subjects: list[Account | Contact] = [account]
     subjects += list(
-        Contact.objects.select_for_update().filter(account_id=deal.account_id).order_by("id")
+        Contact.objects.select_for_update(no_key=True)
+        .filter(account_id=deal.account_id)
+        .order_by("id")
     )
     user = (
         get_user_model().objects.filter(pk=actor.user_id).first()

@@ -82,8 +82,17 @@ def test_account_managers_work_their_accounts() -> None:
 def test_leadership_reads_all_and_changes_nothing() -> None:
     assert may(BOSS, Action.READ, RITAS_DEAL)
     for action in Action:
-        if action is not Action.READ:
+        if action not in (Action.READ, Action.READ_AUDIT):
             assert not may(BOSS, action, RITAS_DEAL), action
+
+
+def test_only_leadership_and_admins_read_the_audit_log() -> None:
+    assert may(BOSS, Action.READ_AUDIT)
+    assert may(ADMIN, Action.READ_AUDIT)
+    for actor in (REP, LEAD, AM, MARKETER, NOBODY):
+        assert not may(actor, Action.READ_AUDIT), actor.username
+    with pytest.raises(AccessDeniedError, match="leadership and admins"):
+        check(MARKETER, Action.READ_AUDIT)
 
 
 def test_admin_may_do_anything_and_anonymous_nothing_but_read_the_record() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from onefunnel.domain.stages import Stage
 from onefunnel.domain.touches import Channel, TouchKind, advance_for_touch, stage_implied_by
 from onefunnel.domain.tracking import (
+    MAX_AHEAD,
     BatchError,
     EventError,
     EventType,
@@ -21,6 +23,7 @@ from onefunnel.domain.tracking import (
     contact_fields,
     correct_timestamp,
     parse_batch,
+    parse_body,
     parse_event,
     parse_single,
     plan_stage_moves,
@@ -375,6 +378,12 @@ def test_account_traits() -> None:
         ({"timestamp": "2026-03-02T12:00:00Z", "sentAt": "9999-12-31T23:59:59-05:00"}, "batch[1].sentAt"),
         ({"timestamp": "0001-01-02T00:00:00Z", "sentAt": "9999-12-30T00:00:00Z"}, "batch[1].timestamp"),
         ({"timestamp": "1950-01-01T00:00:00Z", "sentAt": "9999-12-30T00:00:00Z"}, "batch[1].sentAt"),
+        # far in the future: refused, not clamped to the time of receipt
+        ({"timestamp": "9999-12-31T23:59:59Z"}, "batch[1].timestamp"),
+        ({"timestamp": "9999-12-31T23:59:59+05:00"}, "batch[1].timestamp"),
+        ({"originalTimestamp": "2200-01-01T00:00:00-05:00"}, "batch[1].originalTimestamp"),
+        ({"sentAt": "9999-12-31T23:59:59-05:00"}, "batch[1].sentAt"),
+        ({"sentAt": "0001-01-01T00:00:00+01:00"}, "batch[1].sentAt"),
     ],
 )  # fmt: skip
 def test_an_absurd_time_rejects_its_message_alone(fields: dict[str, str], loc: str) -> None:
@@ -387,6 +396,18 @@ def test_an_absurd_time_rejects_its_message_alone(fields: dict[str, str], loc: s
     assert "range" in batch.errors[0].msg or "before" in batch.errors[0].msg
 
 
+def test_a_clock_a_little_ahead_is_kept_and_clamped_but_a_year_ahead_is_refused() -> None:
+    ahead = (NOW + timedelta(hours=3)).isoformat()
+    too_far = (NOW + MAX_AHEAD + timedelta(seconds=1)).isoformat()
+    batch = parse_batch(
+        {"batch": [_page(timestamp=ahead), _page(messageId="far", timestamp=too_far)]},
+        received_at=NOW,
+    )
+    assert [e.timestamp for e in batch.events] == [NOW]
+    assert [e.loc for e in batch.errors] == ["batch[1].timestamp"]
+    assert "366 days after" in batch.errors[0].msg
+
+
 def test_an_absurd_batch_sent_at_rejects_only_the_messages_it_corrects() -> None:
     timed = _page(messageId="timed", timestamp="2026-03-02T11:00:00Z")
     own = _page(messageId="own", timestamp="2026-03-02T11:00:00Z", sentAt=NOW.isoformat())
@@ -395,3 +416,26 @@ def test_an_absurd_batch_sent_at_rejects_only_the_messages_it_corrects() -> None
     )
     assert [e.message_id for e in batch.events] == ["m1", "own"]
     assert [e.loc for e in batch.errors] == ["batch[1].sentAt"]
+
+
+def test_a_nul_character_rejects_its_message_alone() -> None:
+    good = _page(messageId="good")
+    bad = [
+        _page(messageId="n1", name="Home\u0000"),
+        _page(messageId="n2", properties={"x": ["a", {"b\u0000": 1}]}),
+        {"type": "identify", "messageId": "n3", "userId": "u", "traits": {"firstName": "A\x00"}},
+    ]
+    text = orjson.dumps({"batch": [good, *bad]})
+    assert b"\\u0000" in text  # JSON spells it as an escape
+    batch = parse_body(text, None, received_at=NOW)
+    assert [e.message_id for e in batch.events] == ["good"]
+    assert [e.loc for e in batch.errors] == ["batch[1]", "batch[2]", "batch[3]"]
+    assert all("NUL" in e.msg for e in batch.errors)
+    with pytest.raises(BatchError, match="context: text may not contain"):
+        parse_body(
+            orjson.dumps({"batch": [good], "context": {"ip": "\x00"}}), None, received_at=NOW
+        )
+    single = parse_body(
+        orjson.dumps({"userId": "u", "event": "A\x00"}), EventType.TRACK, received_at=NOW
+    )
+    assert [e.loc for e in single.errors] == ["body"]
