@@ -21,7 +21,7 @@ def test_every_role_of_the_demo_signs_in_with_the_shown_password() -> None:
     assert set(logins.usernames) == {
         "team lead", "sales rep", "account manager", "marketing", "leadership",
     }  # fmt: skip
-    homes = {"team lead": "/queue", "sales rep": "/queue", "marketing": "/",
+    homes = {"team lead": "/queue", "sales rep": "/queue", "marketing": "/marketing",
              "leadership": "/leadership", "account manager": "/customers"}  # fmt: skip
     for role, username in logins.usernames.items():
         answer = Client().post(
