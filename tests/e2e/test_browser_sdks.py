@@ -28,7 +28,7 @@ import pytest
 
 from tests.e2e.browser import ARGS, CHROMIUM, LOOPBACK_ONLY, need_chromium, watched_page
 from tests.e2e.conftest import ONEFUNNEL, Install
-from tests.e2e.servers import free_port, wait_for
+from tests.e2e.servers import WebSite, free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -84,13 +84,13 @@ document.getElementById('signup').onclick = () =>
 """
 
 
-class _Site(http.server.BaseHTTPRequestHandler):
+class _Site(WebSite):
     """The web site: the landing pages (made per request from the query's ``sdk``) and the
     vendored SDK files."""
 
     config: dict[str, Any] = {}
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 (http.server calls it so)
         path = self.path.split("?", 1)[0]
         if path == "/favicon.ico":
             self.send_response(204)
@@ -106,25 +106,9 @@ class _Site(http.server.BaseHTTPRequestHandler):
                 config=json.dumps(config),
                 script=SEGMENT if segment else RUDDER,
             )
-            self._send(page.encode(), "text/html")
+            self.send_page(page.encode())
             return
-        file = (SDK / "segment" / path.lstrip("/")).resolve()
-        if path.startswith("/rudderstack/"):
-            file = (SDK / path.lstrip("/")).resolve()
-        if SDK.resolve() in file.parents and file.is_file():
-            self._send(file.read_bytes(), "text/javascript")
-            return
-        self.send_error(404)
-
-    def _send(self, body: bytes, kind: str) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", f"{kind}; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet
+        self.send_script(SDK if path.startswith("/rudderstack/") else SDK / "segment", path)
 
 
 @dataclass(frozen=True)

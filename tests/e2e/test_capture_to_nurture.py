@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.browser import Server, demo_password, demo_server, need_chromium, watched_page
-from tests.e2e.servers import free_port
+from tests.e2e.servers import WebSite, free_port
 from tests.mail_server import Inbox, smtp_server
 
 pytestmark = pytest.mark.slow
@@ -69,34 +69,21 @@ analytics.page().then((ctx) => window.delivered.push(ctx.failedDelivery() ? 'fai
 """
 
 
-class _Site(http.server.BaseHTTPRequestHandler):
+class _Site(WebSite):
     """The company's web site: the landing page and analytics.js's files."""
 
     config: dict[str, Any] = {}
     onefunnel = ""
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 (http.server calls it so)
         path = self.path.split("?", 1)[0]
         if path == "/whats-new":
             config = {**self.config, "site": f"http://{self.headers.get('Host', '')}"}
-            page = PAGE.format(config=json.dumps(config), onefunnel=self.onefunnel)
-            self._send(page.encode(), "text/html")
+            self.send_page(
+                PAGE.format(config=json.dumps(config), onefunnel=self.onefunnel).encode()
+            )
             return
-        file = (SEGMENT / path.lstrip("/")).resolve()
-        if SEGMENT.resolve() in file.parents and file.is_file():
-            self._send(file.read_bytes(), "text/javascript")
-            return
-        self.send_error(404)
-
-    def _send(self, body: bytes, kind: str) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", f"{kind}; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        self.send_script(SEGMENT, path)
 
 
 @dataclass(frozen=True)
