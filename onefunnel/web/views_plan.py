@@ -73,6 +73,14 @@ def _forecast(ask: Ask) -> Table:
     )  # fmt: skip
 
 
+def _forecast_owners(ask: Ask) -> Table:
+    _, rows = forecast_service.forecast_by_owner(ask.query.get("quarter") or None)
+    return Table.of(
+        ("scope", "subject", "won", "weighted", "run_rate", "forecast", "deals"),
+        [(r.scope, r.subject, r.won, r.weighted, r.run_rate, r.forecast, r.deals) for r in rows],
+    )
+
+
 def _forecast_note(ask: Ask, table: Table) -> str:
     if not table.rows:
         return ""
@@ -221,8 +229,7 @@ FORECAST = Source(
         slug="forecast",
         title="Revenue forecast",
         explain="The company's forecast by expected close month: won so far, open deals by "
-        "forecast category, and the forecast of the method the backtest picked. Per rep and "
-        "team, the pace projection above is the forecast.",
+        "forecast category, and the forecast of the method the backtest picked.",
         report="forecast",
         by=None,
         columns=(
@@ -239,6 +246,28 @@ FORECAST = Source(
     ),
     _forecast,
     note=_forecast_note,
+)
+FORECAST_OWNERS = Source(
+    Panel(
+        slug="forecast-owners",
+        title="Forecast per team and rep",
+        explain="The same forecast over the deals each team and rep owns (the method and win "
+        "rates of the company's forecast): the reps' rows, and the teams', add up to the "
+        "company's; deals without an owner or a team have a row of their own.",
+        report="forecast",
+        by=None,
+        columns=(
+            Column("scope", "scope", Format.text),
+            Column("subject", "for", Format.text),
+            Column("won", "won", Format.money),
+            Column("weighted", "weighted open", Format.money),
+            Column("run_rate", "run rate", Format.money),
+            Column("forecast", "forecast", Format.money),
+            Column("deals", "open deals"),
+        ),
+    ),
+    _forecast_owners,
+    empty="No deals in this period.",
 )
 STEPS = Source(
     Panel(
@@ -287,7 +316,7 @@ PLAN_MONTHS = Source(
     plan_beside_actual,
     empty=NO_PLAN,
 )
-register(TARGETS, FORECAST, STEPS, PLAN_MONTHS)
+register(TARGETS, FORECAST, FORECAST_OWNERS, STEPS, PLAN_MONTHS)
 
 
 @allow_eval
@@ -314,6 +343,9 @@ def plan(request: HttpRequest) -> HttpResponse:
                 "plan": ask.query.get("plan", ""),
                 "plans": [p.summary() for p in plans],
             },
-            "slots": [slot(s, query) for s in ("plan-steps", "targets", "forecast", "plan-actual")],
+            "slots": [
+                slot(s, query)
+                for s in ("plan-steps", "targets", "forecast", "forecast-owners", "plan-actual")
+            ],
         },
     )

@@ -16,6 +16,7 @@ from onefunnel.domain.plan.periods import add_months, month_label
 from onefunnel.models import Account
 from onefunnel.services.access import SYSTEM
 from onefunnel.services.demo import DemoSize, generate_demo
+from onefunnel.services.plan import forecast as forecast_service
 from onefunnel.services.plan import reverse_funnel, targets
 from onefunnel.web import workspace
 from onefunnel.web.panels import Column, Format, Panel, format_value
@@ -218,6 +219,29 @@ def test_targets_show_attainment_and_pace_per_company_team_and_rep(demo: None) -
     assert len(company) == 1
     later = month_label(add_months(datetime.now(UTC).date().replace(day=1), 2))
     assert 'data-testid="empty"' in _panel(client, "targets", month=later)
+
+
+def test_forecast_per_team_and_rep_adds_up_to_the_company_forecast(demo: None) -> None:
+    client = _client(_user("lia", "leadership"))
+    rows = forecast_service.forecast_by_owner()[1]
+    panel = workspace.SOURCES["forecast-owners"].panel
+    table = Table.of(
+        tuple(c.name for c in panel.columns),
+        [(r.scope, r.subject, r.won, r.weighted, r.run_rate, r.forecast, r.deals) for r in rows],
+    )
+    assert _cells(_panel(client, "forecast-owners"), "forecast-owners") == _printed(
+        table, panel.columns
+    )
+    company = next(r for r in rows if r.scope == "company")
+    report, _ = forecast_service.forecast_by_owner()
+    assert company.forecast == pytest.approx(sum(x.forecast for x in report.lines), abs=0.05)
+    for scope in ("team", "rep"):
+        part = [r for r in rows if r.scope == scope]
+        assert len(part) >= 2
+        assert sum(r.forecast for r in part) == pytest.approx(
+            company.forecast, abs=0.05 * len(part)
+        )
+        assert sum(r.deals for r in part) == company.deals
 
 
 # ------------------------------------------------------------------------- leadership

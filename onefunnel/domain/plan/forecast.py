@@ -81,6 +81,7 @@ class DealFacts:
     category: ForecastCategory = ForecastCategory.PIPELINE
     # The pipeline stages the deal entered, (time, stage id) in time order (its history).
     stages: tuple[tuple[datetime, int], ...] = ()
+    owner_id: int | None = None
 
     def stage_at(self, when: datetime) -> int | None:
         """The stage the deal stood in at ``when`` by its history (None: no history then)."""
@@ -218,11 +219,15 @@ def forecast(
     *,
     as_of: datetime,
     method: ForecastMethod,
+    include: Callable[[DealFacts], bool] | None = None,
 ) -> list[ForecastLine]:
     """The forecast of each month as of ``as_of``: closed won before ``as_of`` in the month,
     plus open deals weighted by the method, plus the run rate for months not yet begun (and
-    the remaining share of the current one)."""
+    the remaining share of the current one). With ``include``, the forecast of those deals
+    only (a rep's, a team's), weighed by the win rates learnt from all of ``deals``."""
     rates = win_rates(deals, as_of) if method is ForecastMethod.HISTORY else None
+    if include is not None:
+        deals = [d for d in deals if include(d)]
     rr = run_rate(deals, as_of)
     won = revenue_by_month(deals, before=as_of)
     lines = []

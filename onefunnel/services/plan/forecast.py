@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,8 +32,8 @@ from onefunnel.domain.plan.forecast import (
     backtest_months,
     forecast,
 )
-from onefunnel.domain.plan.periods import add_months, month_label, parse_period
-from onefunnel.models import Deal, DealForecast, DealHistory, PipelineStage
+from onefunnel.domain.plan.periods import PlanPeriod, add_months, month_label, parse_period
+from onefunnel.models import Deal, DealForecast, DealHistory, PipelineStage, RepProfile
 from onefunnel.services.access import deal_work, require
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.plan.common import plan_errors
@@ -83,9 +84,10 @@ def deal_facts() -> list[DealFacts]:
         "probability",
         "pipeline_stage__probability",
         "forecast__category",
+        "owner_id",
     )
     out = []
-    for i, kind, amount, created, closed, status, close, manual, default, category in rows:
+    for i, kind, amount, created, closed, status, close, manual, default, category, owner in rows:
         pct = manual if manual is not None else default
         out.append(
             DealFacts(
@@ -99,6 +101,7 @@ def deal_facts() -> list[DealFacts]:
                 stage_probability=(pct or 0) / 100,
                 category=ForecastCategory(category) if category else ForecastCategory.PIPELINE,
                 stages=tuple(timelines.get(i, ())),
+                owner_id=owner,
             )
         )
     return out
@@ -171,29 +174,98 @@ def forecast_period(
     month. Without ``method``, the backtest's default (the method that beats the naive
     baseline on this database)."""
     now = today or timezone.now()
-    day = now.date()
-    label = period or f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-    plan_period = parse_period(label)
+    plan_period = _period(period, now)
     facts = deal_facts()
-    if method:
-        try:
-            chosen = ForecastMethod(method.strip().lower())
-        except ValueError:
-            raise InputError(f"method: unknown method {method!r} (stage or history)") from None
-        why = "chosen"
-    else:
-        result = run_backtest(today=day, deals=facts)
-        chosen = result.default
-        errs = {e.name: e.mape for e in result.errors}
-        mape = errs.get(chosen.value)
-        naive = errs.get("naive")
-        why = (
-            f"default: lowest backtest MAPE ({_pct(mape)}) against the naive {_pct(naive)}"
-            if result.beats_baseline
-            else f"default: no method beat the naive baseline ({_pct(naive)}); lowest MAPE"
-        )
+    chosen, why = _method(method, facts, now)
     lines = forecast(facts, plan_period.months, as_of=now.astimezone(UTC), method=chosen)
     return ForecastReport(plan_period.label, chosen, why, tuple(lines))
+
+
+def _period(period: str | None, now: datetime) -> PlanPeriod:
+    day = now.date()
+    return parse_period(period or f"{day.year}-Q{(day.month - 1) // 3 + 1}")
+
+
+def _method(
+    method: str | None, facts: list[DealFacts], now: datetime
+) -> tuple[ForecastMethod, str]:
+    """The method asked for, else the backtest's default; and why it is the one."""
+    if method:
+        try:
+            return ForecastMethod(method.strip().lower()), "chosen"
+        except ValueError:
+            raise InputError(f"method: unknown method {method!r} (stage or history)") from None
+    result = run_backtest(today=now.date(), deals=facts)
+    errs = {e.name: e.mape for e in result.errors}
+    mape, naive = errs.get(result.default.value), errs.get("naive")
+    why = (
+        f"default: lowest backtest MAPE ({_pct(mape)}) against the naive {_pct(naive)}"
+        if result.beats_baseline
+        else f"default: no method beat the naive baseline ({_pct(naive)}); lowest MAPE"
+    )
+    return result.default, why
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerForecast:
+    """A period's forecast for the company, a team or a rep (the deals they own)."""
+
+    scope: str  # "company", "team", "rep"
+    subject: str
+    won: float
+    weighted: float
+    run_rate: float
+    forecast: float
+    deals: int
+
+
+@plan_errors
+def forecast_by_owner(
+    period: str | None = None,
+    *,
+    method: str | None = None,
+    today: datetime | None = None,
+) -> tuple[ForecastReport, list[OwnerForecast]]:
+    """The period's forecast for the company, each routing team and each rep: the same method
+    and win rates for all (learnt from every deal), each over the deals it owns. Deals without
+    an owner, or whose owner has no routing team, have a row of their own, so the reps' (and
+    the teams') rows sum to the company's."""
+    now = today or timezone.now()
+    plan_period = _period(period, now)
+    facts = deal_facts()
+    chosen, why = _method(method, facts, now)
+    as_of = now.astimezone(UTC)
+    names = dict(User.objects.values_list("id", "username"))
+    teams = dict(RepProfile.objects.values_list("user_id", "team"))
+    owners = sorted({d.owner_id for d in facts if d.owner_id is not None},
+                    key=lambda o: names.get(o, ""))  # fmt: skip
+
+    def row(scope: str, subject: str, include: Callable[[DealFacts], bool]) -> OwnerForecast:
+        lines = forecast(facts, plan_period.months, as_of=as_of, method=chosen, include=include)
+        return OwnerForecast(
+            scope=scope,
+            subject=subject,
+            won=round(sum(x.won for x in lines), 2),
+            weighted=round(sum(x.weighted for x in lines), 2),
+            run_rate=round(sum(x.run_rate for x in lines), 2),
+            forecast=round(sum(x.forecast for x in lines), 2),
+            deals=sum(x.deals for x in lines),
+        )
+
+    def of_team(team: str | None) -> Callable[[DealFacts], bool]:
+        return lambda d: teams.get(d.owner_id or 0) == team
+
+    def of_owner(owner: int | None) -> Callable[[DealFacts], bool]:
+        return lambda d: d.owner_id == owner
+
+    company = forecast(facts, plan_period.months, as_of=as_of, method=chosen)
+    rows = [row("company", "company", lambda d: True)]
+    rows += [row("team", team, of_team(team)) for team in sorted(set(teams.values()))]
+    rows.append(row("team", "(no team)", of_team(None)))
+    rows += [row("rep", names.get(o, f"user #{o}"), of_owner(o)) for o in owners]
+    rows.append(row("rep", "(no owner)", of_owner(None)))
+    report = ForecastReport(plan_period.label, chosen, why, tuple(company))
+    return report, [r for r in rows if r.scope == "company" or r.deals or r.forecast]
 
 
 def _pct(value: float | None) -> str:

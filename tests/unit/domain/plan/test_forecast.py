@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from onefunnel.domain.plan.forecast import (
     DealFacts,
@@ -160,3 +162,48 @@ def test_the_history_forecast_reads_the_stage_known_on_the_forecast_day() -> Non
     # Deals closed after the forecast date teach nothing: on 10 January none had closed.
     early = forecast(deals, month, as_of=t("2026-01-10"), method=ForecastMethod.HISTORY)
     assert early[0].weighted == 0.0
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([1, 2, 3, None]),
+            st.floats(min_value=0, max_value=1e6),
+            st.integers(min_value=0, max_value=150),  # created, days after 2026-01-01
+            st.one_of(st.none(), st.integers(min_value=0, max_value=60)),  # closed, days later
+            st.booleans(),
+            st.floats(min_value=0, max_value=1),
+        ),
+        max_size=30,
+    ),
+    st.sampled_from(list(ForecastMethod)),
+)
+def test_the_owners_forecasts_add_up_to_the_whole(
+    rows: list[tuple[int | None, float, int, int | None, bool, float]], method: ForecastMethod
+) -> None:
+    """``include`` splits the forecast by owner with the rates learnt from every deal: the
+    owners' lines, each month and each part, add up to the whole's."""
+    start = t("2026-01-01")
+    deals = [
+        DealFacts(
+            i, "new_business", amount, start + timedelta(days=created),
+            None if closed is None else start + timedelta(days=created + closed),
+            None if closed is None else won,
+            (start + timedelta(days=created + 45)).date(), p, owner_id=owner,
+        )
+        for i, (owner, amount, created, closed, won, p) in enumerate(rows)
+    ]  # fmt: skip
+    months = [date(2026, 5, 1), date(2026, 6, 1), date(2026, 7, 1)]
+    as_of = t("2026-05-20")
+    whole = forecast(deals, months, as_of=as_of, method=method)
+    parts = [
+        forecast(
+            deals, months, as_of=as_of, method=method, include=lambda d, o=owner: d.owner_id == o
+        )
+        for owner in (1, 2, 3, None)
+    ]
+    for m, line in enumerate(whole):
+        for name in ("won", "weighted", "run_rate", "forecast"):
+            total = sum(getattr(p[m], name) for p in parts)
+            assert total == pytest.approx(getattr(line, name), rel=1e-9, abs=1e-6)
+        assert sum(p[m].deals for p in parts) == line.deals
