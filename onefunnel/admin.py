@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils import timezone
 
-from onefunnel.admin_governed import GovernedAdmin
+from onefunnel.admin_governed import GovernedAdmin, RecordOnly
 from onefunnel.domain.provenance import PROFILE_FIELDS, USER, stamped
 from onefunnel.models import (
     Account,
@@ -108,20 +108,7 @@ class PipelineStageAdmin(admin.ModelAdmin[PipelineStage]):
     list_filter = ("pipeline",)
 
 
-class _RecordOnly:
-    """A read-only inline for records written by services alone (the deal history)."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class DealHistoryInline(_RecordOnly, admin.TabularInline[DealHistory, Deal]):
+class DealHistoryInline(RecordOnly, admin.TabularInline[DealHistory, Deal]):
     model = DealHistory
     extra = 0
     fields = ("at", "field", "from_value", "to_value", "actor")

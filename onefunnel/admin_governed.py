@@ -83,3 +83,17 @@ class GovernedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return not fully_governed(self.model) and super().has_delete_permission(request, obj)
+
+
+class RecordOnly:
+    """A read-only admin (or inline) for records that only services write: what happened
+    (histories, sends) or what a service must check when it is saved (sequences)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

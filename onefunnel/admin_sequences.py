@@ -5,30 +5,19 @@ enrollments and suppressions are what happened, written only by sending and its 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from onefunnel.admin_governed import RecordOnly
 from onefunnel.models import EmailSend, EmailSuppression, Enrollment, Sequence, SequenceStep
 
 
-class _ReadOnly:
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-class StepInline(_ReadOnly, admin.TabularInline[SequenceStep, Sequence]):
+class StepInline(RecordOnly, admin.TabularInline[SequenceStep, Sequence]):
     model = SequenceStep
     extra = 0
     fields = ("position", "wait_days", "subject")
 
 
 @admin.register(Sequence)
-class SequenceAdmin(_ReadOnly, admin.ModelAdmin[Sequence]):
+class SequenceAdmin(RecordOnly, admin.ModelAdmin[Sequence]):
     list_display = ("name", "campaign", "from_email", "active", "created_at")
     list_filter = ("active",)
     search_fields = ("name", "from_email")
@@ -36,7 +25,7 @@ class SequenceAdmin(_ReadOnly, admin.ModelAdmin[Sequence]):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(_ReadOnly, admin.ModelAdmin[Enrollment]):
+class EnrollmentAdmin(RecordOnly, admin.ModelAdmin[Enrollment]):
     list_display = ("contact", "sequence", "state", "next_step", "next_send_at", "stop_reason")
     list_filter = ("state", "stop_reason", "source", "sequence")
     search_fields = ("contact__email",)
@@ -44,14 +33,14 @@ class EnrollmentAdmin(_ReadOnly, admin.ModelAdmin[Enrollment]):
 
 
 @admin.register(EmailSend)
-class EmailSendAdmin(_ReadOnly, admin.ModelAdmin[EmailSend]):
+class EmailSendAdmin(RecordOnly, admin.ModelAdmin[EmailSend]):
     list_display = ("to_email", "step", "created_at", "sent_at", "bounced_at", "complained_at")
     search_fields = ("to_email", "message_id")
     raw_id_fields = ("enrollment",)
 
 
 @admin.register(EmailSuppression)
-class EmailSuppressionAdmin(_ReadOnly, admin.ModelAdmin[EmailSuppression]):
+class EmailSuppressionAdmin(RecordOnly, admin.ModelAdmin[EmailSuppression]):
     list_display = ("email", "reason", "at", "source")
     list_filter = ("reason",)
     search_fields = ("email",)
