@@ -59,10 +59,14 @@ def demo(
     reset: Annotated[bool, typer.Option(help="Empty the database first")] = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Generate a realistic demo company (12 months of campaigns, touches, handoffs, deals)."""
+    """Generate a realistic demo company (the 12 months up to today of campaigns, touches,
+    handoffs, deals; ONEFUNNEL_DEMO_ANCHOR=YYYY-MM-DD ends them on another day)."""
     setup_django()
     migrate()
-    from onefunnel.services.demo import DemoSize, generate_demo
+    try:
+        from onefunnel.services.demo import DemoSize, generate_demo
+    except ValueError as error:  # a bad ONEFUNNEL_DEMO_ANCHOR, named by the message
+        fail(str(error))
     from onefunnel.services.users import ensure_demo_admin, ensure_demo_logins
 
     try:

@@ -6,9 +6,10 @@ order, so one seed always gives the same company.
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
@@ -29,8 +30,27 @@ from onefunnel.services.demo.rows import (
     code,
 )
 
-#: The simulated year ends here, whatever day the demo runs, so a seed's data never changes.
-ANCHOR = datetime(2026, 10, 31, tzinfo=UTC)
+
+def _anchor() -> datetime:
+    """The day the simulated year ends: the day the demo is loaded (so "the last 30 days",
+    health, renewals due and this month's numbers have data in them, as a live system's do),
+    or ``ONEFUNNEL_DEMO_ANCHOR`` (YYYY-MM-DD) to reproduce a run exactly. The history ends at
+    midnight UTC of the day ten hours ago, so that the demo requests of "today" (up to nine
+    hours back on the large demo) always come after it, whatever hour the demo is loaded."""
+    fixed = os.environ.get("ONEFUNNEL_DEMO_ANCHOR", "").strip()
+    if fixed:
+        try:
+            day = date.fromisoformat(fixed)
+        except ValueError:
+            raise ValueError(f"ONEFUNNEL_DEMO_ANCHOR: not a day (YYYY-MM-DD): {fixed!r}") from None
+    else:
+        day = (datetime.now(UTC) - timedelta(hours=10)).date()
+    return datetime.combine(day, time(), UTC)
+
+
+#: The simulated year ends here. The same seed gives the same company, moved in time to end
+#: on the anchor day.
+ANCHOR = _anchor()
 ANCHOR_TS = int(ANCHOR.timestamp())
 DAY = 86_400
 #: The window touches and campaigns live in: the 365 days before the anchor.
