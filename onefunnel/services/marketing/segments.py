@@ -3,7 +3,8 @@ and refresh them — record who entered and who left since the last refresh (the
 
 A segment's spec (``domain.segments``) compiles to ONE query over contacts or accounts: each
 condition a filter on the subject's row or an ``IN`` subquery (touches grouped with a count,
-handoffs, contracts), so the database evaluates the whole set at once — no loop over contacts.
+handoffs, contracts), an ``any`` the OR of its conditions' filters, so the database evaluates
+the whole set at once — no loop over contacts.
 ``members(segment)`` is that query, for sequences, exports and reports to build on.
 
 A refresh diffs the query against the members stored at the last refresh in set-based SQL
@@ -29,6 +30,7 @@ from onefunnel.domain.access import Action, Actor
 from onefunnel.domain.contracts import ContractStatus
 from onefunnel.domain.handoffs import HandoffStatus
 from onefunnel.domain.segments import (
+    AnyOf,
     Attribute,
     Condition,
     ContractRenewal,
@@ -245,6 +247,12 @@ def _contract_ids(condition: ContractRenewal, now: datetime) -> QuerySet[Any]:
 
 
 def _condition_q(subject: Subject, condition: Condition, now: datetime) -> Q:
+    if isinstance(condition, AnyOf):
+        # An OR of the conditions' filters and IN subqueries: still one query for the set.
+        either = Q()
+        for part in condition.conditions:
+            either |= _condition_q(subject, part, now)
+        return either
     if isinstance(condition, StageIn):
         return Q(stage__in=[s.value for s in condition.stages])
     if isinstance(condition, ScoreRange):
