@@ -75,8 +75,12 @@ CONDITIONS = st.one_of(
         lambda t: {"type": "attribute", "name": "title", "contains": t}
     ),
     st.tuples(st.integers(1, 3), st.integers(1, 20)).map(
-        lambda p: {"type": "touches", "url_contains": "/pricing", "at_least": p[0],
-                   "within_days": p[1]}  # fmt: skip
+        lambda p: {
+            "type": "touches",
+            "url_contains": "/pricing",
+            "at_least": p[0],
+            "within_days": p[1],
+        }
     ),
 )
 
@@ -102,7 +106,7 @@ def test_a_deterministic_table_of_cases(make_contact: MakeContact) -> None:
     intent_or_hot = {"type": "any", "of": [{"type": "stage", "in": ["intent"]},
                                            {"type": "score", "min": 50}]}  # fmt: skip
     hot = {x.pk for x in c if x.score is not None and x.score >= 50}
-    assert hot and hot - {c[2].pk, c[6].pk, c[10].pk}  # the OR adds someone not in intent
+    assert hot - {c[2].pk, c[6].pk, c[10].pk}  # the OR adds someone not in intent
     assert _members({"all": [intent_or_hot]}) == {c[2].pk, c[6].pk, c[10].pk} | hot
     twice_or_cto = {"type": "any", "of": [
         {"type": "touches", "url_contains": "/pricing", "at_least": 2, "within_days": 14},
@@ -130,7 +134,8 @@ def test_an_any_is_one_query_and_saves_through_the_service(make_contact: MakeCon
         for i, x in enumerate(c)
         if x.stage in ("consideration", "intent") and (i % 3 >= 1 or (x.score or 0) >= 90)
     }
-    assert counted == len(expected) and _members(spec) == expected
+    assert counted == len(expected)
+    assert _members(spec) == expected
     with pytest.raises(seg.SpecInputError) as caught:
         seg.update_segment(SYSTEM, view.id, spec={"all": [{"type": "any", "of": [
             {"type": "stage", "in": ["intent"]}, {"type": "score", "min": "high"}]}]})  # fmt: skip

@@ -40,12 +40,13 @@ def test_an_any_parses_to_its_conditions_and_reads_back() -> None:
 
 
 def test_errors_inside_an_any_name_their_path() -> None:
-    bad = {"type": "any", "of": [{"type": "stage", "in": ["intent"]}, {"type": "score", "min": "x"}]}
+    bad = {
+        "type": "any",
+        "of": [{"type": "stage", "in": ["intent"]}, {"type": "score", "min": "x"}],
+    }
     errors = _errors({"all": [{"type": "stage", "in": ["intent"]}, bad]})
     assert list(errors) == ["all[1].of[1].min"]
-    errors = _errors(
-        {"all": [{"type": "any", "of": [{"type": "touches"}, {"type": "nope"}]}]}
-    )
+    errors = _errors({"all": [{"type": "any", "of": [{"type": "touches"}, {"type": "nope"}]}]})
     assert set(errors) == {"all[0].of[0].within_days", "all[0].of[1].type"}
 
 
@@ -130,6 +131,17 @@ def test_each_condition_in_words(condition: dict[str, Any], words: str) -> None:
 
 def test_touches_condition_dataclass_is_unchanged() -> None:
     # The OR holds the same plain conditions the AND does.
-    spec = parse_spec({"all": [{"type": "any", "of": [{"type": "touches", "within_days": 3},
-                                                       {"type": "stage", "in": ["intent"]}]}]})
+    spec = parse_spec(
+        {
+            "all": [
+                {
+                    "type": "any",
+                    "of": [
+                        {"type": "touches", "within_days": 3},
+                        {"type": "stage", "in": ["intent"]},
+                    ],
+                }
+            ]
+        }
+    )
     assert spec.conditions[0] == AnyOf((Touches(3), StageIn((Stage.INTENT,))))  # fmt: skip
