@@ -219,16 +219,20 @@ def _cells(rows: Iterator[service.MemberRow]) -> Iterator[list[object]]:
 @require_POST
 def segment_refresh(request: HttpRequest, segment_id: int) -> HttpResponse:
     """Refresh now: record who entered and who left (marketing), then show the segment."""
-    view = _segment_or_404(segment_id)
+    actor = actor_for(request.user)
     try:
-        done = service.refresh_segment(segment_id, actor=actor_for(request.user))
+        require(actor, Action.EDIT_MARKETING)  # the service checks too; refuse before reading
+        done = service.refresh_segment(segment_id, actor=actor)
     except AccessDeniedError as exc:
         return _denied(request, exc)
+    except NotFoundError as exc:
+        raise Http404(str(exc)) from None
+    view = service.get_segment(done.segment_id)
     message = (
         f"Refreshed: {done.size} members; {done.entered} entered and {done.left} left "
         "since the last refresh."
     )
-    return _detail_page(request, service.get_segment(view.id), message=message)
+    return _detail_page(request, view, message=message)
 
 
 # --------------------------------------------------------------------------- the form
@@ -319,12 +323,17 @@ def _field_key(loc: str) -> str:
     return path.replace(".equals", ".value").replace(".contains", ".value")
 
 
+def _shown(value: object) -> object:
+    # 40.0 as the spec stores a score reads 40 in its field.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _form_conditions(spec: Mapping[str, Any], errors: Mapping[str, str]) -> list[dict[str, Any]]:
     """The conditions as the template draws them: key, type, values and their errors."""
 
     def one(raw: Mapping[str, Any], key: str) -> dict[str, Any]:
         kind = str(raw.get("type", ""))
-        values: dict[str, Any] = {f: raw.get(f, "") for f in FIELDS.get(kind, ())}
+        values: dict[str, Any] = {f: _shown(raw.get(f, "")) for f in FIELDS.get(kind, ())}
         if kind == "stage":
             chosen = raw.get("in")
             values["in"] = [str(v) for v in chosen] if isinstance(chosen, list) else []
@@ -414,13 +423,14 @@ def _spec_from_json(text: str) -> dict[str, Any]:
     return raw
 
 
-def _form(request: HttpRequest, segment: service.SegmentView | None) -> HttpResponse:
+def _form(request: HttpRequest, segment_id: int | None) -> HttpResponse:
     """The form (GET) or what its buttons ask (POST): edit the conditions, or save."""
     actor = actor_for(request.user)
     try:
-        require(actor, Action.EDIT_MARKETING)
+        require(actor, Action.EDIT_MARKETING)  # before anything is read: others never see it
     except AccessDeniedError as exc:
         return _denied(request, exc)
+    segment = _segment_or_404(segment_id) if segment_id is not None else None
     if request.method == "GET":
         if segment is None:
             spec: dict[str, Any] = {"subject": "contact", "all": [_blank("stage")]}
@@ -473,7 +483,7 @@ def segment_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def segment_edit(request: HttpRequest, segment_id: int) -> HttpResponse:
     """Change a segment (marketing): the form filled with its spec, and saving it."""
-    return _form(request, _segment_or_404(segment_id))
+    return _form(request, segment_id)
 
 
 def format_change(change: int | None) -> str:
