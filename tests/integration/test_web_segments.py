@@ -95,7 +95,8 @@ def test_marketing_builds_a_segment_through_the_form(
     }  # fmt: skip
     detail = marketing.get(saved["Location"]).content.decode()
     assert "stage is consideration or intent · any of (score ≥ 40 | stage is intent)" in detail
-    assert f'href="/contacts/{ada.pk}"' in detail and f'href="/contacts/{bad.pk}"' in detail
+    assert f'href="/contacts/{ada.pk}"' in detail
+    assert f'href="/contacts/{bad.pk}"' in detail
     assert "2 contacts" in detail
 
 
@@ -106,7 +107,8 @@ def test_bad_input_is_refused_with_the_field_named_and_nothing_saved(
     answer = marketing.post("/segments/new", bad)
     assert answer.status_code == 422
     html = answer.content.decode()
-    assert "spec.all[1].of[0].min" in html and "spec.all[0].in" in html
+    assert "spec.all[1].of[0].min" in html
+    assert "spec.all[0].in" in html
     # Each message sits beside its field, in the fieldset of that condition.
     group = html.split('name="c1.0.type"')[1].split('name="c1.1.type"')[0]
     assert "expected a number, got &#x27;forty&#x27;" in group
@@ -147,7 +149,8 @@ def test_edit_keeps_the_subject_and_refresh_records_changes(
     assert b"Refreshed: 3 members; 3 entered and 0 left" in refreshed.content
     assert SegmentChange.objects.filter(segment_id=view.id).count() == 3
     page = refreshed.content.decode()
-    assert 'id="size-chart"' in page and '"members": 3' in page
+    assert 'id="size-chart"' in page
+    assert '"members": 3' in page
     assert page.count("<strong>entered</strong>") == 3
     Contact.objects.filter(pk=people[0].pk).update(stage="intent")
     marketing.post(f"/segments/{view.id}/refresh")
@@ -156,14 +159,17 @@ def test_edit_keeps_the_subject_and_refresh_records_changes(
     assert "+0 / −1" in row  # the last refresh: one left
 
 
+EITHER = {"type": "stage", "in": ["intent"]}
+LOW = {"type": "score", "max": 6}
+
+
 def test_the_list_count_equals_the_api_and_links_to_the_members(
     marketing: Client, make_contact: MakeContact
 ) -> None:
     _people(make_contact)
     views = [
         seg.create_segment(SYSTEM, "a", {"all": [{"type": "score", "min": 40}]}),
-        seg.create_segment(SYSTEM, "b", {"all": [{"type": "any", "of": [
-            {"type": "stage", "in": ["intent"]}, {"type": "score", "max": 6}]}]}),  # fmt: skip
+        seg.create_segment(SYSTEM, "b", {"all": [{"type": "any", "of": [EITHER, LOW]}]}),
         seg.create_segment(SYSTEM, "c", {"subject": "account"}),
     ]
     seg.refresh_segment(views[0].id)
@@ -208,7 +214,8 @@ def test_a_sales_rep_reads_but_never_reaches_the_form_or_refresh(
     assert b"New segment" not in rep.get("/segments").content
     detail = rep.get(f"/segments/{view.id}")
     assert detail.status_code == 200
-    assert b"Refresh now" not in detail.content and b"Edit the segment" not in detail.content
+    assert b"Refresh now" not in detail.content
+    assert b"Edit the segment" not in detail.content
     for path in ("/segments/new", f"/segments/{view.id}/edit"):
         assert rep.get(path).status_code == 403
     assert rep.post("/segments/new", {**FORM, "op": "save"}).status_code == 403
