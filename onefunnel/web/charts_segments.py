@@ -36,7 +36,18 @@ def size_chart(name: str, points: Sequence[tuple[datetime, int, int, int]]) -> d
             "tooltip": True,
         },
         "encoding": {
-            "x": {"field": "refreshed", "type": "temporal", "title": "refreshed (UTC)"},
+            "x": {
+                "field": "refreshed",
+                "type": "temporal",
+                "title": "refreshed (UTC)",
+                "scale": {"type": "utc"},  # the page's times are UTC, whatever the browser's zone
+                "axis": {
+                    "format": "%Y-%m-%d %H:%M",
+                    "formatType": "utc",
+                    "labelAngle": -30,
+                    "labelOverlap": True,
+                },
+            },
             "y": {
                 "field": "members",
                 "type": "quantitative",
@@ -48,7 +59,8 @@ def size_chart(name: str, points: Sequence[tuple[datetime, int, int, int]]) -> d
                     "field": "refreshed",
                     "type": "temporal",
                     "format": "%Y-%m-%d %H:%M",
-                    "title": "refreshed",
+                    "formatType": "utc",
+                    "title": "refreshed (UTC)",
                 },
                 {"field": "members", "type": "quantitative"},
                 {"field": "entered", "type": "quantitative"},
