@@ -512,7 +512,10 @@ def describe_condition(condition: Condition) -> str:
         return f"score ≥ {low:g}" if low is not None else f"score ≤ {high:g}"
     if isinstance(condition, Attribute):
         verb = "is" if condition.op == "equals" else "contains"
-        return f"{'.'.join(condition.path).replace('_', ' ')} {verb} “{condition.value}”"
+        name = ".".join(condition.path)
+        if "properties" not in condition.path:  # a stored key is shown as it is spelled
+            name = name.replace("_", " ")
+        return f"{name} {verb} “{condition.value}”"
     if isinstance(condition, Touches):
         what = "touch" if condition.at_least == 1 else "touches"
         parts = [f"at least {condition.at_least} {what}"]

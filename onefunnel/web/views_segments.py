@@ -449,8 +449,6 @@ def _form(request: HttpRequest, segment_id: int | None) -> HttpResponse:
         return _form_page(request, segment=segment, name=name, description=description,
                           spec=spec, errors=_errors_of(exc), spec_json=json_text,
                           status=422)  # fmt: skip
-    if segment is not None:
-        spec["subject"] = segment.subject  # a segment keeps its subject (its history is of it)
     if op not in ("save", "json"):
         _apply(op, spec, post)
         return _form_page(request, segment=segment, name=name, description=description,

@@ -135,15 +135,18 @@ def test_edit_keeps_the_subject_and_refresh_records_changes(
     view = seg.create_segment(SYSTEM, "considering", {"all": [{"type": "stage", "in": ["consideration"]}]})  # fmt: skip
     form = marketing.get(f"/segments/{view.id}/edit").content.decode()
     assert 'name="c0.in" value="consideration" checked' in form
-    edited = marketing.post(
-        f"/segments/{view.id}/edit",
-        {"name": "considering or aware", "subject": "account", "n": "1", "c0.type": "stage",
-         "c0.in": ["consideration", "awareness"], "op": "save"},
-    )  # fmt: skip
+    fields = {"name": "considering or aware", "subject": "contact", "n": "1",
+              "c0.type": "stage", "c0.in": ["consideration", "awareness"], "op": "save"}  # fmt: skip
+    # A segment keeps its subject (its history is of contacts): refused, nothing saved.
+    switched = marketing.post(f"/segments/{view.id}/edit", {**fields, "subject": "account"})
+    assert switched.status_code == 422
+    assert "stays one" in switched.content.decode()
+    assert Segment.objects.get(pk=view.id).name == "considering"
+    edited = marketing.post(f"/segments/{view.id}/edit", fields)
     assert edited.status_code == 302
     stored = Segment.objects.get(pk=view.id)
     assert stored.name == "considering or aware"
-    assert stored.subject == "contact"  # a segment keeps its subject
+    assert stored.subject == "contact"
     refreshed = marketing.post(f"/segments/{view.id}/refresh")
     assert refreshed.status_code == 200
     assert b"Refreshed: 3 members; 3 entered and 0 left" in refreshed.content

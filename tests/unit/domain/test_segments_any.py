@@ -114,6 +114,9 @@ def test_a_definition_in_words() -> None:
         ({"type": "attribute", "name": "account.industry", "equals": "Software"},
          "account.industry is “Software”"),
         ({"type": "attribute", "name": "title", "contains": "cto"}, "title contains “cto”"),
+        ({"type": "attribute", "name": "first_name", "equals": "Ada"}, "first name is “Ada”"),
+        ({"type": "attribute", "name": "properties.plan_tier", "equals": "pro"},
+         "properties.plan_tier is “pro”"),
         ({"type": "touches", "within_days": 1, "kind": "email_click", "channel": "email"},
          "at least 1 touch of kind email click in the email channel in the last 1 day"),
         ({"type": "touches", "within_days": 7, "event": "Demo Booked"},
@@ -129,7 +132,7 @@ def test_each_condition_in_words(condition: dict[str, Any], words: str) -> None:
     assert describe_spec(parse_spec({"all": [condition]})) == words
 
 
-def test_touches_condition_dataclass_is_unchanged() -> None:
+def test_an_any_holds_touches_beside_stages() -> None:
     # The OR holds the same plain conditions the AND does.
     spec = parse_spec(
         {
