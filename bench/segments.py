@@ -44,6 +44,14 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("renewal within 60 days", {"all": [{"type": "contract", "renewal_within_days": 60}]}),
     ("accounts: renewal ≤ 60 d", {"subject": "account", "all": [
         {"type": "contract", "renewal_within_days": 60}]}),
+    ("any: intent or pricing twice", {"all": [{"type": "any", "of": [
+        {"type": "stage", "in": ["intent"]},
+        {"type": "touches", "url_contains": "/pricing", "at_least": 2, "within_days": 14}]}]}),
+    ("warm + any(not_now, score ≥ 90)", {"all": [
+        {"type": "stage", "in": ["consideration", "intent"]},
+        {"type": "any", "of": [
+            {"type": "handoff", "status": "rejected", "reason": "not_now", "within_days": 90},
+            {"type": "score", "min": 90}]}]}),
     ("all six kinds", {"all": [
         {"type": "stage", "in": ["consideration", "intent", "nurture"]},
         {"type": "score", "min": 20},

@@ -13,7 +13,13 @@ A segment's *spec* is JSON a marketer writes (or a page builds)::
      ]}
 
 Its members are the subjects that meet *all* the conditions (AND; an empty list is everyone).
-The conditions:
+An ``any`` condition holds when at least one of its conditions does (OR)::
+
+    {"type": "any", "of": [{"type": "stage", "in": ["intent"]}, {"type": "score", "min": 70}]}
+
+It holds two or more plain conditions and is nested at most one level: an ``any`` inside an
+``any`` is refused (an OR of ORs is one OR; keeping one level keeps specs and pages readable).
+Errors inside one are named by their path, e.g. ``all[1].of[0].min``. The other conditions:
 
 * ``stage`` — the subject's current stage is one of ``in``.
 * ``score`` — the contact's score lies in [``min``, ``max``] (either bound may be left out);
@@ -134,7 +140,19 @@ class ContractRenewal:
     product: str | None = None
 
 
-Condition = StageIn | ScoreRange | Attribute | Touches | HandoffOutcome | ContractRenewal
+#: A plain condition: one test on the subject (what an ``any`` holds).
+Leaf = StageIn | ScoreRange | Attribute | Touches | HandoffOutcome | ContractRenewal
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """At least one of ``conditions`` holds (an OR of two or more plain conditions)."""
+
+    conditions: tuple[Leaf, ...]
+
+
+Condition = Leaf | AnyOf
+MIN_ANY = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +169,8 @@ class SegmentSpec:
 
 def condition_dict(condition: Condition) -> dict[str, Any]:
     """One condition as JSON, without the unset optional fields."""
+    if isinstance(condition, AnyOf):
+        return {"type": "any", "of": [condition_dict(c) for c in condition.conditions]}
     if isinstance(condition, StageIn):
         return {"type": "stage", "in": [s.value for s in condition.stages]}
     if isinstance(condition, ScoreRange):
@@ -360,6 +380,54 @@ def _contract(r: _Reader) -> Condition | None:
     return ContractRenewal(days, product)
 
 
+_TYPES = "stage, score, attribute, touches, handoff, contract, any"
+
+
+def _any(r: _Reader, subject: Subject) -> Condition | None:
+    r.allow("of")
+    items = r.raw.get("of")
+    if not isinstance(items, list) or not MIN_ANY <= len(items) <= MAX_CONDITIONS:
+        r.error("of", f"expected a list of {MIN_ANY} to {MAX_CONDITIONS} conditions")
+        return None
+    before = len(r.errors)
+    found: list[Leaf] = []
+    for j, item in enumerate(items):
+        parsed = _condition(item, f"{r.loc}.of[{j}]", subject, r.errors, nested=True)
+        if parsed is not None and not isinstance(parsed, AnyOf):
+            found.append(parsed)
+    return AnyOf(tuple(found)) if len(r.errors) == before else None
+
+
+def _condition(
+    item: object, loc: str, subject: Subject, errors: list[tuple[str, str]], *, nested: bool
+) -> Condition | None:
+    """One condition at ``loc`` (``all[2]``, ``all[1].of[0]``), its errors added to ``errors``."""
+    if not isinstance(item, Mapping):
+        errors.append((loc, "expected an object with a type"))
+        return None
+    r = _Reader(item, loc, errors)
+    kind = item.get("type")
+    if kind == "stage":
+        return _stage(r)
+    if kind == "score":
+        return _score(r, subject)
+    if kind == "attribute":
+        return _attribute(r, subject)
+    if kind == "touches":
+        return _touches(r)
+    if kind == "handoff":
+        return _handoff(r)
+    if kind == "contract":
+        return _contract(r)
+    if kind == "any":
+        if nested:
+            r.error("type", "an any holds plain conditions, not another any (one level only)")
+            return None
+        return _any(r, subject)
+    r.error("type", f"unknown condition type {kind!r} (expected one of: {_TYPES})"[:300])
+    return None
+
+
 def parse_spec(raw: object) -> SegmentSpec:
     """Check a segment spec (parsed JSON) and return it; SpecError naming every bad field."""
     errors: list[tuple[str, str]] = []
@@ -379,32 +447,7 @@ def parse_spec(raw: object) -> SegmentSpec:
         raise SpecError([*errors, ("all", f"at most {MAX_CONDITIONS} conditions")])
     conditions: list[Condition] = []
     for i, item in enumerate(items):
-        loc = f"all[{i}]"
-        if not isinstance(item, Mapping):
-            errors.append((loc, "expected an object with a type"))
-            continue
-        r = _Reader(item, loc, errors)
-        kind = item.get("type")
-        parsed: Condition | None
-        if kind == "stage":
-            parsed = _stage(r)
-        elif kind == "score":
-            parsed = _score(r, subject)
-        elif kind == "attribute":
-            parsed = _attribute(r, subject)
-        elif kind == "touches":
-            parsed = _touches(r)
-        elif kind == "handoff":
-            parsed = _handoff(r)
-        elif kind == "contract":
-            parsed = _contract(r)
-        else:
-            r.error(
-                "type",
-                f"unknown condition type {kind!r} (expected one of: stage, score, attribute, "
-                "touches, handoff, contract)"[:300],
-            )
-            parsed = None
+        parsed = _condition(item, f"all[{i}]", subject, errors, nested=False)
         if parsed is not None:
             conditions.append(parsed)
     if errors:
@@ -446,3 +489,60 @@ def replay_membership(changes: Sequence[tuple[int, MembershipKind]]) -> frozense
                 raise ValueError(f"history[{i}]: #{member} left without having entered")
             members.remove(member)
     return frozenset(members)
+
+
+def _or(values: Sequence[str]) -> str:
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
+
+
+def _days(n: int) -> str:
+    return "1 day" if n == 1 else f"{n} days"
+
+
+def describe_condition(condition: Condition) -> str:
+    """One condition in words, as a page shows it (``score ≥ 40``)."""
+    if isinstance(condition, AnyOf):
+        return "any of (" + " | ".join(describe_condition(c) for c in condition.conditions) + ")"
+    if isinstance(condition, StageIn):
+        return "stage is " + _or([s.value.replace("_", " ") for s in condition.stages])
+    if isinstance(condition, ScoreRange):
+        low, high = condition.low, condition.high
+        if low is not None and high is not None:
+            return f"score between {low:g} and {high:g}"
+        return f"score ≥ {low:g}" if low is not None else f"score ≤ {high:g}"
+    if isinstance(condition, Attribute):
+        verb = "is" if condition.op == "equals" else "contains"
+        name = ".".join(condition.path)
+        if "properties" not in condition.path:  # a stored key is shown as it is spelled
+            name = name.replace("_", " ")
+        return f"{name} {verb} “{condition.value}”"
+    if isinstance(condition, Touches):
+        what = "touch" if condition.at_least == 1 else "touches"
+        parts = [f"at least {condition.at_least} {what}"]
+        if condition.kind is not None:
+            parts.append(f"of kind {condition.kind.value.replace('_', ' ')}")
+        if condition.channel is not None:
+            parts.append(f"in the {condition.channel.value.replace('_', ' ')} channel")
+        if condition.event is not None:
+            parts.append(f"of the event “{condition.event}”")
+        if condition.url_contains is not None:
+            parts.append(f"on a page containing {condition.url_contains}")
+        return " ".join(parts) + f" in the last {_days(condition.within_days)}"
+    if isinstance(condition, HandoffOutcome):
+        text = "a handoff"
+        if condition.status is not None:
+            text += f" {condition.status.value}"
+        if condition.reason is not None:
+            text += f" {condition.reason.value.replace('_', '-')}"
+        return text + f" in the last {_days(condition.within_days)}"
+    text = "an active contract"
+    if condition.product is not None:
+        text += f" for {condition.product}"
+    return text + f" renewing within {_days(condition.within_days)}"
+
+
+def describe_spec(spec: SegmentSpec) -> str:
+    """The whole definition in words: each condition, joined with `` · `` (all must hold)."""
+    if not spec.conditions:
+        return f"every {spec.subject.value}"
+    return " · ".join(describe_condition(c) for c in spec.conditions)

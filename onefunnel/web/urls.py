@@ -16,6 +16,7 @@ from onefunnel.web import (
     views_plan,
     views_records,
     views_sales,
+    views_segments,
     workspace,
 )
 
@@ -91,6 +92,14 @@ urlpatterns = [
     path("marketing", views_marketing.marketing_funnel, name="marketing"),
     path("marketing/<slug:slug>", views_marketing.marketing_section, name="marketing-section"),
     path("records", views_clickthrough.records, name="records"),
+    # Segments: the list, one segment, the form that builds one, refresh now.
+    path("segments", views_segments.segment_list, name="segments"),
+    path("segments/new", views_segments.segment_create, name="segment-create"),
+    path("segments/<int:segment_id>", views_segments.segment_detail, name="segment"),
+    path("segments/<int:segment_id>/edit", views_segments.segment_edit, name="segment-edit"),
+    path(
+        "segments/<int:segment_id>/refresh", views_segments.segment_refresh, name="segment-refresh"
+    ),
     path("customers", views_accounts.customers, name="customers"),
     path("plan", views_plan.plan, name="plan"),
     path("leadership", views_leadership.leadership, name="leadership"),

@@ -105,6 +105,16 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "marketing"): SIGNED_IN,
     ("GET", "marketing/<slug:slug>"): SIGNED_IN,
     ("GET", "records"): SIGNED_IN,
+    # Segments: read by every role (the shared record, as in the API); the form and refreshing
+    # are marketing's (others get the 403 page before anything is read):
+    # tests/integration/test_web_segments.py checks them per role.
+    ("GET", "segments"): SIGNED_IN,
+    ("GET", "segments/new"): MARKETING,
+    ("POST", "segments/new"): MARKETING,
+    ("GET", "segments/<int:segment_id>"): SIGNED_IN,
+    ("GET", "segments/<int:segment_id>/edit"): MARKETING,
+    ("POST", "segments/<int:segment_id>/edit"): MARKETING,
+    ("POST", "segments/<int:segment_id>/refresh"): MARKETING,
     # The role workspaces read the shared record and reports (open to every signed-in user, as
     # the API's reads are); what each panel lists follows the rule book in the services.
     ("GET", "customers"): SIGNED_IN,

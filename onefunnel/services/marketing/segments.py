@@ -3,7 +3,8 @@ and refresh them — record who entered and who left since the last refresh (the
 
 A segment's spec (``domain.segments``) compiles to ONE query over contacts or accounts: each
 condition a filter on the subject's row or an ``IN`` subquery (touches grouped with a count,
-handoffs, contracts), so the database evaluates the whole set at once — no loop over contacts.
+handoffs, contracts), an ``any`` the OR of its conditions' filters, so the database evaluates
+the whole set at once — no loop over contacts.
 ``members(segment)`` is that query, for sequences, exports and reports to build on.
 
 A refresh diffs the query against the members stored at the last refresh in set-based SQL
@@ -14,13 +15,14 @@ never updated or deleted, so a segment's size over time is the running sum of it
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, TextField
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -29,6 +31,7 @@ from onefunnel.domain.access import Action, Actor
 from onefunnel.domain.contracts import ContractStatus
 from onefunnel.domain.handoffs import HandoffStatus
 from onefunnel.domain.segments import (
+    AnyOf,
     Attribute,
     Condition,
     ContractRenewal,
@@ -245,6 +248,12 @@ def _contract_ids(condition: ContractRenewal, now: datetime) -> QuerySet[Any]:
 
 
 def _condition_q(subject: Subject, condition: Condition, now: datetime) -> Q:
+    if isinstance(condition, AnyOf):
+        # An OR of the conditions' filters and IN subqueries: still one query for the set.
+        either = Q()
+        for part in condition.conditions:
+            either |= _condition_q(subject, part, now)
+        return either
     if isinstance(condition, StageIn):
         return Q(stage__in=[s.value for s in condition.stages])
     if isinstance(condition, ScoreRange):
@@ -480,23 +489,108 @@ def member_page(
     segment = _find(ref)
     found = subjects(segment, now=now)
     total = found.count()
-    rows: list[MemberRow] = []
+    rows = tuple(_member_rows(segment, found.order_by("pk")[offset : offset + limit]))
+    return MemberPage(segment.pk, segment.subject, total, offset, limit, rows)
+
+
+def _member_rows(segment: Segment, found: QuerySet[Any]) -> Iterator[MemberRow]:
     if segment.subject == Subject.CONTACT.value:
-        for c in found.select_related("account").order_by("pk")[offset : offset + limit]:
-            rows.append(
-                MemberRow(
-                    c.pk,
-                    str(c),
-                    c.email,
-                    c.stage,
-                    c.score,
-                    c.account.name if c.account else None,
-                )
-            )
+        for c in found.select_related("account"):
+            account = c.account.name if c.account else None
+            yield MemberRow(c.pk, str(c), c.email, c.stage, c.score, account)
     else:
-        for a in found.order_by("pk")[offset : offset + limit]:
-            rows.append(MemberRow(a.pk, a.name, None, a.stage, None, a.name))
-    return MemberPage(segment.pk, segment.subject, total, offset, limit, tuple(rows))
+        for a in found:
+            yield MemberRow(a.pk, a.name, None, a.stage, None, a.name)
+
+
+def all_members(ref: int | str, *, now: datetime | None = None) -> Iterator[MemberRow]:
+    """Every member now, ordered by id, read in chunks (a download of the whole segment)."""
+    segment = _find(ref)
+    found = subjects(segment, now=now).order_by("pk")
+    chunk = 2000
+    last = 0
+    while True:
+        # Keyset pages: constant memory and no long-lived cursor, whatever the segment's size.
+        rows = list(_member_rows(segment, found.filter(pk__gt=last)[:chunk]))
+        yield from rows
+        if len(rows) < chunk:
+            return
+        last = rows[-1].id
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentSummary:
+    """A segment as its list shows it: the live count beside the count at the last refresh and
+    what that refresh changed."""
+
+    segment: SegmentView
+    size: int  # live, now
+    entered: int  # at the last refresh
+    left: int
+
+    @property
+    def change(self) -> int | None:
+        """Members now minus members at the last refresh (None: never refreshed)."""
+        at_refresh = self.segment.size_at_refresh
+        return None if at_refresh is None else self.size - at_refresh
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRow:
+    """One recorded membership change, with the member's name."""
+
+    at: datetime
+    kind: MembershipKind
+    member_id: int
+    name: str
+
+
+def segment_summaries(*, now: datetime | None = None) -> list[SegmentSummary]:
+    """Every segment by name with its live count (one COUNT each) and its last refresh's
+    entered and left."""
+    moment = now or timezone.now()
+    views = list_segments()
+    latest = {
+        row["segment_id"]: row["last"]
+        for row in SegmentRefresh.objects.values("segment_id").annotate(last=Max("pk"))
+    }
+    changed: dict[tuple[int, str], int] = {
+        (row["segment_id"], row["kind"]): row["n"]
+        for row in SegmentChange.objects.filter(refresh_id__in=latest.values())
+        .values("segment_id", "kind")
+        .annotate(n=Count("id"))
+    }
+    rows = Segment.objects.in_bulk([v.id for v in views])
+    return [
+        SegmentSummary(
+            v,
+            subjects(rows[v.id], now=moment).count(),
+            changed.get((v.id, MembershipKind.ENTERED.value), 0),
+            changed.get((v.id, MembershipKind.LEFT.value), 0),
+        )
+        for v in views
+    ]
+
+
+def recent_changes(ref: int | str, *, limit: int = 20) -> list[ChangeRow]:
+    """The latest ``limit`` entries and exits, newest first, with each member's name."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InputError(f"limit: must be between 1 and {MAX_PAGE}")
+    segment = _find(ref)
+    changes = list(
+        SegmentChange.objects.filter(segment=segment)
+        .order_by("-pk")
+        .values_list("at", "kind", "member_id")[:limit]
+    )
+    ids = {member for _, _, member in changes}
+    if segment.subject == Subject.CONTACT.value:
+        names = {c.pk: str(c) for c in Contact.objects.filter(pk__in=ids)}
+    else:
+        names = dict(Account.objects.filter(pk__in=ids).values_list("pk", "name"))
+    return [
+        ChangeRow(at, MembershipKind(kind), member, names.get(member, f"#{member} (deleted)"))
+        for at, kind, member in changes
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
