@@ -249,3 +249,13 @@ ONEFUNNEL_PUBLIC_URL = os.environ.get("ONEFUNNEL_PUBLIC_URL", "http://localhost:
 ONEFUNNEL_EMAIL_PER_DOMAIN_PER_MINUTE = int(
     os.environ.get("ONEFUNNEL_EMAIL_PER_DOMAIN_PER_MINUTE", "30")
 )
+# Inbound mail (replies, bounces, complaints): the largest message read whole; a larger one is
+# read by its headers alone (`onefunnel email receive`) or refused with 413 (the API).
+ONEFUNNEL_INBOUND_MAX_BYTES = int(
+    os.environ.get("ONEFUNNEL_INBOUND_MAX_BYTES", str(10 * 1024 * 1024))
+)
+# The client's address behind a load balancer: the proxies (IPs or CIDR networks, comma-separated)
+# whose X-Forwarded-For is believed. Empty (the default) trusts no proxy: REMOTE_ADDR is the client.
+ONEFUNNEL_TRUSTED_PROXIES = [
+    p.strip() for p in os.environ.get("ONEFUNNEL_TRUSTED_PROXIES", "").split(",") if p.strip()
+]
