@@ -133,7 +133,8 @@ def parse_message(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> EmailMes
     parsed = parser.parsebytes(raw, headersonly=headers_only)
     if not isinstance(parsed, EmailMessage) or not parsed.keys():
         raise UnreadableMessageError("message: no header fields (not an email message)")
-    if not header(parsed, "From") and not header(parsed, "Message-ID"):
+    named = {k.lower() for k, v in parsed.raw_items() if _one_line(str(v))}
+    if not named & {"from", "message-id"}:
         raise UnreadableMessageError("message: no From and no Message-ID header")
     return parsed
 
@@ -178,8 +179,12 @@ def _dsn(message: Message, own_id: str, sender: str) -> Inbound:
     )
     # The stdlib parses message/delivery-status into header blocks: the per-message fields,
     # then one block per recipient.
-    blocks = _parts(status_part)[1:] if status_part is not None else []
+    fields = _parts(status_part) if status_part is not None else []
+    blocks = fields[1:]
     refs = _original_refs(_original_headers(message))
+    if not refs and fields:
+        # Gmail names the original in its per-message fields, even when it attaches nothing.
+        refs = tuple(message_ids(header(fields[0], "X-Original-Message-ID"))[:1])
     failed: list[str] = []
     transient: list[str] = []
     statuses: list[str] = []
