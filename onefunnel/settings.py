@@ -212,6 +212,8 @@ CACHES: dict[str, dict[str, Any]] = {
     )
 }
 RATELIMIT_USE_CACHE = "default"
+# django-ratelimit's key="ip" is the client behind trusted proxies (ONEFUNNEL_TRUSTED_PROXIES).
+RATELIMIT_IP_META_KEY = "onefunnel.client_address.client_ip"
 # Requests from web pages (with an Origin): per client address and per write key ("" = off).
 ONEFUNNEL_TRACKING_RATE_PER_IP = os.environ.get("ONEFUNNEL_TRACKING_RATE_PER_IP", "1200/m")
 ONEFUNNEL_TRACKING_RATE_PER_KEY = os.environ.get("ONEFUNNEL_TRACKING_RATE_PER_KEY", "12000/m")

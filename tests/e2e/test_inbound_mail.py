@@ -101,9 +101,7 @@ def test_a_reply_piped_from_the_mta_stops_the_sequence(install: Install, tmp_pat
             assert json.loads(again.stdout)["outcome"] == "duplicate"
 
             enrollments = api.get(f"/sequences/{sequence_id}/enrollments").json()
-            assert [(e["state"], e["stop_reason"]) for e in enrollments] == [
-                ("stopped", "replied")
-            ]
+            assert [(e["state"], e["stop_reason"]) for e in enrollments] == [("stopped", "replied")]
             assert _json(install, "sequences", "send-due")["sent"] == 0
             assert len(inbox.received) == 1
 
