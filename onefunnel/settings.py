@@ -256,6 +256,8 @@ ONEFUNNEL_EMAIL_PER_DOMAIN_PER_MINUTE = int(
 ONEFUNNEL_INBOUND_MAX_BYTES = int(
     os.environ.get("ONEFUNNEL_INBOUND_MAX_BYTES", str(10 * 1024 * 1024))
 )
+# A monitored IMAP folder the worker reads each pass (imaps://user:password@host:993/INBOX).
+ONEFUNNEL_INBOUND_IMAP_URL = os.environ.get("ONEFUNNEL_INBOUND_IMAP_URL", "")
 # The client's address behind a load balancer: the proxies (IPs or CIDR networks, comma-separated)
 # whose X-Forwarded-For is believed. Empty (the default) trusts no proxy: REMOTE_ADDR is the client.
 ONEFUNNEL_TRUSTED_PROXIES = [

@@ -216,11 +216,13 @@ def _stdin_message(limit: int) -> bytes:
     return raw
 
 
-def _mailbox(path: Path, kind: str, actor: Actor, fmt: OutputFormat) -> None:
+def _mailbox(
+    mbox: Path | None, maildir: Path | None, imap: str, actor: Actor, fmt: OutputFormat
+) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from onefunnel.cli.output import err_console
-    from onefunnel.services.marketing.inbound_mail import receive_mailbox
+    from onefunnel.services.marketing.inbound_mail import ImapAccount, receive_imap, receive_mailbox
 
     with Progress(
         TextColumn("reading messages"),
@@ -235,13 +237,21 @@ def _mailbox(path: Path, kind: str, actor: Actor, fmt: OutputFormat) -> None:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        summary = receive_mailbox(path, kind=kind, actor=actor, progress=progress)
+        if imap:
+            account = ImapAccount.from_url(imap)
+            title = f"imap {account.host} {account.folder}"
+            summary = receive_imap(imap, actor=actor, progress=progress)
+        else:
+            kind, path = ("mbox", mbox) if mbox is not None else ("maildir", maildir)
+            assert path is not None
+            title = f"{kind} {path.name}"
+            summary = receive_mailbox(path, kind=kind, actor=actor, progress=progress)
     data = summary.as_dict()
     if fmt is OutputFormat.json:
         emit_object(data, fmt)
         return
     counts = {k: v for k, v in data.items() if k != "errors_by_message"}
-    emit_object(counts, fmt, title=f"{kind} {path.name}")
+    emit_object(counts, fmt, title=title)
     if summary.errors:
         emit_rows(data["errors_by_message"], fmt, title="errors by message",
                   columns=("message", "error"))  # fmt: skip
@@ -252,6 +262,13 @@ def _mailbox(path: Path, kind: str, actor: Actor, fmt: OutputFormat) -> None:
 def email_receive(
     mbox: Annotated[Path | None, typer.Option("--mbox", help="Read an mbox file")] = None,
     maildir: Annotated[Path | None, typer.Option("--maildir", help="Read a Maildir")] = None,
+    imap: Annotated[
+        str,
+        typer.Option(
+            "--imap",
+            help="Read the unseen messages of an IMAP folder: imaps://user:pass@host:993/INBOX",
+        ),
+    ] = "",
     actor: AsOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -261,18 +278,16 @@ def email_receive(
     and delays are ignored; a message naming none of our emails is unmatched. Exit 0 for all
     of these, 1 for input that is no email message, 75 (EX_TEMPFAIL: the MTA retries) when
     the database cannot be reached."""
-    if mbox is not None and maildir is not None:
-        raise ValueError("mbox: give --mbox or --maildir, not both")
+    if sum(1 for given in (mbox, maildir, imap or None) if given is not None) > 1:
+        raise ValueError("mbox: give one of --mbox, --maildir or --imap")
     from django.db import DatabaseError
 
     from onefunnel.cli.output import fail
 
     try:
         _ready()
-        if mbox is not None or maildir is not None:
-            kind, path = ("mbox", mbox) if mbox is not None else ("maildir", maildir)
-            assert path is not None
-            _mailbox(path, kind, _actor(actor), fmt)
+        if mbox is not None or maildir is not None or imap:
+            _mailbox(mbox, maildir, imap, _actor(actor), fmt)
             return
         from onefunnel.services.marketing.inbound_mail import max_message_bytes, receive_message
 

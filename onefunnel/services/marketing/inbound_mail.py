@@ -1,5 +1,6 @@
 """Read the mail that comes back: replies, bounces and complaints, from one raw message (an MTA
-pipe, ``POST /api/email/inbound``) or a whole mailbox (mbox, Maildir).
+pipe, ``POST /api/email/inbound``), a whole mailbox (mbox, Maildir), or a monitored IMAP folder
+(its unseen messages, marked seen once read).
 
 Each message is classified by ``domain.inbound_mail`` and matched to one of our sends by the
 Message-IDs it names (a reply's ``In-Reply-To``/``References``; a report's copy of the original
@@ -13,7 +14,10 @@ ignored with their reason; a message naming none of our sends is unmatched. Neit
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import imaplib
+import logging
 import mailbox
 from collections import Counter
 from collections.abc import Callable
@@ -22,9 +26,10 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from onefunnel.domain.access import Action, Actor
@@ -36,7 +41,7 @@ from onefunnel.domain.inbound_mail import (
     read_message,
 )
 from onefunnel.models import EmailSend, InboundEmail
-from onefunnel.services.access import require
+from onefunnel.services.access import SYSTEM, require
 from onefunnel.services.errors import InputError
 from onefunnel.services.marketing.email_events import EventRecorded, record_event
 
@@ -237,3 +242,123 @@ def receive_mailbox(
     finally:
         box.close()
     return MailboxSummary(len(keys), dict(counts), errors)
+
+
+log = logging.getLogger("onefunnel.email")
+IMAP_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class ImapAccount:
+    """Where to read: ``imaps://user:password@host:993/INBOX`` (``imap://`` without TLS; the
+    folder defaults to INBOX; user and password percent-encoded)."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    folder: str
+    tls: bool
+
+    @classmethod
+    def from_url(cls, url: str) -> ImapAccount:
+        """Parse an ``imap://`` or ``imaps://`` URL (InputError naming what is wrong)."""
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("imap", "imaps"):
+            raise InputError("imap: a URL imaps://user:password@host:993/INBOX (or imap://)")
+        try:
+            port = parts.port
+        except ValueError:
+            raise InputError("imap: the port is not a number from 1 to 65535") from None
+        if not parts.hostname or not parts.username or parts.password is None:
+            raise InputError("imap: the URL needs a user, a password and a host")
+        tls = parts.scheme == "imaps"
+        return cls(
+            host=parts.hostname,
+            port=port or (993 if tls else 143),
+            user=unquote(parts.username),
+            password=unquote(parts.password),
+            folder=unquote(parts.path.strip("/")) or "INBOX",
+            tls=tls,
+        )
+
+
+def _connect(account: ImapAccount) -> imaplib.IMAP4:
+    if account.tls:
+        return imaplib.IMAP4_SSL(account.host, account.port, timeout=IMAP_TIMEOUT_SECONDS)
+    return imaplib.IMAP4(account.host, account.port, timeout=IMAP_TIMEOUT_SECONDS)
+
+
+def _fetched(data: list[Any]) -> bytes | None:
+    for item in data:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes):
+            return item[1]
+    return None
+
+
+def receive_imap(
+    url: str,
+    *,
+    actor: Actor,
+    limit: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+) -> MailboxSummary:
+    """Read the unseen messages of an IMAP folder (at most ``limit`` a call, oldest first),
+    each as ``receive_message`` does, and mark each one seen once read (an unreadable one
+    too: it is listed among the errors, not read again). A database error leaves the message
+    unseen for the next call. InputError for a bad URL, a refused login or a missing folder."""
+    require(actor, Action.EDIT_MARKETING)
+    account = ImapAccount.from_url(url)
+    counts: Counter[str] = Counter()
+    errors: list[tuple[str, str]] = []
+    try:
+        imap = _connect(account)
+    except OSError as exc:
+        raise InputError(f"imap: cannot reach {account.host}:{account.port} ({exc})") from None
+    try:
+        try:
+            imap.login(account.user, account.password)
+            status, _ = imap.select(f'"{account.folder}"')
+        except imaplib.IMAP4.error as exc:
+            raise InputError(f"imap: {exc}") from None
+        if status != "OK":
+            raise InputError(f"imap: no folder {account.folder!r}")
+        _, found = imap.uid("SEARCH", "UNSEEN")
+        uids = (found[0] or b"").split()[:limit] if found else []
+        for done, uid in enumerate(uids, start=1):
+            name = f"uid {uid.decode()}"
+            _, data = imap.uid("FETCH", uid, "(BODY.PEEK[])")
+            raw = _fetched(data or [])
+            if raw is None:
+                counts[Outcome.ERROR.value] += 1
+                errors.append((name, "imap: the server sent no message"))
+            else:
+                try:
+                    counts[receive_message(raw, actor=actor).outcome] += 1
+                except InputError as exc:
+                    counts[Outcome.ERROR.value] += 1
+                    errors.append((name, " ".join(str(exc).split())[:200]))
+                except DatabaseError:
+                    log.warning("email: database error on IMAP %s, left unseen", name)
+                    raise
+            imap.uid("STORE", uid, "+FLAGS", "(\\Seen)")
+            if progress is not None:
+                progress(done, len(uids))
+    finally:
+        with contextlib.suppress(imaplib.IMAP4.error, OSError):
+            imap.logout()
+    return MailboxSummary(len(uids), dict(counts), errors)
+
+
+def read_monitored_inbox() -> int:
+    """The worker's pass over ``ONEFUNNEL_INBOUND_IMAP_URL`` (when set), as the system: how
+    many messages were read. A server that cannot be reached or refuses the login is logged
+    and tried again on the next pass."""
+    url = str(getattr(settings, "ONEFUNNEL_INBOUND_IMAP_URL", "") or "")
+    if not url:
+        return 0
+    try:
+        return receive_imap(url, actor=SYSTEM).messages
+    except InputError as exc:
+        log.warning("email: monitored inbox not read: %s", exc)
+        return 0
