@@ -1,7 +1,8 @@
 """The mail that comes back, end to end with real parts: a sequence's email goes out over SMTP
 (aiosmtpd on loopback), the contact's reply — built with that email's Message-ID in
 ``In-Reply-To`` — is piped into ``onefunnel email receive`` as an MTA would, and the enrollment
-stops as ``replied``. Bad input on the pipe exits 1 with one line; mailboxes print a summary."""
+stops as ``replied``. Bad input on the pipe exits 1 with one line; mailboxes and an IMAP folder
+(a real Dovecot) print a summary."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import httpx
 from tests import inbound_messages as mails
 from tests.e2e.conftest import ONEFUNNEL, Install
 from tests.e2e.servers import free_port, wait_for
+from tests.imap_server import imap_server
 from tests.mail_server import smtp_server
 
 SEQUENCE = {
@@ -122,6 +124,17 @@ def test_a_reply_piped_from_the_mta_stops_the_sequence(install: Install, tmp_pat
             assert "no From and no Message-ID" in table.stdout
             suppressed = install.query("SELECT email, reason FROM onefunnel_emailsuppression")
             assert suppressed == [("peter@initech.example", "bounced")]
+
+            # A monitored IMAP folder on a real Dovecot.
+            with imap_server() as imap:
+                imap.deliver(mails.arf_complaint("peter@initech.example", ours).as_bytes())
+                polled = _json(install, "email", "receive", "--imap", imap.url())
+                assert (polled["messages"], polled["complaint"]) == (1, 1)
+                assert imap.unseen() == 0
+                wrong = install.run("email", "receive", "--imap", imap.url(password="no"),
+                                    check=False)  # fmt: skip
+                assert wrong.returncode == 1
+                assert wrong.stderr.startswith("error: imap: ")
         finally:
             server.terminate()
             server.wait(timeout=30)

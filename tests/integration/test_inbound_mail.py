@@ -1,6 +1,7 @@
 """Reading the mail that comes back, on the database: a reply stops the sequence (``replied``),
 a bounce or complaint suppresses the address, automatic answers and delays change nothing, the
-same message read twice records once; mailboxes (mbox, Maildir) and ``POST /api/email/inbound``."""
+same message read twice records once; mailboxes (mbox, Maildir), an IMAP folder on a real
+Dovecot, and ``POST /api/email/inbound``."""
 
 from __future__ import annotations
 
@@ -28,12 +29,18 @@ from onefunnel.models import (
 from onefunnel.services.access import SYSTEM, actor_for
 from onefunnel.services.errors import InputError
 from onefunnel.services.keys import create_key
-from onefunnel.services.marketing.inbound_mail import receive_mailbox, receive_message
+from onefunnel.services.marketing.inbound_mail import (
+    read_monitored_inbox,
+    receive_imap,
+    receive_mailbox,
+    receive_message,
+)
 from onefunnel.services.marketing.sequence_sending import send_due
 from onefunnel.services.marketing.sequences import create_sequence, enroll
 from onefunnel.services.stages import change_stage
 from tests import inbound_messages as mails
 from tests.conftest import T0
+from tests.imap_server import imap_server
 
 pytestmark = pytest.mark.django_db
 
@@ -279,3 +286,40 @@ def test_the_api_refuses_twenty_megabytes(sent: EmailSend) -> None:
     response = _post(raw, key=key)
     assert response.status_code == 413
     assert _state() == (EnrollmentState.ACTIVE.value, None)
+
+
+# ------------------------------------------------------------------- IMAP (real Dovecot)
+
+
+def test_a_monitored_imap_folder_is_read_once(sent: EmailSend) -> None:
+    with imap_server() as server:
+        server.deliver(mails.exchange_out_of_office(TO, sent.message_id).as_bytes())
+        server.deliver(mails.reply(TO, sent.message_id).as_bytes())
+        server.deliver(b"Subject: no sender\r\n\r\nhello\r\n")
+        summary = receive_imap(server.url(), actor=SYSTEM).as_dict()
+        assert summary["messages"] == 3
+        assert (summary["auto_reply"], summary["reply"], summary["error"]) == (1, 1, 1)
+        assert summary["errors_by_message"][0]["message"] == "uid 3"
+        assert _state() == (EnrollmentState.STOPPED.value, StopReason.REPLIED.value)
+        assert server.unseen() == 0  # each marked seen, the unreadable one too
+        assert receive_imap(server.url(), actor=SYSTEM).messages == 0
+        server.deliver(mails.postfix_bounce(TO, sent.message_id).as_bytes())
+        with override_settings(ONEFUNNEL_INBOUND_IMAP_URL=server.url()):
+            assert read_monitored_inbox() == 1  # the worker's pass
+        assert EmailSuppression.objects.get().reason == "bounced"
+
+
+def test_imap_problems_are_named(sent: EmailSend) -> None:
+    with imap_server() as server:
+        with pytest.raises(InputError, match=r"imap: .*(?i:authentication failed)"):
+            receive_imap(server.url(password="wrong"), actor=SYSTEM)
+        with pytest.raises(InputError, match="imap: no folder 'Nope'"):
+            receive_imap(server.url(folder="Nope"), actor=SYSTEM)
+        port = server.port
+    with pytest.raises(InputError, match=r"imap: cannot reach 127\.0\.0\.1"):
+        receive_imap(f"imap://u:p@127.0.0.1:{port}/INBOX", actor=SYSTEM)
+    for url in ("http://u:p@h/INBOX", "imaps://h:99999/INBOX", "imap://h/INBOX"):
+        with pytest.raises(InputError, match="imap: "):
+            receive_imap(url, actor=SYSTEM)
+    with override_settings(ONEFUNNEL_INBOUND_IMAP_URL=f"imap://u:p@127.0.0.1:{port}/"):
+        assert read_monitored_inbox() == 0  # logged; the next pass tries again
