@@ -323,31 +323,48 @@ def receive_imap(
             raise InputError(f"imap: {exc}") from None
         if status != "OK":
             raise InputError(f"imap: no folder {account.folder!r}")
-        _, found = imap.uid("SEARCH", "UNSEEN")
-        uids = (found[0] or b"").split()[:limit] if found else []
-        for done, uid in enumerate(uids, start=1):
-            name = f"uid {uid.decode()}"
-            _, data = imap.uid("FETCH", uid, "(BODY.PEEK[])")
-            raw = _fetched(data or [])
-            if raw is None:
-                counts[Outcome.ERROR.value] += 1
-                errors.append((name, "imap: the server sent no message"))
-            else:
-                try:
-                    counts[receive_message(raw, actor=actor).outcome] += 1
-                except InputError as exc:
-                    counts[Outcome.ERROR.value] += 1
-                    errors.append((name, " ".join(str(exc).split())[:200]))
-                except DatabaseError:
-                    log.warning("email: database error on IMAP %s, left unseen", name)
-                    raise
-            imap.uid("STORE", uid, "+FLAGS", "(\\Seen)")
-            if progress is not None:
-                progress(done, len(uids))
+        uids = _read_unseen(imap, actor, limit, counts, errors, progress)
+    except (imaplib.IMAP4.error, OSError) as exc:
+        # The connection dropped or the server refused a command: what was read is recorded
+        # (and marked seen); the rest stays unseen for the next time.
+        raise InputError(f"imap: {' '.join(str(exc).split())[:200]}") from None
     finally:
         with contextlib.suppress(imaplib.IMAP4.error, OSError):
             imap.logout()
     return MailboxSummary(len(uids), dict(counts), errors)
+
+
+def _read_unseen(
+    imap: imaplib.IMAP4,
+    actor: Actor,
+    limit: int,
+    counts: Counter[str],
+    errors: list[tuple[str, str]],
+    progress: Callable[[int, int], None] | None,
+) -> list[bytes]:
+    """Read, record and mark seen the folder's unseen messages; their UIDs."""
+    _, found = imap.uid("SEARCH", "UNSEEN")
+    uids = (found[0] or b"").split()[:limit] if found else []
+    for done, uid in enumerate(uids, start=1):
+        name = f"uid {uid.decode()}"
+        _, data = imap.uid("FETCH", uid, "(BODY.PEEK[])")
+        raw = _fetched(data or [])
+        if raw is None:
+            counts[Outcome.ERROR.value] += 1
+            errors.append((name, "imap: the server sent no message"))
+        else:
+            try:
+                counts[receive_message(raw, actor=actor).outcome] += 1
+            except InputError as exc:
+                counts[Outcome.ERROR.value] += 1
+                errors.append((name, " ".join(str(exc).split())[:200]))
+            except DatabaseError:
+                log.warning("email: database error on IMAP %s, left unseen", name)
+                raise
+        imap.uid("STORE", uid, "+FLAGS", "(\\Seen)")
+        if progress is not None:
+            progress(done, len(uids))
+    return uids
 
 
 def read_monitored_inbox() -> int:
