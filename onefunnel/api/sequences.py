@@ -173,7 +173,8 @@ class InboundOut(Schema):
     suppressed: bool
 
 
-INBOUND_TYPES = ("message/rfc822",)
+#: The raw message as MTAs and inbound webhooks post it (some say only application/octet-stream).
+INBOUND_TYPES = ("message/rfc822", "application/octet-stream")
 
 
 def _refused(status: int, loc: str, msg: str) -> Status[ErrorOut]:
@@ -187,20 +188,23 @@ def _refused(status: int, loc: str, msg: str) -> Status[ErrorOut]:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                kind: {"schema": {"type": "string", "format": "binary"}} for kind in INBOUND_TYPES
+            },
         }
     },
 )
 @inputs
 def email_inbound(request: HttpRequest) -> Any:
-    """Read one raw email that came back (the body, ``Content-Type: message/rfc822``, as an
-    ESP's inbound webhook or an MTA would post it): a reply to one of our emails stops the
-    contact's enrollments, a bounce (RFC 3464 DSN) or complaint (RFC 5965 ARF) suppresses the
-    address; automatic answers, delays and unmatched messages are answered but not recorded.
+    """Read one raw email that came back (the body, ``Content-Type: message/rfc822`` or
+    ``application/octet-stream``, as an inbound webhook or an MTA would post it): a reply to
+    one of our emails stops the contact's enrollments, a bounce (RFC 3464 DSN) or complaint
+    (RFC 5965 ARF) suppresses the address; automatic answers, delays and unmatched messages
+    are answered but not recorded.
     The same message posted twice records once. 413 over ``ONEFUNNEL_INBOUND_MAX_BYTES``, 415
     for another content type, 422 for a body that is no email message."""
     if request.content_type not in INBOUND_TYPES:
-        return _refused(415, "content_type", "content type: send message/rfc822 (the raw email)")
+        return _refused(415, "content_type", "content type: send the raw email as message/rfc822")
     limit = inbound_mail.max_message_bytes()
     too_big = f"body: larger than {limit} bytes"
     try:

@@ -254,7 +254,8 @@ def test_the_api_reads_a_raw_reply(sent: EmailSend) -> None:
     assert body["outcome"] == "reply"
     assert body["stopped"] == 1
     assert _state()[1] == StopReason.REPLIED.value
-    again = _post(mails.reply(TO, sent.message_id).as_bytes(), key=key).json()
+    raw = mails.reply(TO, sent.message_id).as_bytes()
+    again = _post(raw, key=key, content_type="application/octet-stream").json()
     assert (again["outcome"], again["stopped"]) == ("reply", 0)  # a second reply: stopped already
 
 
