@@ -8,6 +8,7 @@ otherwise a key is generated once into ``$ONEFUNNEL_HOME/.onefunnel-secret``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import dj_database_url
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 
 from onefunnel.private_files import write_private
 
@@ -263,3 +265,10 @@ ONEFUNNEL_INBOUND_IMAP_URL = os.environ.get("ONEFUNNEL_INBOUND_IMAP_URL", "")
 ONEFUNNEL_TRUSTED_PROXIES = [
     p.strip() for p in os.environ.get("ONEFUNNEL_TRUSTED_PROXIES", "").split(",") if p.strip()
 ]
+for _proxy in ONEFUNNEL_TRUSTED_PROXIES:
+    try:  # a typo fails at start, not on every request
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"ONEFUNNEL_TRUSTED_PROXIES: {_proxy!r} is not an IP address or network"
+        ) from None
