@@ -22,6 +22,7 @@ _django = get_asgi_application()
 
 # Imported after the Django set-up above: the tracking API reads settings and models.
 from onefunnel.api.tracking import Answer, answer, max_body  # noqa: E402
+from onefunnel.client_address import client_address  # noqa: E402
 
 TRACKING_PREFIX = "/v1/"
 BEACON_PREFIX = "/beacon/v1/"
@@ -67,12 +68,11 @@ async def tracking(scope: dict[str, Any], receive: Any, send: Any) -> None:
     kind = path[len(BEACON_PREFIX if beacon else TRACKING_PREFIX) :]
     if beacon and kind != "batch":
         kind = f"beacon/{kind}"  # only batches come by beacon: anything else is a 404
-    client = scope.get("client") or ("", 0)
+    peer = scope.get("client") or ("", 0)
+    client = client_address(str(peer[0]), headers.get("x-forwarded-for", ""))
     query = bytes(scope.get("query_string", b"")).decode("latin-1")
     try:
-        result = await answer(
-            str(scope["method"]), kind, headers, body, client=str(client[0]), query=query
-        )
+        result = await answer(str(scope["method"]), kind, headers, body, client=client, query=query)
     except Exception:
         # A bug, not the sender's fault: a 500 it will retry (messages are deduplicated).
         log.exception("tracking request to %s failed", scope["path"])

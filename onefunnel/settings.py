@@ -8,6 +8,7 @@ otherwise a key is generated once into ``$ONEFUNNEL_HOME/.onefunnel-secret``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import dj_database_url
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 
 from onefunnel.private_files import write_private
 
@@ -212,6 +214,8 @@ CACHES: dict[str, dict[str, Any]] = {
     )
 }
 RATELIMIT_USE_CACHE = "default"
+# django-ratelimit's key="ip" is the client behind trusted proxies (ONEFUNNEL_TRUSTED_PROXIES).
+RATELIMIT_IP_META_KEY = "onefunnel.client_address.client_ip"
 # Requests from web pages (with an Origin): per client address and per write key ("" = off).
 ONEFUNNEL_TRACKING_RATE_PER_IP = os.environ.get("ONEFUNNEL_TRACKING_RATE_PER_IP", "1200/m")
 ONEFUNNEL_TRACKING_RATE_PER_KEY = os.environ.get("ONEFUNNEL_TRACKING_RATE_PER_KEY", "12000/m")
@@ -249,3 +253,22 @@ ONEFUNNEL_PUBLIC_URL = os.environ.get("ONEFUNNEL_PUBLIC_URL", "http://localhost:
 ONEFUNNEL_EMAIL_PER_DOMAIN_PER_MINUTE = int(
     os.environ.get("ONEFUNNEL_EMAIL_PER_DOMAIN_PER_MINUTE", "30")
 )
+# Inbound mail (replies, bounces, complaints): the largest message read whole; a larger one is
+# read by its headers alone (`onefunnel email receive`) or refused with 413 (the API).
+ONEFUNNEL_INBOUND_MAX_BYTES = int(
+    os.environ.get("ONEFUNNEL_INBOUND_MAX_BYTES", str(10 * 1024 * 1024))
+)
+# A monitored IMAP folder the worker reads each pass (imaps://user:password@host:993/INBOX).
+ONEFUNNEL_INBOUND_IMAP_URL = os.environ.get("ONEFUNNEL_INBOUND_IMAP_URL", "")
+# The client's address behind a load balancer: the proxies (IPs or CIDR networks, comma-separated)
+# whose X-Forwarded-For is believed. Empty (the default) trusts no proxy: REMOTE_ADDR is the client.
+ONEFUNNEL_TRUSTED_PROXIES = [
+    p.strip() for p in os.environ.get("ONEFUNNEL_TRUSTED_PROXIES", "").split(",") if p.strip()
+]
+for _proxy in ONEFUNNEL_TRUSTED_PROXIES:
+    try:  # a typo fails at start, not on every request
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"ONEFUNNEL_TRUSTED_PROXIES: {_proxy!r} is not an IP address or network"
+        ) from None

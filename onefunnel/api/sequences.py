@@ -12,15 +12,15 @@ when saved, with the step and part named in ``errors``).
 
 from typing import Annotated, Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, RawPostDataException
 from ninja import Router, Schema, Status
 from pydantic import Field
 
 from onefunnel.api.crm import READ, WRITE_MARKETING, inputs
-from onefunnel.api.deals import ERRORS, ErrorOut, Id, actor_of
+from onefunnel.api.deals import ERRORS, ErrorItem, ErrorOut, Id, actor_of
 from onefunnel.api.root import api
 from onefunnel.services.errors import InputError
-from onefunnel.services.marketing import email_events, sequences
+from onefunnel.services.marketing import email_events, inbound_mail, sequences
 
 router = Router(auth=READ, tags=["sequences"])
 
@@ -158,6 +158,70 @@ def email_event(request: HttpRequest, payload: EmailEventIn) -> Any:
     by the send's Message-ID): the address is suppressed (not for a reply) and its
     enrollments stop."""
     result = email_events.record_event(actor=actor_of(request), **payload.model_dump())
+    return result.as_dict()
+
+
+class InboundOut(Schema):
+    outcome: str = Field(
+        description="reply, bounce, complaint, auto_reply, transient, notice, unmatched, duplicate"
+    )
+    reason: str
+    message_id: str = Field(description="The inbound message's own Message-ID")
+    email: str = Field(description="The address recorded (reply, bounce, complaint)")
+    send_message_id: str = Field(description="The Message-ID of our email it answered")
+    stopped: int
+    suppressed: bool
+
+
+#: The raw message as MTAs and inbound webhooks post it (some say only application/octet-stream).
+INBOUND_TYPES = ("message/rfc822", "application/octet-stream")
+
+
+def _refused(status: int, loc: str, msg: str) -> Status[ErrorOut]:
+    return Status(status, ErrorOut(detail=msg, errors=[ErrorItem(loc=["body", loc], msg=msg)]))
+
+
+@router.post(
+    "/email/inbound",
+    response={200: InboundOut, 413: ErrorOut, 415: ErrorOut, **ERRORS},
+    auth=WRITE_MARKETING,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                kind: {"schema": {"type": "string", "format": "binary"}} for kind in INBOUND_TYPES
+            },
+        }
+    },
+)
+@inputs
+def email_inbound(request: HttpRequest) -> Any:
+    """Read one raw email that came back (the body, ``Content-Type: message/rfc822`` or
+    ``application/octet-stream``, as an inbound webhook or an MTA would post it): a reply to
+    one of our emails stops the contact's enrollments, a bounce (RFC 3464 DSN) or complaint
+    (RFC 5965 ARF) suppresses the address; automatic answers, delays and unmatched messages
+    are answered but not recorded.
+    The same message posted twice records once. 413 over ``ONEFUNNEL_INBOUND_MAX_BYTES``, 415
+    for another content type, 422 for a body that is no email message."""
+    if request.content_type not in INBOUND_TYPES:
+        return _refused(415, "content_type", "content type: send the raw email as message/rfc822")
+    limit = inbound_mail.max_message_bytes()
+    too_big = f"body: larger than {limit} bytes"
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return _refused(413, "size", too_big)
+    try:
+        # Read the stream, not request.body: the inbound limit is its own, not Django's
+        # DATA_UPLOAD_MAX_MEMORY_SIZE for forms.
+        raw = request.read(limit + 1)
+    except RawPostDataException:
+        raw = request.body
+    if len(raw) > limit:
+        return _refused(413, "size", too_big)
+    result = inbound_mail.receive_message(raw, actor=actor_of(request), max_bytes=limit)
     return result.as_dict()
 
 

@@ -59,6 +59,7 @@ from onefunnel.api.tracking_browser import (
     preflight_headers,
     query_write_key,
 )
+from onefunnel.client_address import client_ip
 from onefunnel.domain.origins import request_origin
 from onefunnel.domain.tracking import (
     BatchError,
@@ -327,7 +328,7 @@ async def endpoint(request: HttpRequest, kind: str = "batch") -> HttpResponse:
         kind,
         headers,
         body,
-        client=str(request.META.get("REMOTE_ADDR") or ""),
+        client=client_ip(request),
         query=str(request.META.get("QUERY_STRING") or ""),
     )
     response = HttpResponse(result.body, status=result.status, content_type="application/json")

@@ -549,7 +549,7 @@ def worker(
             f"{result.renewals_opened}, contracts renewed {result.contracts_renewed}, "
             f"ended {result.contracts_ended}; went cold {result.went_cold}, segments "
             f"refreshed {result.segments_refreshed}; emails sent {result.emails_sent}, "
-            f"bounced {result.emails_bounced}",
+            f"bounced {result.emails_bounced}, inbound read {result.inbound_read}",
             highlight=False,
         )
         if once:

@@ -29,7 +29,9 @@ AsOption = Annotated[
 ]
 
 sequences_app = typer.Typer(help="Email sequences: create, list, show, enroll, send-due.")
-email_app = typer.Typer(help="Email: record bounces, complaints, unsubscribes and replies.")
+email_app = typer.Typer(
+    help="Email: record bounces, complaints, unsubscribes and replies; read the mail that comes back."
+)
 app.add_typer(sequences_app, name="sequences")
 app.add_typer(email_app, name="email")
 
@@ -200,3 +202,97 @@ def email_event(
 
     result = record_event(kind, actor=_actor(actor), email=email, message_id=message_id)
     emit_object(result.as_dict(), fmt, title="email event")
+
+
+def _stdin_message(limit: int) -> bytes:
+    import sys
+
+    stream = sys.stdin.buffer
+    raw = stream.read(limit + 1)
+    # Read the rest of an oversized message too (and drop it), so the MTA writing into this
+    # pipe never sees a broken pipe; the parser reads such a message by its headers alone.
+    while len(raw) > limit and stream.read(1 << 20):
+        pass
+    return raw
+
+
+def _mailbox(
+    mbox: Path | None, maildir: Path | None, imap: str, actor: Actor, fmt: OutputFormat
+) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from onefunnel.cli.output import err_console
+    from onefunnel.services.marketing.inbound_mail import ImapAccount, receive_imap, receive_mailbox
+
+    with Progress(
+        TextColumn("reading messages"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("read", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        if imap:
+            account = ImapAccount.from_url(imap)
+            title = f"imap {account.host} {account.folder}"
+            summary = receive_imap(imap, actor=actor, progress=progress)
+        else:
+            kind, path = ("mbox", mbox) if mbox is not None else ("maildir", maildir)
+            assert path is not None
+            title = f"{kind} {path.name}"
+            summary = receive_mailbox(path, kind=kind, actor=actor, progress=progress)
+    data = summary.as_dict()
+    if fmt is OutputFormat.json:
+        emit_object(data, fmt)
+        return
+    counts = {k: v for k, v in data.items() if k != "errors_by_message"}
+    emit_object(counts, fmt, title=title)
+    if summary.errors:
+        emit_rows(data["errors_by_message"], fmt, title="errors by message",
+                  columns=("message", "error"))  # fmt: skip
+
+
+@email_app.command("receive")
+@translate_errors
+def email_receive(
+    mbox: Annotated[Path | None, typer.Option("--mbox", help="Read an mbox file")] = None,
+    maildir: Annotated[Path | None, typer.Option("--maildir", help="Read a Maildir")] = None,
+    imap: Annotated[
+        str,
+        typer.Option(
+            "--imap",
+            help="Read the unseen messages of an IMAP folder: imaps://user:pass@host:993/INBOX",
+        ),
+    ] = "",
+    actor: AsOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Read mail that came back — replies, bounces (DSN), complaints (ARF): one raw message
+    on stdin (for an MTA pipe), or a whole mailbox. A reply to one of our emails stops the
+    contact's enrollments; a bounce or complaint suppresses the address; automatic answers
+    and delays are ignored; a message naming none of our emails is unmatched. Exit 0 for all
+    of these, 1 for input that is no email message, 75 (EX_TEMPFAIL: the MTA retries) when
+    the database cannot be reached."""
+    if sum(1 for given in (mbox, maildir, imap or None) if given is not None) > 1:
+        raise ValueError("mbox: give one of --mbox, --maildir or --imap")
+    from django.db import DatabaseError
+
+    from onefunnel.cli.output import fail
+
+    try:
+        _ready()
+        if mbox is not None or maildir is not None or imap:
+            _mailbox(mbox, maildir, imap, _actor(actor), fmt)
+            return
+        from onefunnel.services.marketing.inbound_mail import max_message_bytes, receive_message
+
+        raw = _stdin_message(max_message_bytes())
+        result = receive_message(raw, actor=_actor(actor))
+    except DatabaseError as exc:
+        fail(f"database: {exc}".splitlines()[0], code=75)
+    emit_object(result.as_dict(), fmt, title="inbound email")

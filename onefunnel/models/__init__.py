@@ -9,6 +9,7 @@ from onefunnel.models.deals import Deal, DealHistory, DealSource, Pipeline, Pipe
 from onefunnel.models.forms import Form, FormSubmission
 from onefunnel.models.handoffs import Handoff, HandoffCredit
 from onefunnel.models.inbound import ContactMerge, InboundBatch
+from onefunnel.models.inbound_mail import InboundEmail
 from onefunnel.models.keys import ApiKey
 from onefunnel.models.plan import CampaignBudget, DealForecast, Plan, Target
 from onefunnel.models.routing import (
@@ -60,6 +61,7 @@ __all__ = [
     "HandoffRouting",
     "HealthConfig",
     "InboundBatch",
+    "InboundEmail",
     "Pipeline",
     "PipelineStage",
     "Plan",

@@ -1,6 +1,7 @@
 """The background worker's one pass: handle breached SLAs, run the renewal check (open due
 renewal deals, renew and end contract terms), send leads that went cold to nurture, refresh the
-segments that are due, then send due webhooks.
+segments that are due, then send due webhooks and emails, and read the monitored inbox
+(``ONEFUNNEL_INBOUND_IMAP_URL``) when there is one.
 
 Each pass is idempotent and reads its state from the database, so the worker can be stopped,
 restarted or run by cron (``onefunnel worker --once``) without losing or repeating anything;
@@ -21,6 +22,7 @@ from onefunnel.models import WebhookDelivery
 from onefunnel.services.accounts.renewals import run_renewal_check
 from onefunnel.services.handoffs import evaluate_breaches
 from onefunnel.services.marketing.going_cold import sweep as sweep_cold
+from onefunnel.services.marketing.inbound_mail import read_monitored_inbox
 from onefunnel.services.marketing.segments import refresh_due
 from onefunnel.services.marketing.sequence_sending import send_due
 from onefunnel.services.webhooks import deliver_due
@@ -43,6 +45,7 @@ class WorkerPass:
     segments_refreshed: int = 0
     emails_sent: int = 0
     emails_bounced: int = 0
+    inbound_read: int = 0
 
 
 #: When this process last finished a going-cold sweep: the sweep reads every lead in the
@@ -73,6 +76,7 @@ def run_once(*, now: datetime | None = None, client: httpx.Client | None = None)
     refreshed = refresh_due(now=moment)
     results = deliver_due(now=moment, client=client)
     emails = send_due(now=moment)
+    inbound = read_monitored_inbox()
     statuses = [r.status for r in results]
     return WorkerPass(
         at=moment,
@@ -88,4 +92,5 @@ def run_once(*, now: datetime | None = None, client: httpx.Client | None = None)
         segments_refreshed=len(refreshed),
         emails_sent=emails.sent,
         emails_bounced=emails.bounced,
+        inbound_read=inbound,
     )

@@ -34,6 +34,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 from django_ratelimit.core import is_ratelimited  # type: ignore[import-untyped]
 
+from onefunnel.client_address import client_ip
 from onefunnel.domain.forms import (
     ANONYMOUS_ID,
     HONEYPOT,
@@ -141,7 +142,7 @@ def _read_values(request: HttpRequest) -> dict[str, object]:
 
 def _visit(request: HttpRequest) -> Visit:
     return Visit(
-        ip=request.META.get("REMOTE_ADDR") or None,
+        ip=client_ip(request) or None,
         user_agent=request.headers.get("User-Agent", ""),
         page_url=request.headers.get("Referer", ""),
     )

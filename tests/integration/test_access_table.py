@@ -283,6 +283,7 @@ API: dict[tuple[str, str], frozenset[str]] = {
     ("PATCH", "/api/sequences/{sequence_id}"): MARKETING | {"key:crm_write"},
     ("POST", "/api/sequences/{sequence_id}/enroll"): MARKETING | {"key:crm_write"},
     ("POST", "/api/email/events"): MARKETING | {"key:crm_write"},
+    ("POST", "/api/email/inbound"): MARKETING | {"key:crm_write"},
 }
 
 # ----------------------------------------------------------------------------- the walk
