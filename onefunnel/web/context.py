@@ -12,7 +12,7 @@ from onefunnel.services.access import actor_for
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     """``nav.queue`` for those with a queue, ``nav.role`` the role the home page follows,
-    ``nav.forms`` for marketing (its forms list)."""
+    ``nav.forms`` and ``nav.sequences`` for marketing (its forms and email sequences)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
@@ -25,6 +25,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "queue": bool(actor.roles & sellers),
             "role": role.label if role else "",
             "forms": actor.has(Role.MARKETING),
+            "sequences": actor.has(Role.MARKETING),
             # Customers: account managers' workspace, and the roles that read every account.
             "customers": bool(actor.roles & (readers | {Role.ACCOUNT_MANAGER})),
             "leadership": bool(actor.roles & readers),
