@@ -104,8 +104,16 @@ def test_the_numbers_on_the_pages_are_the_services_and_the_apis(history: int) ->
 
     marketer = _client("mia", "marketing")
     listing = marketer.get("/sequences").content.decode()
-    for testid, value in (("enrolled", 5), ("completed", 3), ("stopped", 2), ("sent", 8),
-                          ("opened", 2), ("clicked", 1), ("unsubscribed", 1), ("bounced", 1)):
+    for testid, value in (
+        ("enrolled", 5),
+        ("completed", 3),
+        ("stopped", 2),
+        ("sent", 8),
+        ("opened", 2),
+        ("clicked", 1),
+        ("unsubscribed", 1),
+        ("bounced", 1),
+    ):
         assert _numbers_on(listing, testid) == [value], testid
     api = marketer.get(f"/api/sequences/{history}").json()
     assert api["enrollments"] == n.enrollments
@@ -149,11 +157,13 @@ def test_roles(history: int) -> None:
     reader = _client("lee", "leadership")
     rep = _client("sam", "sales_rep")
     page = marketer.get("/sequences").content.decode()
-    assert 'href="/sequences"' in page and "New sequence" in page
+    assert 'href="/sequences"' in page
+    assert "New sequence" in page
     for client in (reader, rep):
         text = client.get(f"/sequences/{history}").content.decode()
         assert "Win back" in text
-        assert "Edit the sequence" not in text and "Pause" not in text
+        assert "Edit the sequence" not in text
+        assert "Pause" not in text
         assert client.get("/sequences/new").status_code == 403
         assert client.get(f"/sequences/{history}/edit").status_code == 403
         assert client.post(f"/sequences/{history}/active", {"active": "0"}).status_code == 403
@@ -204,7 +214,9 @@ def test_an_unknown_variable_is_refused_with_its_field_named_and_nothing_saved(
     campaign: Campaign,
 ) -> None:
     marketer = _client("mia", "marketing")
-    bad = marketer.post("/sequences/new", _form(**{"steps-0-html": "<p>{{ contact.password }}</p>"}))
+    bad = marketer.post(
+        "/sequences/new", _form(**{"steps-0-html": "<p>{{ contact.password }}</p>"})
+    )
     assert bad.status_code == 422
     page = bad.content.decode()
     assert 'data-testid="error-steps-0-html"' in page
@@ -234,7 +246,8 @@ def test_enroll_a_segment_pause_and_resume(history: int, make_contact: MakeConta
     )
     done = marketer.post(f"/sequences/{history}/enroll", {"segment": str(segment.id)}, follow=True)
     text = done.content.decode()
-    assert "Enrolled 1; 5 were in the sequence already." in text
+    # The unsubscribed contact went to nurture: out of the segment; the other four are in.
+    assert "Enrolled 1; 4 were in the sequence already." in text
     assert numbers_of(history).enrolled == 6
     paused = marketer.post(f"/sequences/{history}/active", {"active": "0"}, follow=True)
     assert "Sequence paused." in paused.content.decode()
