@@ -312,6 +312,11 @@ class RecordRow:
     source: str
     send_id: int | None = None
 
+    @property
+    def stop_reason_words(self) -> str:
+        """The stop reason in words ("booked demo"), or "" when it did not stop."""
+        return self.stop_reason.replace("_", " ")
+
 
 def _measure(value: str) -> Measure:
     try:
