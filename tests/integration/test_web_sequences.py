@@ -265,7 +265,11 @@ def test_a_step_previews_for_a_contact(history: int) -> None:
         f"/sequences/{history}/preview", {"step": "0", "contact": "p1@acme1.example"}
     )
     assert page.status_code == 200
-    assert 'data-testid="preview-subject">Hello P1<' in page.content.decode()
+    text = page.content.decode()
+    assert 'data-testid="preview-subject">Hello P1<' in text
+    # The email's HTML is shown as its source, never as markup of the page.
+    assert "&lt;p&gt;Hi P1&lt;/p&gt;" in text
+    assert "<p>Hi P1</p>" not in text
     unknown = _client("mia", "marketing").get(
         f"/sequences/{history}/preview", {"step": "9", "contact": "p1@acme1.example"}
     )
