@@ -227,27 +227,32 @@ def _field_key(loc: str) -> str:
     return f"steps-{index}-{part}" if part else f"steps-{index}"
 
 
-def _posted_steps(request: HttpRequest) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The steps as the service takes them (blank ones left out) and as the form shows them."""
+def _shown_steps(request: HttpRequest) -> list[dict[str, Any]]:
+    """Every step block posted, as the form shows it again."""
     post = request.POST
     try:
         count = min(int(post.get("step_count", "0")), MAX_STEPS + 1)
     except ValueError:
         count = 0
-    shown: list[dict[str, Any]] = []
+    parts = ("wait_days", "subject", "html", "text")
+    return [
+        {"index": i, **{k: post.get(f"steps-{i}-{k}", "") for k in parts}}
+        for i in range(max(count, 0))
+    ]
+
+
+def _posted_steps(request: HttpRequest) -> list[dict[str, Any]]:
+    """The steps as the service takes them, blank blocks left out (each keeps its block's
+    ``index``); InputError for a wait that is not a whole number."""
     given: list[dict[str, Any]] = []
-    for i in range(max(count, 0)):
-        values = {
-            k: post.get(f"steps-{i}-{k}", "") for k in ("wait_days", "subject", "html", "text")
-        }
-        shown.append({"index": i, **values})
-        if not any(str(v).strip() for k, v in values.items() if k != "wait_days"):
+    for block in _shown_steps(request):
+        if not any(str(block[k]).strip() for k in ("subject", "html", "text")):
             continue
-        wait_text = str(values["wait_days"]).strip() or "0"
+        wait_text = str(block["wait_days"]).strip() or "0"
         if not wait_text.isdigit():
-            raise InputError(f"steps[{i}].wait_days: a whole number of days")
-        given.append({**values, "wait_days": int(wait_text), "index": i})
-    return given, shown
+            raise InputError(f"steps[{block['index']}].wait_days: a whole number of days")
+        given.append({**block, "wait_days": int(wait_text)})
+    return given
 
 
 def _fields(request: HttpRequest) -> dict[str, Any]:
@@ -292,7 +297,7 @@ def _save(request: HttpRequest, sequence_id: int | None) -> service.SequenceView
     """Create or update from the posted form (InputError naming the field, nothing saved)."""
     actor = actor_for(request.user)
     fields = _fields(request)
-    given, _shown = _posted_steps(request)
+    given = _posted_steps(request)
     origin = [g.pop("index") for g in given]
     try:
         if sequence_id is None:
@@ -317,10 +322,7 @@ def _form_page(
 ) -> HttpResponse:
     if request.method == "POST":
         values = _fields(request)
-        try:
-            _given, steps = _posted_steps(request)
-        except InputError:
-            steps = []
+        steps = _shown_steps(request)
     elif sequence is not None:
         values = {
             "name": sequence.name, "campaign": sequence.campaign,

@@ -232,6 +232,7 @@ def test_an_unknown_variable_is_refused_with_its_field_named_and_nothing_saved(
     bad_wait = marketer.post("/sequences/new", _form(**{"steps-0-wait_days": "soon"}))
     assert bad_wait.status_code == 422
     assert 'data-testid="error-steps-0-wait_days"' in bad_wait.content.decode()
+    assert 'value="soon"' in bad_wait.content.decode()  # the step is shown again as typed
     no_name = marketer.post("/sequences/new", _form(name=" "))
     assert 'data-testid="error-name"' in no_name.content.decode()
     assert not Sequence.objects.exists()
