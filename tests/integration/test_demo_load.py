@@ -192,7 +192,7 @@ def _check_nurture() -> None:
     from onefunnel.services.marketing.sequence_numbers import sequence_numbers
 
     demo = FormSubmission.objects.filter(form__slug="request-a-demo")
-    newsletter = FormSubmission.objects.filter(form__slug="newsletter")
+    newsletter = FormSubmission.objects.filter(form__slug="monthly-newsletter")
     # Today's demo requests came in through the form, each with its consent.
     from onefunnel.services.demo import TODAYS_HAND_RAISES
 

@@ -54,7 +54,7 @@ from onefunnel.services.marketing.sequences import (
 #: The demo company's web site, where its forms are embedded.
 SITE = "https://www.onefunnel-demo.example"
 DEMO_FORM = "request-a-demo"
-NEWSLETTER_FORM = "newsletter"
+NEWSLETTER_FORM = "monthly-newsletter"
 SEQUENCE = "Nurture: not now / no budget"
 CONSENT = (
     "I agree that onefunnel-demo may email me about its products. I can unsubscribe at any"
