@@ -259,7 +259,7 @@ def _sequence_history(actor: Actor, rng: np.random.Generator) -> None:
         .values_list("pk", "contact_id", "reason", "decided_at")
     )
     # A marketer also enrolled, by hand, leads resting in nurture (oldest first).
-    batch_at = ANCHOR - timedelta(days=BATCH_DAYS_BEFORE_END)
+    batch_at = ANCHOR - timedelta(days=BATCH_DAYS_BEFORE_END, hours=14)  # at 10:00
     batch = list(
         Contact.objects.filter(stage=Stage.NURTURE.value, email__isnull=False)
         .exclude(pk__in=[r[1] for r in rejections])
