@@ -12,7 +12,8 @@ from onefunnel.services.access import actor_for
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     """``nav.queue`` for those with a queue, ``nav.role`` the role the home page follows,
-    ``nav.forms`` and ``nav.segments`` for marketing (its forms and segments)."""
+    ``nav.forms``, ``nav.segments`` and ``nav.sequences`` for marketing (its forms, segments and
+    email sequences)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
@@ -26,6 +27,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "role": role.label if role else "",
             "forms": actor.has(Role.MARKETING),
             "segments": actor.has(Role.MARKETING),
+            "sequences": actor.has(Role.MARKETING),
             # Customers: account managers' workspace, and the roles that read every account.
             "customers": bool(actor.roles & (readers | {Role.ACCOUNT_MANAGER})),
             "leadership": bool(actor.roles & readers),

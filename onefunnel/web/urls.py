@@ -17,6 +17,7 @@ from onefunnel.web import (
     views_records,
     views_sales,
     views_segments,
+    views_sequences,
     workspace,
 )
 
@@ -99,6 +100,31 @@ urlpatterns = [
     path("segments/<int:segment_id>/edit", views_segments.segment_edit, name="segment-edit"),
     path(
         "segments/<int:segment_id>/refresh", views_segments.segment_refresh, name="segment-refresh"
+    ),
+    # Email sequences: marketing's list, a page each, create and edit, enroll, pause/resume.
+    path("sequences", views_sequences.sequence_list, name="sequences"),
+    path("sequences/new", views_sequences.sequence_create, name="sequence-create"),
+    path("sequences/<int:sequence_id>", views_sequences.sequence, name="sequence"),
+    path("sequences/<int:sequence_id>/edit", views_sequences.sequence_edit, name="sequence-edit"),
+    path(
+        "sequences/<int:sequence_id>/enroll",
+        views_sequences.sequence_enroll,
+        name="sequence-enroll",
+    ),
+    path(
+        "sequences/<int:sequence_id>/active",
+        views_sequences.sequence_active,
+        name="sequence-active",
+    ),
+    path(
+        "sequences/<int:sequence_id>/records",
+        views_sequences.sequence_records,
+        name="sequence-records",
+    ),
+    path(
+        "sequences/<int:sequence_id>/preview",
+        views_sequences.sequence_preview,
+        name="sequence-preview",
     ),
     path("customers", views_accounts.customers, name="customers"),
     path("plan", views_plan.plan, name="plan"),

@@ -83,6 +83,18 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     # Forms: marketing's list for the signed in; a form's public page, definition and submit
     # endpoint for anybody (a made-up slug answers 404).
     ("GET", "forms"): SIGNED_IN,
+    # Email sequences: read by every signed-in user (as the API's reads); written by marketing
+    # (the rule book's edit_marketing), refused to others before any record is read.
+    ("GET", "sequences"): SIGNED_IN,
+    ("GET", "sequences/new"): MARKETING,
+    ("POST", "sequences/new"): MARKETING,
+    ("GET", "sequences/<int:sequence_id>"): SIGNED_IN,
+    ("GET", "sequences/<int:sequence_id>/edit"): MARKETING,
+    ("POST", "sequences/<int:sequence_id>/edit"): MARKETING,
+    ("POST", "sequences/<int:sequence_id>/enroll"): MARKETING,
+    ("POST", "sequences/<int:sequence_id>/active"): MARKETING,
+    ("GET", "sequences/<int:sequence_id>/records"): SIGNED_IN,
+    ("GET", "sequences/<int:sequence_id>/preview"): SIGNED_IN,
     ("GET", "f/<slug:slug>"): EVERYONE,
     ("POST", "f/<slug:slug>"): EVERYONE,
     ("GET", "f/<slug:slug>/form.json"): EVERYONE,

@@ -25,6 +25,9 @@ from onefunnel.services.errors import InputError
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+#: The end of the demo's history (its nurture is dated before it).
+from onefunnel.services.demo.company import ANCHOR as ANCHOR_END  # noqa: E402
+
 
 def _counts() -> dict[str, int]:
     return {
@@ -66,7 +69,12 @@ def test_small_demo_loads_consistently() -> None:
         assert last.get(("account", pk)) == stage
 
     assert Touchpoint.objects.values("message_id").distinct().count() == summary.touchpoints
-    assert not Touchpoint.objects.exclude(message_id__startswith="demo-3-").exists()
+    # Every touch is the demo's: simulated (demo-3-…), or written through the services by the
+    # demo's forms (submission ids demo-3-…) and by the opens and clicks of its nurture emails.
+    others = Touchpoint.objects.exclude(message_id__startswith="demo-3-")
+    others = others.exclude(message_id__regex=r"^form:[0-9]+:demo-3-")
+    others = others.exclude(message_id__startswith="email-open:")
+    assert not others.exclude(message_id__startswith="email-click:").exists()
     assert Touchpoint.objects.filter(contact__isnull=True).count() == 0
     duplicated = Touchpoint.objects.values("message_id").annotate(n=Count("id")).filter(n__gt=1)
     assert not duplicated.exists()
@@ -108,6 +116,7 @@ def test_small_demo_loads_consistently() -> None:
         assert all(a[1] < b[0] for a, b in pairwise(spans))
 
     _check_sales_records()
+    _check_nurture()
 
     users = get_user_model().objects.filter(groups__name__in=[t.value for t in Team]).distinct()
     assert users.count() == summary.users
@@ -173,6 +182,52 @@ def _check_sales_records() -> None:
     assert pending.count() == TODAYS_HAND_RAISES[DemoSize.SMALL]
     assert all(h.trigger == "hand_raise" and h.score_explanation for h in pending)
     assert pending.filter(owner__isnull=False).exists()
+
+
+def _check_nurture() -> None:
+    """Forms, segments and the nurture sequence with its history, and marketing's pages."""
+    from django.test import Client
+
+    from onefunnel.models import EmailSend, FormSubmission, Segment
+    from onefunnel.services.marketing.sequence_numbers import sequence_numbers
+
+    demo = FormSubmission.objects.filter(form__slug="request-a-demo")
+    newsletter = FormSubmission.objects.filter(form__slug="monthly-newsletter")
+    # Today's demo requests came in through the form, each with its consent.
+    from onefunnel.services.demo import TODAYS_HAND_RAISES
+
+    assert demo.count() == TODAYS_HAND_RAISES[DemoSize.SMALL]
+    assert newsletter.count() > 0
+    assert not FormSubmission.objects.filter(consent_given=False).exists()
+    assert set(Segment.objects.values_list("name", flat=True)) == {
+        "Visited pricing twice in 90 days", "Rejected not-now in 90 days",
+        "Renewal within 60 days",
+    }  # fmt: skip
+    (nurture,) = sequence_numbers()
+    assert nurture.entry_reasons == ("not_now", "no_budget")
+    assert len(nurture.steps) == 3
+    assert nurture.sources["on_rejection"] > 0  # sales' not-now and no-budget rejections
+    assert nurture.sources["by_hand"] > 0
+    assert sum(nurture.sources.values()) == nurture.enrolled
+    emails = nurture.emails
+    assert emails.sent > emails.opened > emails.clicked > 0
+    assert emails.unsubscribed == 1
+    assert emails.bounced == 1
+    assert nurture.stopped_by.get("unsubscribed") == 1
+    assert nurture.stopped_by.get("bounced") == 1
+    assert EmailSend.objects.filter(sent_at__gte=ANCHOR_END).count() == 0  # dated in the past
+
+    hannah = get_user_model().objects.filter(groups__name="marketing").order_by("pk")[0]
+    client = Client()
+    client.force_login(hannah)
+    forms = client.get("/forms").content.decode()
+    assert "Request a demo" in forms
+    assert "Newsletter" in forms
+    assert "No forms yet" not in forms
+    page = client.get("/sequences").content.decode()
+    assert "Nurture: not now / no budget" in page
+    assert f'data-testid="sent">{emails.sent}<' in page
+    assert "on rejection: not now, no budget" in page
 
 
 def test_same_demo_twice_is_already_loaded_and_other_data_needs_reset() -> None:

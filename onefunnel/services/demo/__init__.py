@@ -16,7 +16,6 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from onefunnel.domain.stages import Stage, Team
-from onefunnel.domain.touches import Channel, TouchKind
 from onefunnel.models import (
     Account,
     Campaign,
@@ -29,10 +28,16 @@ from onefunnel.models import (
     Touchpoint,
 )
 from onefunnel.services.demo.journeys import ANCHOR, simulate
-from onefunnel.services.demo.load import DATA_MODELS, DEMO_MARKER, empty_tables, load_company
+from onefunnel.services.demo.load import (
+    DATA_MODELS,
+    DEMO_MARKER,
+    empty_tables,
+    load_company,
+    price_handoffs,
+)
+from onefunnel.services.demo.nurture import demo_request, write_nurture
 from onefunnel.services.demo.rows import DemoSize
 from onefunnel.services.errors import InputError
-from onefunnel.services.touches import TouchInput, record_touch
 
 __all__ = ["ANCHOR", "DemoSize", "DemoSummary", "generate_demo"]
 
@@ -83,6 +88,10 @@ def generate_demo(
     if reset:
         empty_tables()
     load_company(company, progress)
+    write_nurture(seed)
+    # The nurture's touches (sign-ups, email opens and clicks) join the leads' journeys: the
+    # handoffs are priced again over them, as the product prices a handoff over its touches.
+    price_handoffs(progress)
     _todays_hand_raises(seed, size)
     # Counted from the database, as a demo already loaded is: today's leads included.
     return _summary(seed, size, started, already_loaded=False)
@@ -94,31 +103,17 @@ TODAYS_HAND_RAISES = {DemoSize.SMALL: 6, DemoSize.MEDIUM: 12, DemoSize.LARGE: 24
 
 
 def _todays_hand_raises(seed: int, size: DemoSize) -> None:
-    """Record today's demo requests as live touches through the product's own rules: a
-    hand-raise moves the contact to intent, which opens a routed handoff with its SLA, score
-    explanation, cost and expected value — as tracking would. The leads are the best-scored
-    known contacts in consideration; each request comes through their latest touch's channel."""
+    """Today's demo requests come in through the web site's "Request a demo" form, as live
+    submissions: a hand-raise moves the contact to intent, which opens a routed handoff with
+    its SLA, score explanation, cost and expected value — as a visitor's would. The leads are
+    the best-scored known contacts in consideration; each request comes from the campaign of
+    their latest touch."""
     now = timezone.now()
     leads = Contact.objects.filter(
         stage=Stage.CONSIDERATION, email__isnull=False, account__isnull=False
     ).order_by("-score", "pk")
     for i, contact_id in enumerate(leads.values_list("pk", flat=True)[: TODAYS_HAND_RAISES[size]]):
-        last = (
-            Touchpoint.objects.filter(contact_id=contact_id)
-            .order_by("-occurred_at", "-pk")
-            .values_list("channel", flat=True)
-            .first()
-        )
-        record_touch(
-            TouchInput(
-                message_id=f"demo-{seed}-{size.value}-hand-raise-{contact_id}",
-                kind=TouchKind.HAND_RAISE,
-                occurred_at=now - timedelta(minutes=23 * (i + 1)),
-                contact_id=contact_id,
-                channel=Channel(last) if last else Channel.DIRECT,
-                properties={"form": "Request a demo", "event": "Demo Requested", "path": "/demo"},
-            )
-        )
+        demo_request(seed, contact_id, now - timedelta(minutes=23 * (i + 1)))
 
 
 def _has_data() -> bool:

@@ -37,14 +37,25 @@ from onefunnel.models import (
     Deal,
     DealForecast,
     DealHistory,
+    EmailSend,
+    EmailSuppression,
+    Enrollment,
+    Form,
+    FormSubmission,
     Handoff,
     HandoffCredit,
     PipelineStage,
+    Segment,
+    SegmentChange,
+    SegmentMember,
+    SegmentRefresh,
+    SequenceStep,
     Spend,
     StageChange,
     Task,
     Touchpoint,
 )
+from onefunnel.models import Sequence as SequenceRow
 from onefunnel.models.routing import HandoffEvent, HandoffRouting, RepProfile
 from onefunnel.models.scoring import ContactScore
 from onefunnel.models.teams import ensure_team_groups
@@ -77,6 +88,18 @@ BATCH = 20_000
 DEMO_MARKER = "demo"
 #: Data tables in the order they can be emptied (children before parents).
 DATA_MODELS: tuple[type[models.Model], ...] = (
+    # Capture and nurture (services/demo/nurture.py writes them through the services).
+    EmailSend,
+    Enrollment,
+    EmailSuppression,
+    SequenceStep,
+    SequenceRow,
+    FormSubmission,
+    Form,
+    SegmentChange,
+    SegmentRefresh,
+    SegmentMember,
+    Segment,
     Activity,
     Task,
     HandoffCredit,

@@ -396,6 +396,7 @@ def update_sequence(
     *,
     actor: Actor,
     name: str | None = None,
+    campaign: str | int | None = None,
     from_email: str | None = None,
     from_name: str | None = None,
     active: bool | None = None,
@@ -415,6 +416,8 @@ def update_sequence(
             if SequenceRow.objects.filter(name=clean).exclude(pk=row.pk).exists():
                 raise InputError(f"name: a sequence named {clean!r} exists")
             row.name = clean
+        if campaign is not None:
+            row.campaign = _campaign(campaign)
         if from_email is not None:
             row.from_email = _from_email(from_email)
         if from_name is not None:
@@ -664,3 +667,48 @@ def list_enrollments(sequence_id: int, *, limit: int = 500) -> list[EnrollmentVi
         )
         for e in rows
     ]
+
+
+# ------------------------------------------------------------------------------- preview
+
+#: Where a preview's unsubscribe link points (each real email gets a signed link of its own).
+PREVIEW_UNSUBSCRIBE_URL = "https://unsubscribe.invalid/preview"
+
+
+@dataclass(frozen=True, slots=True)
+class StepPreview:
+    """A step rendered for one contact, as the email would read (before link tracking)."""
+
+    sequence_id: int
+    position: int
+    contact_id: int
+    to: str
+    subject: str
+    html: str
+    text: str
+
+
+def preview_step(sequence_id: int, position: int, contact: int | str) -> StepPreview:
+    """Render a saved step for a contact (its id or email address); reading only: nothing is
+    sent or recorded."""
+    row = _row(sequence_id)
+    step = row.steps.filter(position=position).first()
+    if step is None:
+        raise NotFoundError(f"step: sequence #{sequence_id} has no step {position + 1}")
+    people = Contact.objects.select_related("account")
+    if isinstance(contact, int):
+        found = people.filter(pk=contact).first()
+    else:
+        found = people.filter(email__iexact=contact.strip()[:254]).first()
+    if found is None:
+        raise NotFoundError(f"contact: no contact {contact!r}")
+    context = template_context(found, PREVIEW_UNSUBSCRIBE_URL)
+    return StepPreview(
+        sequence_id=row.pk,
+        position=position,
+        contact_id=found.pk,
+        to=found.email or "",
+        subject=header_text(render(step.subject, context, html=False)),
+        html=render(step.html, context, html=True),
+        text=render(step.text, context, html=False),
+    )
