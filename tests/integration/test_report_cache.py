@@ -58,11 +58,14 @@ def demo() -> None:
     cache.clear()
 
 
-def served(name: str, by: str | None, options: ReportOptions = ReportOptions()) -> Table:
+DEFAULT = ReportOptions()
+
+
+def served(name: str, by: str | None, options: ReportOptions = DEFAULT) -> Table:
     return run_report(name, DjangoEngine(), PERIOD, by=by, options=options)
 
 
-def fresh(name: str, by: str | None, options: ReportOptions = ReportOptions()) -> Table:
+def fresh(name: str, by: str | None, options: ReportOptions = DEFAULT) -> Table:
     return _compute_report(name, DjangoEngine(), PERIOD, by=by, options=options)
 
 
@@ -100,7 +103,8 @@ def _touch() -> None:
         .order_by("closed_at", "pk")
         .first()
     )
-    assert deal is not None and deal.closed_at is not None
+    assert deal is not None
+    assert deal.closed_at is not None
     contact = Contact.objects.filter(account_id=deal.account_id).order_by("pk").first()
     assert contact is not None
     record_touch(
