@@ -231,7 +231,8 @@ def test_every_option_is_part_of_the_key() -> None:
             changed = date(2026, 1, 1)
         else:
             changed = "x"
-        other = dataclasses.replace(base, **{f.name: changed})
+        change: dict[str, Any] = {f.name: changed}
+        other = dataclasses.replace(base, **change)
         keys.add(key_of("report", ("spend", PERIOD, "campaign", other), stamp="1.0"))
     assert len(keys) == 1 + len(dataclasses.fields(ReportOptions))
 
@@ -256,3 +257,15 @@ def test_keys_differ_when_the_question_or_the_data_does(
         assert key_a != key_b
     elif repr(a) == repr(b):
         assert key_a == key_b
+
+
+def test_the_forecast_from_a_kept_backtest_equals_a_fresh_one(demo: None) -> None:
+    from onefunnel.services.plan.forecast import forecast_by_owner
+
+    first = forecast_by_owner(today=NOW)
+    stamp = data_stamp()
+    assert stamp is not None
+    assert cache.get(key_of("forecast_backtest", (NOW.date(),), stamp=stamp)) is not None
+    assert forecast_by_owner(today=NOW) == first
+    cache.clear()
+    assert forecast_by_owner(today=NOW) == first
