@@ -211,7 +211,13 @@ def _records_of(user: Any) -> dict[str, str]:
 
 def sign_in(base: str, username: str, password: str) -> httpx.Client:
     """A client with a session from the app's login page."""
-    client = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
+    # A connection idle for the server's keep-alive timeout (uvicorn: 5 s) is closed by the
+    # server; httpx keeps one for 5 s too, so a session that paused ~5 s could send its next
+    # request just as the server closes it ("connection reset by peer": the two unexplained
+    # failures of an earlier run). Browsers retry such a request; the bench drops connections
+    # sooner instead.
+    limits = httpx.Limits(keepalive_expiry=3.0)
+    client = httpx.Client(base_url=base, timeout=30, follow_redirects=False, limits=limits)
     client.get("/login")
     token = client.cookies.get("csrftoken") or ""
     answer = client.post("/login", data={"username": username, "password": password,
