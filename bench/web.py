@@ -21,7 +21,10 @@ What it does:
    every session fetch each page of its role --rounds times, all sessions at once (threads).
    One warm-up round is not counted. Every request has a timeout; the run is bounded by
    sessions x rounds x pages.
-4. Prints p50 / p95 / max per page and the requests that failed (non-200). `/api/health` (no
+4. Prints p50 / p95 / max per page and the requests that failed: per page, each cause (an
+   HTTP status other than 2xx/3xx, or the client's exception: a timeout, a reset connection)
+   with its count, also kept in bench/out/web.json; the server's log (a 500's traceback) is
+   in bench/out/web-server.log. `/api/health` (no
    database, no template) is measured beside the pages as the floor: what the machine and the
    server take for any request at that concurrency.
 
@@ -45,7 +48,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -73,6 +76,13 @@ READER_PAGES = ["/api/health", "/", "/panels/status", "/search?q=ann", "/queue",
                 "/contacts/{contact}", "/accounts/{account}", "/deals/{deal}", "/board"]  # fmt: skip
 PANELS = ["/panels/report/leaks", "/panels/report/spend", "/panels/report/quality",
           "/panels/report/follow-up"]  # fmt: skip
+#: The customers, plan and leadership pages and their panels (``--workspaces``).
+WORKSPACE_PANELS = ["/customers", "/plan", "/leadership",
+                    *(f"/panels/workspace/{slug}" for slug in (
+                        "customers", "renewals", "account-deals", "expansion", "retention-month",
+                        "retention-cohort", "plan-steps", "targets", "forecast",
+                        "forecast-owners", "plan-actual", "company-targets",
+                        "retention-period"))]  # fmt: skip
 #: Marketing's pages (``--marketing``): the campaign with the most spend entries.
 MARKETING = ["/campaigns", "/campaigns/{campaign}", "/marketing", "/marketing/funnel-channel",
              "/marketing/funnel-campaign", "/marketing/funnel-cohort", "/marketing/attribution",
@@ -201,7 +211,13 @@ def _records_of(user: Any) -> dict[str, str]:
 
 def sign_in(base: str, username: str, password: str) -> httpx.Client:
     """A client with a session from the app's login page."""
-    client = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
+    # A connection idle for the server's keep-alive timeout (uvicorn: 5 s) is closed by the
+    # server; httpx keeps one for 5 s too, so a session that paused ~5 s could send its next
+    # request just as the server closes it ("connection reset by peer": the two unexplained
+    # failures of an earlier run). Browsers retry such a request; the bench drops connections
+    # sooner instead.
+    limits = httpx.Limits(keepalive_expiry=3.0)
+    client = httpx.Client(base_url=base, timeout=30, follow_redirects=False, limits=limits)
     client.get("/login")
     token = client.cookies.get("csrftoken") or ""
     answer = client.post("/login", data={"username": username, "password": password,
@@ -225,6 +241,11 @@ def main() -> None:
     parser.add_argument("--panels", action="store_true", help="also measure the report panels")
     parser.add_argument("--marketing", action="store_true", help="also measure marketing's pages")
     parser.add_argument(
+        "--workspaces",
+        action="store_true",
+        help="also measure the customers, plan and leadership pages and their panels",
+    )
+    parser.add_argument(
         "--think",
         type=float,
         default=0.0,
@@ -235,10 +256,13 @@ def main() -> None:
     build(args.home, args.size, args.fresh)
     sellers, readers, long_queue, password, ids = prepare(args.home, args.queue, args.deals)
     base = f"http://127.0.0.1:{args.port}"
+    # The server's log (a 500's traceback) is kept beside the results.
+    log = (ROOT / "bench" / "out" / "web-server.log").open("w")
+    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     server = subprocess.Popen(
         [str(BIN), "serve", "--port", str(args.port), "--workers", str(args.workers),
          "--no-processor"],
-        cwd=args.home, env=_env(args.home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=args.home, env=_env(args.home), stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 240  # a busy shared machine starts slowly
@@ -258,13 +282,18 @@ def main() -> None:
                 plan.append((readers[(i // 5) % len(readers)], READER_PAGES))
             else:
                 plan.append((people[i % len(people)], SELLER_PAGES))
-        extra = (PANELS if args.panels else []) + (MARKETING if args.marketing else [])
+        extra = (
+            (PANELS if args.panels else [])
+            + (MARKETING if args.marketing else [])
+            + (WORKSPACE_PANELS if args.workspaces else [])
+        )
         clients = [
             (sign_in(base, who, password), [(p, p.format(**ids[who])) for p in pages + extra])
             for who, pages in plan
         ]
         times: dict[str, list[float]] = defaultdict(list)
-        failed: dict[str, int] = defaultdict(int)
+        # page → cause → count: the status (non-2xx/3xx) or the exception of each failure.
+        failed: dict[str, Counter[str]] = defaultdict(Counter)
         lock = threading.Lock()
 
         def run(
@@ -276,16 +305,19 @@ def main() -> None:
                     if args.think > 0:
                         time.sleep(pause.expovariate(1 / args.think))
                     started = time.perf_counter()
+                    cause = None
                     try:
                         status = client.get(path).status_code
-                    except httpx.HTTPError:
-                        status = 0
+                        if not 200 <= status < 400:
+                            cause = f"HTTP {status}"
+                    except httpx.HTTPError as exc:
+                        cause = f"{type(exc).__name__}: {str(exc)[:80]}"
                     took = (time.perf_counter() - started) * 1000
                     if record:
                         with lock:
                             times[page].append(took)
-                            if status != 200:
-                                failed[page] += 1
+                            if cause is not None:
+                                failed[page][cause] += 1
 
         for record, rounds in ((False, 1), (True, args.rounds)):
             threads = [threading.Thread(target=run, args=(c, p, rounds, record))
@@ -305,15 +337,26 @@ def main() -> None:
         for page, values in times.items():
             values.sort()
             p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+            causes = dict(failed[page])
             rows.append({"page": page, "n": len(values), "p50": statistics.median(values),
-                         "p95": p95, "max": values[-1], "failed": failed[page]})  # fmt: skip
+                         "p95": p95, "max": values[-1], "failed": sum(causes.values()),
+                         "causes": causes})  # fmt: skip
             print(f"{page:<44}{len(values):>6}{statistics.median(values):>9.0f}{p95:>9.0f}"
-                  f"{values[-1]:>9.0f}{failed[page]:>8}")  # fmt: skip
+                  f"{values[-1]:>9.0f}{sum(causes.values()):>8}")  # fmt: skip
+        if any(failed.values()):
+            print("\nfailures by page and cause:")
+            for page, causes in failed.items():
+                for cause, count in causes.most_common():
+                    print(f"  {page:<44}{count:>5}  {cause}")
+        else:
+            print("\nno request failed")
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         out = ROOT / "bench" / "out" / "web.json"
         out.write_text(json.dumps(rows, indent=1))
     finally:
         server.terminate()
         server.wait(timeout=20)
+        log.close()
 
 
 if __name__ == "__main__":

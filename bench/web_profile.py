@@ -1,11 +1,13 @@
-"""Where a sales page spends its time: SQL queries (count and time) and a cProfile of one request.
+"""Where a page spends its time: SQL queries (count and time) and a cProfile of one request.
 
 Run it after ``bench/web.py`` has built its installation (it reads the same one)::
 
     PYTHONPATH=$PWD ONEFUNNEL_DEMO_PASSWORD=... python bench/web_profile.py
     PYTHONPATH=$PWD python bench/web_profile.py --top 25 --page /board --user some.rep
 
-For each page of a seller (the long-queue rep of ``bench/web.py``) it requests the page a few
+For each page of a seller (the long-queue rep of ``bench/web.py``), or with ``--set marketing``
+marketing's pages and the report panels (as the demo's marketer), or ``--set workspaces`` the
+customers, plan and leadership panels (as the demo's leader), it requests the page a few
 times in-process (Django's test client, no server) and prints the median time, the number of
 SQL queries and their total time; with ``--page`` it prints that page's slowest queries and
 the functions that took the most cumulative time. One request at a time: this explains a page's
@@ -36,6 +38,12 @@ def main() -> None:
     parser.add_argument("--page", default=None, help="profile this page in detail")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--top", type=int, default=20)
+    parser.add_argument("--set", choices=("sales", "marketing", "workspaces"), default="sales")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="clear the report cache before every request (each request computes its reports)",
+    )
     args = parser.parse_args()
     os.environ["ONEFUNNEL_HOME"] = str(args.home)
     os.environ["DJANGO_SETTINGS_MODULE"] = "onefunnel.settings"
@@ -44,24 +52,42 @@ def main() -> None:
     django.setup()
     from django.conf import settings
     from django.contrib.auth import get_user_model
+    from django.core.cache import cache
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     sys.path.insert(0, str(ROOT / "bench"))
-    from web import SELLER_PAGES, _records_of  # type: ignore[import-not-found]
+    from web import (  # type: ignore[import-not-found]
+        MARKETING,
+        PANELS,
+        SELLER_PAGES,
+        WORKSPACE_PANELS,
+        _records_of,
+    )
+
+    from onefunnel.services.users import DEMO_LEADERSHIP
 
     users = get_user_model()._default_manager
     if args.user:
         user = users.get(username=args.user)
+    elif args.set == "marketing":
+        user = users.filter(groups__name="marketing").order_by("pk").first()
+    elif args.set == "workspaces":
+        user = users.get(username=DEMO_LEADERSHIP[0])
     else:
         sellers = users.filter(groups__name__in=["sales", "team_lead"]).distinct().order_by("pk")
         user = sellers.last()
     ids = _records_of(user)
     client = Client()
     client.force_login(user)
-    pages = [args.page] if args.page else [p for p in SELLER_PAGES if p != "/api/health"]
+    chosen = {
+        "sales": SELLER_PAGES,
+        "marketing": MARKETING + PANELS,
+        "workspaces": WORKSPACE_PANELS,
+    }[args.set]
+    pages = [args.page] if args.page else [p for p in chosen if p != "/api/health"]
     print(f"as {user.get_username()}: {ids}")
     # Wall time suffers from whatever else runs on the machine; CPU time much less.
     print(f"{'page':<44}{'ms p50':>8}{'cpu ms':>8}{'queries':>9}{'sql ms':>8}")
@@ -69,6 +95,8 @@ def main() -> None:
         path = page.format(**ids)
         took, cpu = [], []
         for _ in range(args.repeat):
+            if args.no_cache:
+                cache.clear()
             with CaptureQueriesContext(connection) as queries:
                 started, used = time.perf_counter(), time.process_time()
                 status = client.get(path).status_code
@@ -92,6 +120,8 @@ def main() -> None:
                         scans = [r[3] for r in cursor.fetchall() if r[3].startswith("SCAN")]
                         if scans:
                             print(f"  scan: {scans} in {q['sql'][:160]}")
+            if args.no_cache:
+                cache.clear()
             profile = cProfile.Profile()
             profile.enable()
             client.get(path)

@@ -15,6 +15,8 @@ class OnefunnelConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from onefunnel.models.dataversion import ensure_change_triggers
         from onefunnel.models.teams import ensure_team_groups
 
         post_migrate.connect(ensure_team_groups, sender=self)
+        post_migrate.connect(ensure_change_triggers, sender=self)

@@ -216,6 +216,9 @@ CACHES: dict[str, dict[str, Any]] = {
 RATELIMIT_USE_CACHE = "default"
 # django-ratelimit's key="ip" is the client behind trusted proxies (ONEFUNNEL_TRUSTED_PROXIES).
 RATELIMIT_IP_META_KEY = "onefunnel.client_address.client_ip"
+# Report results are kept in that cache until the data they read changes (analytics/cache.py);
+# this many seconds at most. 0 computes every report on every request.
+ONEFUNNEL_REPORT_CACHE_SECONDS = int(os.environ.get("ONEFUNNEL_REPORT_CACHE_SECONDS", "3600"))
 # Requests from web pages (with an Origin): per client address and per write key ("" = off).
 ONEFUNNEL_TRACKING_RATE_PER_IP = os.environ.get("ONEFUNNEL_TRACKING_RATE_PER_IP", "1200/m")
 ONEFUNNEL_TRACKING_RATE_PER_KEY = os.environ.get("ONEFUNNEL_TRACKING_RATE_PER_KEY", "12000/m")

@@ -199,6 +199,11 @@ class DjangoEngine:
         self.name = vendor
         self.dialect = "sqlite" if vendor == "sqlite" else "postgres"
 
+    @property
+    def alias(self) -> str:
+        """The Django database alias this engine reads."""
+        return str(self._connection.alias)
+
     def _param(self, value: Param) -> Param:
         # SQLite stores timestamps as ISO text in UTC ("YYYY-MM-DD HH:MM:SS[.ffffff]") and
         # dates as "YYYY-MM-DD", so bounds are compared as text of the same shape.

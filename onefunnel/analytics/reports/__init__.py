@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from onefunnel.analytics.engines import Engine
+from onefunnel.analytics.cache import cached
+from onefunnel.analytics.engines import DjangoEngine, Engine
 from onefunnel.analytics.period import Period
 from onefunnel.analytics.reports import attribution, funnel, plan, retention, scorecard, spend
 from onefunnel.analytics.reports.attribution import DEFAULT_LOOKBACK_DAYS, AttributionQuery
@@ -62,6 +63,28 @@ class ReportOptions:
 
 
 def run_report(
+    name: ReportName | str,
+    engine: Engine,
+    period: Period,
+    *,
+    by: str | None = None,
+    options: ReportOptions = ReportOptions(),
+) -> Table:
+    """Run one report by name, or return its result kept for the same arguments over the same
+    data (``analytics.cache``: the key is every argument, today and the data version). Bad
+    options raise InputError naming the option."""
+    if not isinstance(engine, DjangoEngine):
+        return _compute_report(name, engine, period, by=by, options=options)
+    args = (str(name), period, by, options)
+    return cached(
+        "report",
+        args,
+        lambda: _compute_report(name, engine, period, by=by, options=options),
+        using=engine.alias,
+    )
+
+
+def _compute_report(
     name: ReportName | str,
     engine: Engine,
     period: Period,

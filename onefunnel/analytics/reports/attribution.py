@@ -187,17 +187,19 @@ ORDER BY j.account_id, t.occurred_at, t.id
         return Journeys(grouped, n_converting, len(firsts) - n_converting)
 
     def credits(
-        self, engine: Engine, *, credited_only: bool = False
+        self, engine: Engine, *, credited_only: bool = False, journeys: Journeys | None = None
     ) -> dict[str, dict[str, tuple[float, float]]]:
         """model → label → (conversions, revenue) credited.
 
         ``credited_only=True`` is for callers that read only the credit: labels seen only on
         journeys that did not convert may then be missing instead of listed with zero (their
-        journeys are not read unless the Markov model needs them).
+        journeys are not read unless the Markov model needs them). ``journeys``: this query's
+        journeys (all of them), when the caller has already read them.
         """
-        journeys = self.journeys(
-            engine, non_converting=not credited_only or self.needs_non_converting
-        )
+        if journeys is None:
+            journeys = self.journeys(
+                engine, non_converting=not credited_only or self.needs_non_converting
+            )
         out: dict[str, dict[str, tuple[float, float]]] = {
             m.value: {} for m in parse_models(self.models)
         }

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
+from onefunnel.analytics.cache import cached
 from onefunnel.analytics.engines import DjangoEngine
 from onefunnel.analytics.period import Period
 from onefunnel.analytics.reports.attribution import AttributionQuery
@@ -25,11 +26,19 @@ ALL_MODELS = tuple(m.value for m in AttributionModel)
 
 def attribution_comparison(period: Period, *, by: str = "channel") -> Table:
     """Revenue credited to each channel (or campaign) under every model, one column per model,
-    then the Markov removal effect (share of conversions lost without the channel)."""
+    then the Markov removal effect (share of conversions lost without the channel); kept until
+    the data changes (``analytics.cache``)."""
+    return cached(
+        "attribution_comparison", (period, by), lambda: _attribution_comparison(period, by)
+    )
+
+
+def _attribution_comparison(period: Period, by: str) -> Table:
     query = AttributionQuery(period, by=by, models=",".join(ALL_MODELS))
     engine = DjangoEngine()
-    credits = query.credits(engine)
+    # One read of the journeys for the credit and the removal effects alike.
     journeys = query.journeys(engine)
+    credits = query.credits(engine, journeys=journeys)
     effects: dict[str, float] = {}
     if journeys.grouped is not None and journeys.converting:
         removal = markov_removal_effects(journeys.grouped, query.markov_order)

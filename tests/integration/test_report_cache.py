@@ -1,0 +1,271 @@
+"""The report cache (``analytics.cache``) on the small demo: a cached result equals a fresh
+computation; after a write through each kind of service (and around them: a bulk ``update()``,
+raw SQL) the next read reflects it; nothing is cached inside a transaction; the key holds every
+field of ``ReportOptions``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection, transaction
+from hypothesis import given
+from hypothesis import strategies as st
+
+from onefunnel.analytics.cache import data_stamp, key_of
+from onefunnel.analytics.engines import DjangoEngine
+from onefunnel.analytics.period import Period
+from onefunnel.analytics.reports import ReportOptions, _compute_report, run_report
+from onefunnel.analytics.table import Table
+from onefunnel.domain.stages import Stage, StageReason
+from onefunnel.domain.touches import Channel, TouchKind
+from onefunnel.models import Campaign, Contact, Deal, Handoff
+from onefunnel.services.access import SYSTEM
+from onefunnel.services.accounts.contracts import add_contract
+from onefunnel.services.demo import DemoSize, generate_demo
+from onefunnel.services.handoffs import reject_handoff
+from onefunnel.services.marketing import campaigns
+from onefunnel.services.marketing.funnel import attribution_comparison
+from onefunnel.services.sales.deals import win_deal
+from onefunnel.services.stages import change_stage
+from onefunnel.services.touches import TouchInput, record_touch
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PERIOD = Period(date(2020, 1, 1), date(2030, 12, 31))
+NOW = datetime.now(UTC)
+Ask = tuple[str, str | None, ReportOptions]
+ASKED: list[Ask] = [
+    ("funnel", "channel", ReportOptions()),
+    ("funnel", "campaign", ReportOptions()),
+    ("funnel", "cohort", ReportOptions()),
+    ("spend", "campaign", ReportOptions(model="markov")),
+    ("spend", "channel", ReportOptions(model="linear")),
+    ("attribution", "channel", ReportOptions(model="first,linear")),
+    ("scorecard", "channel", ReportOptions()),
+    ("retention", "month", ReportOptions()),
+    ("retention", "cohort", ReportOptions()),
+]
+
+
+@pytest.fixture
+def demo() -> None:
+    generate_demo(seed=3, size=DemoSize.SMALL)
+    cache.clear()
+
+
+DEFAULT = ReportOptions()
+
+
+def served(name: str, by: str | None, options: ReportOptions = DEFAULT) -> Table:
+    return run_report(name, DjangoEngine(), PERIOD, by=by, options=options)
+
+
+def fresh(name: str, by: str | None, options: ReportOptions = DEFAULT) -> Table:
+    return _compute_report(name, DjangoEngine(), PERIOD, by=by, options=options)
+
+
+def kept(name: str, by: str | None, options: ReportOptions) -> Any:
+    stamp = data_stamp()
+    assert stamp is not None
+    return cache.get(key_of("report", (name, PERIOD, by, options), stamp=stamp))
+
+
+def test_a_cached_report_equals_a_fresh_computation(demo: None) -> None:
+    for name, by, options in ASKED:
+        assert kept(name, by, options) is None
+        first = served(name, by, options)
+        assert kept(name, by, options) == first  # the first reader's result is kept …
+        assert served(name, by, options) == first == fresh(name, by, options)  # … and right
+        assert first.rows, (name, by)
+
+
+def test_nothing_is_cached_inside_a_transaction(demo: None) -> None:
+    with transaction.atomic():
+        assert data_stamp() is None
+        served("funnel", "channel")
+    assert data_stamp() is not None
+    assert kept("funnel", "channel", ReportOptions()) is None
+
+
+def _contact() -> Contact:
+    return Contact.objects.filter(account__isnull=False).order_by("pk").first()  # type: ignore[return-value]
+
+
+def _touch() -> None:
+    """A webinar just before a customer's first win: its journey, and so the credit, changes."""
+    deal = (
+        Deal.objects.filter(status="won", kind="new_business", closed_at__gte=PERIOD.start)
+        .order_by("closed_at", "pk")
+        .first()
+    )
+    assert deal is not None
+    assert deal.closed_at is not None
+    contact = Contact.objects.filter(account_id=deal.account_id).order_by("pk").first()
+    assert contact is not None
+    record_touch(
+        TouchInput(
+            message_id="cache-test-touch",
+            kind=TouchKind.WEBINAR,
+            occurred_at=deal.closed_at - timedelta(hours=2),
+            contact_id=contact.pk,
+            channel=Channel.EVENTS,
+        )
+    )
+
+
+def _stage_change() -> None:
+    contact = Contact.objects.exclude(stage__in=["nurture", "churned", "disqualified"]).first()
+    assert contact is not None
+    change_stage(
+        contact, Stage.DISQUALIFIED, reason=StageReason.BAD_FIT, note="cache test",
+        at=NOW - timedelta(days=1),
+    )  # fmt: skip
+
+
+def _handoff() -> None:
+    pending = Handoff.objects.filter(status="pending").order_by("pk").first()
+    assert pending is not None
+    reject_handoff(pending.pk, reason="bad_fit", actor=SYSTEM, now=NOW)
+
+
+def _deal() -> None:
+    deal = Deal.objects.filter(status="open", kind="new_business").order_by("pk").first()
+    assert deal is not None
+    win_deal(deal.pk, actor=SYSTEM, at=NOW - timedelta(days=1))
+
+
+def _spend() -> None:
+    campaign = Campaign.objects.order_by("pk").first()
+    assert campaign is not None
+    month = (NOW - timedelta(days=40)).strftime("%Y-%m")
+    total = campaigns.month_total(campaign.pk, month)
+    if campaign.start_date and campaign.start_date > NOW.date() - timedelta(days=40):
+        campaigns.update_campaign(SYSTEM, campaign.pk, {"start_date": None})
+    campaigns.set_month_spend(SYSTEM, campaign.pk, month, str(total + Decimal("1234.50")))
+
+
+def _contract() -> None:
+    account_id = _contact().account_id
+    assert account_id is not None
+    start = NOW.date() - timedelta(days=200)
+    add_contract(
+        SYSTEM, account_id=account_id, product="cache-test", amount="12000", start=start,
+        end=start + timedelta(days=364), billing_period="yearly",
+    )  # fmt: skip
+
+
+def _campaign() -> None:
+    campaign = Campaign.objects.order_by("pk").first()
+    assert campaign is not None
+    other = next(c for c in Channel if c.value != campaign.channel)
+    campaigns.update_campaign(SYSTEM, campaign.pk, {"channel": other.value})
+
+
+def _bulk_update() -> None:
+    """Around the services, as a script or the admin might: one ``update()`` statement."""
+    Handoff.objects.filter(status="pending").update(status="expired")
+
+
+def _raw_delete() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM onefunnel_spend WHERE id = (SELECT MIN(id) FROM onefunnel_spend)"
+        )
+
+
+WRITES: dict[str, tuple[Callable[[], None], Ask]] = {
+    "touchpoint": (_touch, ("attribution", "channel", ReportOptions(model="linear"))),
+    "stage change": (_stage_change, ("funnel", "cohort", ReportOptions())),
+    "handoff": (_handoff, ("scorecard", "channel", ReportOptions())),
+    "deal": (_deal, ("spend", "channel", ReportOptions(model="linear"))),
+    "deal (attribution)": (_deal, ("attribution", "channel", ReportOptions(model="linear"))),
+    "spend": (_spend, ("spend", "campaign", ReportOptions(model="linear"))),
+    "contract": (_contract, ("retention", "month", ReportOptions())),
+    "campaign": (_campaign, ("spend", "channel", ReportOptions(model="linear"))),
+    "bulk update": (_bulk_update, ("scorecard", "channel", ReportOptions())),
+    "raw SQL": (_raw_delete, ("spend", "campaign", ReportOptions(model="linear"))),
+}
+
+
+@pytest.mark.parametrize("kind", list(WRITES))
+def test_a_write_is_seen_by_the_next_read(demo: None, kind: str) -> None:
+    write, (name, by, options) = WRITES[kind]
+    before = served(name, by, options)
+    assert served(name, by, options) == before  # kept
+    stamp = data_stamp()
+    write()
+    assert data_stamp() != stamp
+    after = served(name, by, options)
+    assert after == fresh(name, by, options)
+    assert after != before  # the write changed the report, and the read shows it
+
+
+def test_the_attribution_comparison_follows_a_won_deal(demo: None) -> None:
+    before = attribution_comparison(PERIOD)
+    assert attribution_comparison(PERIOD) == before
+    _deal()
+    after = attribution_comparison(PERIOD)
+    cache.clear()
+    assert after == attribution_comparison(PERIOD) != before
+
+
+def test_every_option_is_part_of_the_key() -> None:
+    """Each field of ReportOptions, today's and any added later, changes the key."""
+    base = ReportOptions()
+    keys = {key_of("report", ("spend", PERIOD, "campaign", base), stamp="1.0")}
+    for f in dataclasses.fields(ReportOptions):
+        value = getattr(base, f.name)
+        changed: object
+        if isinstance(value, bool):
+            changed = not value
+        elif isinstance(value, (int, float)):
+            changed = value + 1
+        elif isinstance(value, tuple):
+            changed = (("leads", "all", "2026-01", 1.0),)
+        elif f.name == "today" or isinstance(value, date):
+            changed = date(2026, 1, 1)
+        else:
+            changed = "x"
+        change: dict[str, Any] = {f.name: changed}
+        other = dataclasses.replace(base, **change)
+        keys.add(key_of("report", ("spend", PERIOD, "campaign", other), stamp="1.0"))
+    assert len(keys) == 1 + len(dataclasses.fields(ReportOptions))
+
+
+options = st.builds(
+    ReportOptions,
+    model=st.sampled_from([None, "linear", "markov", "first,linear"]),
+    lookback_days=st.integers(1, 400),
+    half_life_days=st.floats(0.5, 60, allow_nan=False),
+    markov_order=st.integers(1, 4),
+    today=st.none() | st.dates(),
+)
+
+
+@given(options, options, st.sampled_from(["1.0", "2.0"]), st.sampled_from(["1.0", "2.0"]))
+def test_keys_differ_when_the_question_or_the_data_does(
+    a: ReportOptions, b: ReportOptions, stamp_a: str, stamp_b: str
+) -> None:
+    key_a = key_of("report", ("spend", PERIOD, "campaign", a), stamp=stamp_a)
+    key_b = key_of("report", ("spend", PERIOD, "campaign", b), stamp=stamp_b)
+    if a != b or stamp_a != stamp_b:
+        assert key_a != key_b
+    elif repr(a) == repr(b):
+        assert key_a == key_b
+
+
+def test_the_forecast_from_a_kept_backtest_equals_a_fresh_one(demo: None) -> None:
+    from onefunnel.services.plan.forecast import forecast_by_owner
+
+    first = forecast_by_owner(today=NOW)
+    stamp = data_stamp()
+    assert stamp is not None
+    assert cache.get(key_of("forecast_backtest", (NOW.date(),), stamp=stamp)) is not None
+    assert forecast_by_owner(today=NOW) == first
+    cache.clear()
+    assert forecast_by_owner(today=NOW) == first
