@@ -38,15 +38,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connections, transaction
 
-from onefunnel.models.dataversion import CHANGE_TABLE, VERSION_TABLE
+from onefunnel.models.dataversion import CHANGE_TABLE, VERSION_TABLE, stamp_sql
 
 T = TypeVar("T")
 #: Above this many change rows (PostgreSQL), the log is emptied and its generation increased.
 PRUNE_AT = 5_000
-_STAMP_SQL = (
-    f"SELECT v.version, (SELECT COUNT(*) FROM {CHANGE_TABLE}) FROM {VERSION_TABLE} AS v "
-    "WHERE v.id = 1"
-)
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -64,7 +60,7 @@ def data_stamp(using: str = "default") -> str | None:
         return None
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_STAMP_SQL)
+            cursor.execute(stamp_sql(using))
             row = cursor.fetchone()
     except DatabaseError:
         return None
@@ -73,7 +69,8 @@ def data_stamp(using: str = "default") -> str | None:
     version, changes = int(row[0]), int(row[1])
     if changes > PRUNE_AT:
         _prune(using)
-    return f"{version}.{changes}"
+    # (SQLite) then each table's largest id: inserts raise it.
+    return ".".join([str(version), str(changes), *(str(v or 0) for v in row[2:])])
 
 
 def _prune(using: str) -> None:

@@ -29,7 +29,8 @@ def uninstall(apps: Any, schema_editor: Any) -> None:
             for (name,) in cursor.fetchall():
                 cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
         elif connection.vendor == "postgresql":
-            cursor.execute("DROP FUNCTION IF EXISTS onefunnel_note_change() CASCADE")
+            for function in ("change", "new_rows", "old_rows"):
+                cursor.execute(f"DROP FUNCTION IF EXISTS onefunnel_note_{function}() CASCADE")
 
 
 class Migration(migrations.Migration):
