@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from onefunnel.analytics.dimensions import NONE_LABEL
-from onefunnel.analytics.engines import Engine
+from onefunnel.analytics.engines import Engine, Param
 from onefunnel.analytics.period import Period
 from onefunnel.analytics.reports.attribution import AttributionQuery
 from onefunnel.analytics.reports.retention import (
@@ -99,7 +99,8 @@ _BY_COHORT: dict[str, tuple[str, str]] = {
 }
 #: Retention columns that count accounts (the others are MRR).
 RETENTION_COUNTS = ("customers_start", "churned_customers", "customers")
-assert set(_BY_MONTH) <= set(MONTH_COLUMNS) and set(_BY_COHORT) <= set(COHORT_COLUMNS)
+assert set(_BY_MONTH) <= set(MONTH_COLUMNS)
+assert set(_BY_COHORT) <= set(COHORT_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +192,7 @@ ORDER BY {amount} DESC, a.account_id
         start, end = self.days()
         if self.by == "cohort" and (self.cohort or "") > self.label:
             return Table.of(COLUMNS, [])
-        params = {"s_day": start, "e_day": end, "currency": self.currency,
+        params: dict[str, Param] = {"s_day": start, "e_day": end, "currency": self.currency,
                   "cohort": self.cohort or ""}  # fmt: skip
         rows = engine.fetch(self.sql(), params)
         first = "first month" if self.by == "cohort" else "start"

@@ -105,7 +105,7 @@ def test_bad_retention_questions_name_the_field() -> None:
     ):  # fmt: skip
         with pytest.raises(InputError, match=f"^{field}: "):
             RetentionRecords(period=period, **kwargs)  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="^model: "):
+    with pytest.raises(InputError, match=r"^model: "):
         CreditRecords(period, "linear,first", "channel", "email")
-    with pytest.raises(InputError, match="^by: "):
+    with pytest.raises(InputError, match=r"^by: "):
         CreditRecords(period, "linear", "rep", "x")

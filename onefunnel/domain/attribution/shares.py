@@ -72,9 +72,9 @@ def _touch_weights(
     position = journeys.position
     match model:
         case AttributionModel.first:
-            return (position == 0).astype(np.float64)
+            return np.asarray(position == 0, dtype=np.float64)
         case AttributionModel.last:
-            return (position == length - 1).astype(np.float64)
+            return np.asarray(position == length - 1, dtype=np.float64)
         case AttributionModel.last_non_direct:
             return _last_non_direct(journeys, direct)
         case AttributionModel.linear:

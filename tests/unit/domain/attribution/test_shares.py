@@ -35,7 +35,8 @@ def test_shares_add_up_to_each_channels_credit_and_to_the_conversions(
     for model in AttributionModel:
         credit = credit_vectors(journeys, model, order=order)
         shares = journey_shares(journeys, model, order=order)
-        assert credit.value is not None and shares.value is not None
+        assert credit.value is not None
+        assert shares.value is not None
         for c in range(len(journeys.channels)):
             mine = shares.of_channel(c)
             assert mine.conversions.sum() == pytest.approx(
