@@ -20,7 +20,7 @@ from onefunnel.services.access import actor_for
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.records_amounts import REPORTS, amounts_behind
 from onefunnel.services.records_behind import campaign_names, records_behind
-from onefunnel.web.panels import Column, Format, csv_response
+from onefunnel.web.panels import Column, Format, csv_response, format_value
 
 #: Rows shown on the page; the CSV has them all.
 SHOWN = 500
@@ -140,6 +140,7 @@ def _amounts(request: HttpRequest, period: Period, context: dict[str, object]) -
         show_handoff="handoff" in kinds,
         show_deal=bool(kinds & {"deal", "journey"}),
         amounts=found,
+        total_text=format_value(found.total, Format.money),
         show_period=query["report"] in ("attribution", "retention"),
         amount_label={"attribution": "share", "retention": "MRR"}.get(query["report"], "amount"),
     )
