@@ -3,9 +3,10 @@ the fractional ones too) and every retention cell (by month, period and cohort).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
+from django.contrib.auth.models import User
 
 from onefunnel.analytics.engines import DjangoEngine
 from onefunnel.analytics.period import period_of
@@ -14,11 +15,15 @@ from onefunnel.analytics.records_amounts import (
     CreditRecords,
     RetentionRecords,
 )
-from onefunnel.analytics.reports import run_report
+from onefunnel.analytics.reports import ReportOptions, run_report
 from onefunnel.analytics.reports.attribution import AttributionQuery
 from onefunnel.domain.attribution import AttributionModel
+from onefunnel.domain.plan.periods import month_label
+from onefunnel.services import records_amounts
+from onefunnel.services.access import SYSTEM
 from onefunnel.services.demo import DemoSize, generate_demo
 from onefunnel.services.errors import InputError
+from onefunnel.services.plan import forecast, reverse_funnel, targets
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TODAY = datetime.now(UTC).date()
@@ -109,3 +114,56 @@ def test_bad_retention_questions_name_the_field() -> None:
         CreditRecords(period, "linear,first", "channel", "email")
     with pytest.raises(InputError, match=r"^by: "):
         CreditRecords(period, "linear", "rep", "x")
+
+
+def test_the_records_behind_targets_forecast_and_plan_steps_add_up(demo: None) -> None:
+    month = month_label(TODAY.replace(day=1))
+    rep = User.objects.filter(groups__name="sales").order_by("pk").first()
+    assert rep is not None
+    targets.set_targets(SYSTEM, [
+        targets.TargetInput(month, metric, value)
+        for metric, value in (("deals_won", "10"), ("new_revenue", "90000"), ("mqls", "50"),
+                              ("handoffs_accepted", "20"), ("spend", "9000"),
+                              ("renewal_revenue", "1000"), ("expansion_revenue", "1000"))
+    ] + [targets.TargetInput(month, "deals_won", "2", scope="rep", rep=rep.username)])  # fmt: skip
+    for row in targets.list_targets(month=month):
+        found = records_amounts.target_records(SYSTEM, row.id)
+        if found.money:
+            assert found.total == pytest.approx(row.actual, abs=1e-6), row
+        else:
+            assert len(found.rows) == row.actual, row
+    # Attainment: the won deals counted toward the company's deal target.
+    _report, owners = forecast.forecast_by_owner()
+    for row in owners:
+        for measure in ("won", "weighted", "deals"):
+            found = records_amounts.forecast_records(
+                SYSTEM, quarter=None, month="total", measure=measure, scope=row.scope,
+                subject=row.subject,
+            )  # fmt: skip
+            expected = getattr(row, measure)
+            got = len(found.rows) if measure == "deals" else found.total
+            assert got == pytest.approx(expected, abs=0.01), (row, measure)
+    report = forecast.forecast_period()
+    for line in report.rows():
+        for measure in ("commit", "best_case", "pipeline"):
+            found = records_amounts.forecast_records(
+                SYSTEM, quarter=None, month=str(line["month"]), measure=measure
+            )
+            assert found.total == pytest.approx(line[measure], abs=0.01), (line, measure)
+    # The reverse funnel's actual per step and month.
+    saved = reverse_funnel.save_plan(
+        SYSTEM, reverse_funnel.make_plan("200000", month, by="channel", window_months=24),
+        name="plan",
+    )  # fmt: skip
+    rows = tuple(reverse_funnel.planned_by_month(saved.id))
+    table = run_report("plan", DjangoEngine(), period_of(None, None, today=TODAY),
+                       options=ReportOptions(plan_rows=rows, today=TODAY))  # fmt: skip
+    assert table.rows
+    for r in table.to_records():
+        first = date.fromisoformat(f"{r['month']}-01")
+        found = records_amounts.plan_step_records(
+            SYSTEM, step=str(r["step"]), channel=str(r["channel"]),
+            period=period_of(first, first, today=TODAY),
+        )  # fmt: skip
+        got = found.total if found.money else len(found.rows)
+        assert got == pytest.approx(float(r["actual"] or 0), abs=1e-6), r

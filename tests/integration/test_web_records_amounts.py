@@ -117,7 +117,8 @@ def test_attribution_credits_open_the_journeys_behind_them(demo: None) -> None:
     # The spend panel's attributed revenue opens the same journeys under the page's model.
     panel = client.get("/panels/report/spend", {**PERIOD, "model": "position"}).content.decode()
     credited = [x for x in _links(panel, "spend-table") if x[0] == "attributed revenue"]
-    assert credited and all("model=position" in href for _c, _t, href in credited)
+    assert credited
+    assert all("model=position" in href for _c, _t, href in credited)
     for column, text, href in credited:
         _check_cell(client, column, text, href)
     # CSV: the same rows.
