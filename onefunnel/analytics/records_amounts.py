@@ -12,6 +12,7 @@ adds. Either list, summed, is the cell (tests/integration/test_records_amounts.p
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from dataclasses import dataclass
 from datetime import date
 
@@ -204,5 +205,6 @@ ORDER BY {amount} DESC, a.account_id
 
 
 def _mrr(cents: object) -> float:
-    """Annual run-rate cents as MRR (the report's ``/ 1200``)."""
-    return float(cents) / 1200 if isinstance(cents, (int, float)) else 0.0
+    """Annual run-rate cents as MRR (the report's ``/ 1200``); PostgreSQL sums bigints as
+    numeric (Decimal)."""
+    return float(cents) / 1200 if isinstance(cents, (int, float, Decimal)) else 0.0
