@@ -12,9 +12,9 @@ adds. Either list, summed, is the cell (tests/integration/test_records_amounts.p
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from onefunnel.analytics.dimensions import NONE_LABEL
 from onefunnel.analytics.engines import Engine, Param

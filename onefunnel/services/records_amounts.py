@@ -51,6 +51,24 @@ PLAN_STEPS = {
     "spend": TargetMetric.SPEND,
 }
 _MONEY_STEPS = ("revenue", "spend")
+#: What a measure is called on the pages (the columns' headings).
+_WORDS = {
+    "customers_start": "customers at the start",
+    "churned_customers": "churned customers",
+    "starting_mrr": "starting MRR",
+    "expansion_mrr": "expansion MRR",
+    "contraction_mrr": "contraction MRR",
+    "churned_mrr": "churned MRR",
+    "new_mrr": "new MRR",
+    "ending_mrr": "ending MRR",
+    "initial_mrr": "first-month MRR",
+    "mrr": "MRR now",
+    "deals": "open deals",
+    "best_case": "best case",
+    "weighted": "weighted open deals (amount × weight)",
+    "won": "won deals",
+    "mqls": "MQLs",
+}
 _Entry = tuple[str, int | None, int | None, int | None, int | None, Any, str]
 
 
@@ -113,7 +131,7 @@ def credit_records(
                         str(r["detail"])))  # fmt: skip
     name = campaign_names({group}).get(group, group) if by == "campaign" else words(group)
     what = "conversions" if measure == "conversions" else "revenue"
-    title = f"{name}: {what} credited under {words(model)}, journey by journey"
+    title = f"{name[:1].upper()}{name[1:]}: {what} credited under {words(model)}, by journey"
     shares: list[float | None] = [float(str(r["amount"])) for r in records]
     named = _named(title, entries, shares, actor, money=True)
     # A share is the attribution report's number, open to every role, even where the deal
@@ -140,7 +158,7 @@ def retention_records(
         ("account", None, int(str(r["account_id"])), None, None, None, str(r["detail"]))
         for r in records
     ]
-    where = f"cohort {cohort} at {label}" if by == "cohort" else label
+    where = f"of the {cohort} cohort at {label}" if by == "cohort" else label.replace("..", " to ")
     title = f"Retention {where} ({currency}): {words(measure)}"
     amounts: list[float | None] = [float(str(r["amount"])) for r in records]
     return _named(title, entries, amounts, actor, money=measure not in RETENTION_COUNTS)
@@ -337,5 +355,5 @@ def amounts_behind(actor: Actor, query: Mapping[str, str], period: Period) -> Am
 
 
 def words(text: str) -> str:
-    """A code as words (``new_revenue`` → ``new revenue``)."""
-    return text.replace("_", " ")
+    """A code as words (``new_revenue`` → ``new revenue``; ``new_mrr`` → ``new MRR``)."""
+    return _WORDS.get(text) or text.replace("_", " ")

@@ -141,7 +141,10 @@ def _amounts(request: HttpRequest, period: Period, context: dict[str, object]) -
         show_deal=bool(kinds & {"deal", "journey"}),
         amounts=found,
         total_text=format_value(found.total, Format.money),
+        total_label="Credited in all" if query["report"] == "attribution" else "Total",
         show_period=query["report"] in ("attribution", "retention"),
-        amount_label={"attribution": "share", "retention": "MRR"}.get(query["report"], "amount"),
+        amount_label={"attribution": "share of the credit", "retention": "MRR"}.get(
+            query["report"], "amount"
+        ),
     )
     return render(request, "onefunnel/records.html", context)

@@ -65,9 +65,9 @@ def _check_cell(client: Client, column: str, text: str, href: str) -> tuple[int,
     total = int(re.search(r"(\d+) records?", html)[1])  # type: ignore[index]
     amounts = [float(a) for a in re.findall(r'data-amount="([^"]+)"', html)]
     shown = _number(text)
-    if 'records-total">Total' in html:
+    if 'data-testid="records-total" data-money' in html:
         # A money cell: the list's amounts add up to it (printed to the cent, or to the unit).
-        printed = re.search(r'records-total">Total [^:]+: <strong>([^<]+)<', html)[1]  # type: ignore[index]
+        printed = re.search(r'records-total" data-money>[^:<]+: <strong>([^<]+)<', html)[1]  # type: ignore[index]
         listed = _number(printed)
         if len(amounts) == total:
             assert sum(amounts) == pytest.approx(listed, abs=_rounding(printed))
