@@ -108,6 +108,7 @@ def records(request: HttpRequest) -> HttpResponse:
         csv=f"?{csv.urlencode()}",
         report=query.report,
         show_period=True,
+        show_contact=True,
         show_handoff=query.report == "scorecard" or query.measure in ("mqls", "accepted"),
         show_deal=query.report == "scorecard" or query.measure in ("deals", "customers"),
     )
@@ -143,6 +144,7 @@ def _amounts(request: HttpRequest, period: Period, context: dict[str, object]) -
         total_text=format_value(found.total, Format.money),
         total_label="Credited in all" if query["report"] == "attribution" else "Total",
         show_period=query["report"] in ("attribution", "retention"),
+        show_contact=query["report"] != "retention",
         amount_label={"attribution": "share of the credit", "retention": "MRR"}.get(
             query["report"], "amount"
         ),
