@@ -65,7 +65,12 @@ HIDDEN = "(not yours)"
 
 def records_behind(query: RecordsQuery, actor: Actor) -> RecordList:
     """Run the query and name what it found, as ``actor`` may read it."""
-    table = query.run(DjangoEngine())
+    return name_records(query.run(DjangoEngine()), actor)
+
+
+def name_records(table: Table, actor: Actor) -> RecordList:
+    """Name the records of a table of ``analytics.records.COLUMNS``, as ``actor`` may read
+    them (a deal or handoff ``actor`` may not read keeps its row, marked ``(not yours)``)."""
     contacts = {c.pk: c for c in Contact.objects.filter(pk__in=_ids(table, "contact_id"))}
     accounts = dict(
         Account.objects.filter(pk__in=_ids(table, "account_id")).values_list("pk", "name")

@@ -121,7 +121,19 @@ class Links:
         params.update({k: v for k, v in self.query.items() if k in ("from", "to")})
         return f"{reverse('web:records')}?{urlencode(params)}"
 
+    def credit_href(self, row: Mapping[str, Value], model: str | None = None) -> str:
+        """The journeys behind the revenue credited to ``row``'s channel or campaign under
+        ``model`` (else the page's model), each with its share."""
+        by = self.by or "channel"
+        params = {"report": "attribution", "measure": "revenue", "by": by, "group": str(row[by]),
+                  "model": model or self.query.get("model") or "linear"}  # fmt: skip
+        params.update({k: v for k, v in self.query.items() if k in ("from", "to")})
+        return f"{reverse('web:records')}?{urlencode(params)}"
 
+
+#: ``Column.records`` of an attributed-revenue column: its cells link to the journeys behind the
+#: credit (``Links.credit_href``).
+CREDIT = "credit"
 _REASON = re.compile(r"^(?P<reason>[a-z_]+)=(?P<n>\d+)$")
 
 
@@ -137,6 +149,8 @@ def _cell(value: Value, column: Column, row: Mapping[str, Value], links: Links |
             href = links.href(row, "rejected", reason=match["reason"]) if match else None
             parts.append((pair.replace("_", " "), href))
         return Cell(text, numeric, parts=tuple(parts), label=column.label)
+    if column.records == CREDIT and isinstance(value, (int, float)) and value:
+        return Cell(text, numeric, href=links.credit_href(row), label=column.label)
     if column.records and isinstance(value, int) and value > 0:
         return Cell(text, numeric, href=links.href(row, column.records), label=column.label)
     return Cell(text, numeric, label=column.label)
@@ -241,7 +255,7 @@ PANELS: Mapping[str, Panel] = {
                 Column("customers", "customers", records="customers"),
                 Column("cost_per_lead", "cost / lead", Format.money),
                 Column("cac", "CAC", Format.money),
-                Column("attributed_revenue", "attributed revenue", Format.money),
+                Column("attributed_revenue", "attributed revenue", Format.money, CREDIT),
                 Column("roas", "ROAS", Format.ratio),
                 Column("roi", "ROI", Format.rate),
                 Column("ltv", "LTV", Format.money),

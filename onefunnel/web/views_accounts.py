@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 
 from onefunnel.analytics.engines import DjangoEngine
 from onefunnel.analytics.reports import run_report
-from onefunnel.analytics.table import Table
+from onefunnel.analytics.table import Table, Value
 from onefunnel.services.accounts import expansion, workspace
 from onefunnel.services.accounts.renewals import visible_account_ids
 from onefunnel.web.charts import line_chart
@@ -123,6 +123,18 @@ def retention_by_cohort(ask: Ask) -> Table:
     table = run_report("retention", DjangoEngine(), ask.period, by="cohort")
     last = ask.period.last.strftime("%Y-%m")
     return Table(table.columns, tuple(r for r in table.rows if r[1] == last))
+
+
+def retention_records(ask: Ask, row: dict[str, Value], measure: str, by: str) -> dict[str, str]:
+    """The ``/records`` query of a retention cell: the accounts behind it."""
+    params = {"report": "retention", "by": by, "measure": measure,
+              "currency": str(row["currency"]), "from": ask.period.first.isoformat(),
+              "to": ask.period.last.isoformat()}  # fmt: skip
+    if by == "cohort":
+        params.update(group=str(row["month"]), cohort=str(row["cohort"]))
+    else:
+        params["group"] = str(row[by])
+    return params
 
 
 def _retention_chart(table: Table) -> dict[str, Any]:
@@ -257,21 +269,22 @@ RETENTION_MONTH = Source(
         columns=(
             Column("month", "month", Format.text),
             Column("currency", "currency", Format.text),
-            Column("customers_start", "customers at start"),
-            Column("churned_customers", "churned"),
+            Column("customers_start", "customers at start", Format.number, "customers_start"),
+            Column("churned_customers", "churned", Format.number, "churned_customers"),
             Column("logo_churn", "logo churn", Format.rate),
-            Column("starting_mrr", "starting MRR", Format.money),
-            Column("expansion_mrr", "expansion", Format.money),
-            Column("contraction_mrr", "contraction", Format.money),
-            Column("churned_mrr", "churned MRR", Format.money),
-            Column("new_mrr", "new MRR", Format.money),
-            Column("ending_mrr", "ending MRR", Format.money),
+            Column("starting_mrr", "starting MRR", Format.money, "starting_mrr"),
+            Column("expansion_mrr", "expansion", Format.money, "expansion_mrr"),
+            Column("contraction_mrr", "contraction", Format.money, "contraction_mrr"),
+            Column("churned_mrr", "churned MRR", Format.money, "churned_mrr"),
+            Column("new_mrr", "new MRR", Format.money, "new_mrr"),
+            Column("ending_mrr", "ending MRR", Format.money, "ending_mrr"),
             Column("grr", "GRR", Format.rate),
             Column("nrr", "NRR", Format.rate),
         ),
     ),
     retention_by_month,
     empty="No contracts ran in this period.",
+    records=lambda ask, row, measure: retention_records(ask, row, measure, "month"),
 )
 RETENTION_COHORT = Source(
     Panel(
@@ -286,18 +299,19 @@ RETENTION_COHORT = Source(
             Column("cohort", "cohort", Format.text),
             Column("month", "at", Format.text),
             Column("currency", "currency", Format.text),
-            Column("customers", "customers"),
-            Column("churned_customers", "churned"),
+            Column("customers", "customers", Format.number, "customers"),
+            Column("churned_customers", "churned", Format.number, "churned_customers"),
             Column("logo_churn", "logo churn", Format.rate),
-            Column("initial_mrr", "first-month MRR", Format.money),
-            Column("mrr", "MRR now", Format.money),
-            Column("expansion_mrr", "expansion", Format.money),
+            Column("initial_mrr", "first-month MRR", Format.money, "initial_mrr"),
+            Column("mrr", "MRR now", Format.money, "mrr"),
+            Column("expansion_mrr", "expansion", Format.money, "expansion_mrr"),
             Column("grr", "GRR", Format.rate),
             Column("nrr", "NRR", Format.rate),
         ),
     ),
     retention_by_cohort,
     empty="No cohorts: no contracts up to this period's end.",
+    records=lambda ask, row, measure: retention_records(ask, row, measure, "cohort"),
 )
 register(CUSTOMERS, RENEWALS, DEALS, SUGGESTIONS, RETENTION_MONTH, RETENTION_COHORT)
 

@@ -26,6 +26,7 @@ from onefunnel.web.charts import SIDE_STATES_NOTE, funnel_chart
 from onefunnel.web.panels import PANELS, Column, Format, Panel
 from onefunnel.web.security import allow_eval
 from onefunnel.web.views import DEFAULT_MODEL
+from onefunnel.web.views_accounts import retention_records
 from onefunnel.web.workspace import Ask, Slot, Source, ask_of, register, slot
 
 
@@ -51,18 +52,19 @@ RETENTION = Source(
         columns=(
             Column("period", "period", Format.text),
             Column("currency", "currency", Format.text),
-            Column("customers_start", "customers at start"),
-            Column("churned_customers", "churned"),
+            Column("customers_start", "customers at start", Format.number, "customers_start"),
+            Column("churned_customers", "churned", Format.number, "churned_customers"),
             Column("logo_churn", "logo churn", Format.rate),
-            Column("starting_mrr", "starting MRR", Format.money),
-            Column("new_mrr", "new MRR", Format.money),
-            Column("ending_mrr", "ending MRR", Format.money),
+            Column("starting_mrr", "starting MRR", Format.money, "starting_mrr"),
+            Column("new_mrr", "new MRR", Format.money, "new_mrr"),
+            Column("ending_mrr", "ending MRR", Format.money, "ending_mrr"),
             Column("grr", "GRR", Format.rate),
             Column("nrr", "NRR", Format.rate),
         ),
     ),
     retention_over_period,
     empty="No contracts ran in this period.",
+    records=lambda ask, row, measure: retention_records(ask, row, measure, "period"),
 )
 COMPANY_TARGETS = Source(
     Panel(
@@ -76,6 +78,7 @@ COMPANY_TARGETS = Source(
     ),
     _company_targets,
     empty=views_plan.TARGETS.empty,
+    records=views_plan.TARGETS.records,
 )
 register(RETENTION, COMPANY_TARGETS)
 

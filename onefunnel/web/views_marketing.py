@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -49,7 +50,16 @@ from onefunnel.web.charts_marketing import (
     stages_by_group_chart,
     words,
 )
-from onefunnel.web.panels import PANELS, Cell, Column, Format, Links, cells, csv_response
+from onefunnel.web.panels import (
+    CREDIT,
+    PANELS,
+    Cell,
+    Column,
+    Format,
+    Links,
+    cells,
+    csv_response,
+)
 from onefunnel.web.security import allow_eval
 from onefunnel.web.views import _choices
 
@@ -69,7 +79,7 @@ LIST_COLUMNS = (
     Column("customers", "customers", records="customers"),
     Column("cost_per_lead", "CPL", Format.money),
     Column("cac", "CAC", Format.money),
-    Column("attributed_revenue", "attributed revenue", Format.money),
+    Column("attributed_revenue", "attributed revenue", Format.money, CREDIT),
     Column("roas", "ROAS", Format.ratio),
     Column("roi", "ROI", Format.rate),
 )
@@ -85,7 +95,7 @@ SPEND_FIGURES = (
     Column("cost_per_lead", "CPL", Format.money),
     Column("cost_per_mql", "cost / MQL", Format.money),
     Column("cac", "CAC", Format.money),
-    Column("attributed_revenue", "attributed revenue", Format.money),
+    Column("attributed_revenue", "attributed revenue", Format.money, CREDIT),
     Column("roas", "ROAS", Format.ratio),
     Column("roi", "ROI", Format.rate),
 )
@@ -589,13 +599,20 @@ def _section(
         )
         if csv:
             return csv_response(table, columns, f"attribution-{period.first}-{period.last}")
+        rows = cells(table, columns)
+        links = Links("attribution", "channel", query)
+        for row, record in zip(rows, table.to_records(), strict=True):
+            for i, model in enumerate(ALL_MODELS, start=1):
+                if record[model]:
+                    row[i] = replace(row[i], href=links.credit_href(record, model))
         context.update(
-            rows=cells(table, columns), columns=columns,
+            rows=rows, columns=columns,
             chart=attribution_chart(table, ALL_MODELS) if table.rows else None,
             explain="Revenue of the accounts that converted in the period, credited to "
             "channels by each model; the removal effect is the share of conversions the "
             "Markov chain loses without the channel (the effects overlap, so they need not "
-            "add up to 100%).",
+            "add up to 100%). Each credit lists the converted journeys behind it, each with "
+            "its share.",
         )  # fmt: skip
     else:
         returned = returned_leads(period)

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 from onefunnel.analytics.engines import DjangoEngine
 from onefunnel.analytics.reports import ReportOptions, run_report
 from onefunnel.analytics.table import Table, Value
-from onefunnel.domain.plan.periods import month_label
+from onefunnel.domain.plan.periods import month_end, month_label, parse_month
 from onefunnel.services.errors import InputError
 from onefunnel.services.plan import forecast as forecast_service
 from onefunnel.services.plan import reverse_funnel as plan_service
@@ -55,9 +55,9 @@ def _targets(ask: Ask) -> Table:
     rows.sort(key=lambda r: (_SCOPES.get(r.scope, 3), r.subject, r.metric))
     return Table.of(
         ("subject", "scope", "metric", "value", "actual", "attainment", "projected",
-         "projected_attainment", "days"),
+         "projected_attainment", "days", "id"),
         [(_subject(r.subject), r.scope, r.metric, r.value, r.actual, r.attainment, r.projected,
-          r.projected_attainment, f"{r.worked_days} of {r.working_days}") for r in rows],
+          r.projected_attainment, f"{r.worked_days} of {r.working_days}", r.id) for r in rows],
     )  # fmt: skip
 
 
@@ -116,23 +116,28 @@ def _number(value: Value) -> float:
 
 def steps_to_date(table: Table, current_month: str) -> Table:
     """One row per step and channel, in the report's off-plan order: planned and actual summed
-    over the months begun (to date), and over the whole plan."""
+    over the months begun (to date), and over the whole plan; then the step's code and its
+    first and last month to date (where its actual's records are)."""
     out: dict[tuple[Value, Value], list[Any]] = {}
     for r in table.to_records():
         key = (r["step"], r["channel"])
-        row = out.setdefault(key, [r["off_plan_rank"], r["step"], r["channel"], 0.0, 0.0, 0.0])
-        if str(r["month"]) <= current_month:
+        row = out.setdefault(key, [r["off_plan_rank"], r["step"], r["channel"], 0.0, 0.0, 0.0,
+                                   None, None])  # fmt: skip
+        month = str(r["month"])
+        if month <= current_month:
             row[3] += _number(r["planned"])
             row[4] += _number(r["actual"])
+            row[6] = min(row[6] or month, month)
+            row[7] = max(row[7] or month, month)
         row[5] += _number(r["planned"])
     rows = []
-    for rank, step, channel, planned, actual, whole in out.values():
+    for rank, step, channel, planned, actual, whole, first, last in out.values():
         attainment = actual / planned if planned else None
         rows.append((rank, STEP_WORDS.get(str(step), step), channel, planned, actual,
-                     attainment, whole))  # fmt: skip
+                     attainment, whole, step, first, last))  # fmt: skip
     return Table.of(
         ("off_plan_rank", "step", "channel", "planned_to_date", "actual_to_date",
-         "attainment_to_date", "planned_whole_plan"),
+         "attainment_to_date", "planned_whole_plan", "step_key", "first_month", "last_month"),
         rows,
     )  # fmt: skip
 
@@ -159,6 +164,40 @@ def _plan_note(ask: Ask, table: Table) -> str:
         if isinstance(share, float):
             head += f" Most off plan to date: {first['step']} ({first['channel']}) at {share:.0%}."
     return head
+
+
+def _month_days(first: str, last: str) -> dict[str, str]:
+    """``from``/``to`` covering the months ``first`` to ``last`` (YYYY-MM)."""
+    end = month_end(parse_month(last, "month"))
+    return {"from": f"{first}-01", "to": end.isoformat()}
+
+
+def _target_records(ask: Ask, row: dict[str, Value], measure: str) -> dict[str, str] | None:
+    """A target's actual: the records it counts (or sums)."""
+    return {"report": "targets", "target": str(row["id"])}
+
+
+def _forecast_records(ask: Ask, row: dict[str, Value], measure: str) -> dict[str, str] | None:
+    """A forecast cell: the deals behind it (a month's, or the period's ``total``)."""
+    params = {"report": "forecast", "measure": measure,
+              "quarter": str(row.get("period") or ask.query.get("quarter") or ""),
+              "month": str(row.get("month") or "total")}  # fmt: skip
+    if "scope" in row:
+        params.update(scope=str(row["scope"]), subject=str(row["subject"]))
+    return params
+
+
+def _step_records(ask: Ask, row: dict[str, Value], measure: str) -> dict[str, str] | None:
+    """A step's actual: what it counts, in its months to date (or in the row's month)."""
+    step = str(row.get("step_key") or row["step"])
+    if "month" in row:
+        first = last = str(row["month"])
+    elif row.get("first_month"):
+        first, last = str(row["first_month"]), str(row["last_month"])
+    else:
+        return None
+    return {"report": "plan", "measure": step, "channel": str(row["channel"]),
+            **_month_days(first, last)}  # fmt: skip
 
 
 def _steps_chart(table: Table) -> dict[str, Any]:
@@ -213,7 +252,7 @@ TARGETS = Source(
             Column("subject", "for", Format.text),
             Column("metric", "metric", Format.text),
             Column("value", "target"),
-            Column("actual", "actual"),
+            Column("actual", "actual", records="actual"),
             Column("attainment", "attainment", Format.rate),
             Column("projected", "on pace for"),
             Column("projected_attainment", "pace attainment", Format.rate),
@@ -221,6 +260,7 @@ TARGETS = Source(
         ),
     ),
     _targets,
+    records=_target_records,
     empty="No targets for this month. Set them with onefunnel targets set (or POST "
     "/api/targets): admins for everyone, team leads for their team.",
 )
@@ -234,18 +274,19 @@ FORECAST = Source(
         by=None,
         columns=(
             Column("month", "month", Format.text),
-            Column("won", "won", Format.money),
-            Column("commit", "commit", Format.money),
-            Column("best_case", "best case", Format.money),
-            Column("pipeline", "pipeline", Format.money),
-            Column("weighted", "weighted", Format.money),
+            Column("won", "won", Format.money, "won"),
+            Column("commit", "commit", Format.money, "commit"),
+            Column("best_case", "best case", Format.money, "best_case"),
+            Column("pipeline", "pipeline", Format.money, "pipeline"),
+            Column("weighted", "weighted", Format.money, "weighted"),
             Column("run_rate", "run rate", Format.money),
             Column("forecast", "forecast", Format.money),
-            Column("deals", "open deals"),
+            Column("deals", "open deals", records="deals"),
         ),
     ),
     _forecast,
     note=_forecast_note,
+    records=_forecast_records,
 )
 FORECAST_OWNERS = Source(
     Panel(
@@ -259,14 +300,15 @@ FORECAST_OWNERS = Source(
         columns=(
             Column("scope", "scope", Format.text),
             Column("subject", "for", Format.text),
-            Column("won", "won", Format.money),
-            Column("weighted", "weighted open", Format.money),
+            Column("won", "won", Format.money, "won"),
+            Column("weighted", "weighted open", Format.money, "weighted"),
             Column("run_rate", "run rate", Format.money),
             Column("forecast", "forecast", Format.money),
-            Column("deals", "open deals"),
+            Column("deals", "open deals", records="deals"),
         ),
     ),
     _forecast_owners,
+    records=_forecast_records,
     empty="No deals in this period.",
 )
 STEPS = Source(
@@ -283,13 +325,14 @@ STEPS = Source(
             Column("step", "step", Format.text),
             Column("channel", "channel", Format.text),
             Column("planned_to_date", "planned to date"),
-            Column("actual_to_date", "actual to date"),
+            Column("actual_to_date", "actual to date", records="actual"),
             Column("attainment_to_date", "attainment", Format.rate),
             Column("planned_whole_plan", "whole plan"),
         ),
     ),
     _steps,
     note=_plan_note,
+    records=_step_records,
     empty=NO_PLAN,
 )
 PLAN_MONTHS = Source(
@@ -306,7 +349,7 @@ PLAN_MONTHS = Source(
             Column("channel", "channel", Format.text),
             Column("month", "month", Format.text),
             Column("planned", "planned"),
-            Column("actual", "actual"),
+            Column("actual", "actual", records="actual"),
             Column("attainment", "attainment", Format.rate),
             Column("cumulative_planned", "planned so far"),
             Column("cumulative_actual", "actual so far"),
@@ -315,6 +358,7 @@ PLAN_MONTHS = Source(
     ),
     plan_beside_actual,
     empty=NO_PLAN,
+    records=_step_records,
 )
 register(TARGETS, FORECAST, FORECAST_OWNERS, STEPS, PLAN_MONTHS)
 

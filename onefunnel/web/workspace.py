@@ -51,6 +51,8 @@ class Source:
     link: Callable[[dict[str, Value]], str | None] | None = None
     note: Callable[[Ask, Table], str] | None = None
     empty: str = "Nothing in this period."
+    #: The ``/records`` query of a row's cell (its column's ``records`` measure), if it has one.
+    records: Callable[[Ask, dict[str, Value], str], dict[str, str] | None] | None = None
 
 
 #: Every workspace panel by slug (views_accounts, views_plan and views_leadership add theirs).
@@ -112,6 +114,21 @@ def _linked(table: Table, rows: list[list[Cell]], link: Callable[..., str | None
     ]
 
 
+def _with_records(source: Source, ask: Ask, table: Table, rows: list[list[Cell]]) -> None:
+    """Link each cell that stands for records (a non-zero count or amount) to them."""
+    if source.records is None:
+        return
+    base = reverse("web:records")
+    for row, record in zip(rows, table.to_records(), strict=True):
+        for i, column in enumerate(source.panel.columns):
+            value = record.get(column.name)
+            if not column.records or not isinstance(value, (int, float)) or not value:
+                continue
+            params = source.records(ask, record, column.records)
+            if params is not None:
+                row[i] = replace(row[i], href=f"{base}?{urlencode(params)}")
+
+
 @login_required
 def workspace_panel(request: HttpRequest, slug: str) -> HttpResponse:
     """One workspace panel, for the signed-in user and the page's period and choices."""
@@ -136,6 +153,7 @@ def workspace_panel(request: HttpRequest, slug: str) -> HttpResponse:
             return csv_response(table, source.panel.columns, slug)
         context["csv"] = f"{request.path}?{urlencode({**request.GET.dict(), 'format': 'csv'})}"
         rows = cells(table, source.panel.columns)
+        _with_records(source, ask, table, rows)
         context["rows"] = _linked(table, rows, source.link) if source.link else rows
         context["chart"] = source.panel.chart(table) if source.panel.chart and table.rows else None
         context["note"] = source.note(ask, table) if source.note else ""

@@ -117,7 +117,12 @@ def test_campaign_pages_show_the_api_numbers_and_link_to_as_many_records(demo: N
         count = len(_table(listed.content.decode(), "records-table"))
         figure = href.split("report=")[1].split("&")[0]
         reason = re.search(r"reason=(\w+)", href)
-        if reason:
+        if figure == "attribution":
+            # A credit: the journeys behind it, their shares adding up to it.
+            shares = re.findall(r'data-amount="([^"]+)"', listed.content.decode())
+            credited = spend[busy.utm_campaign]["attributed_revenue"]
+            assert sum(float(a) for a in shares) == pytest.approx(credited), href
+        elif reason:
             pair = f"{reason[1]}={count}"
             assert pair in str(scorecard[busy.utm_campaign]["rejection_reasons"]), href
         else:

@@ -39,6 +39,8 @@ class Journeys:
     grouped: GroupedJourneys | None
     converting: int
     non_converting: int
+    #: Each journey's account, in path order (the records behind a credit).
+    account_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +186,8 @@ ORDER BY j.account_id, t.occurred_at, t.id
             touch_ages_days=ages,
         )
         n_converting = int(converted.sum())
-        return Journeys(grouped, n_converting, len(firsts) - n_converting)
+        accounts = tuple(int(a) for a in account[starts].tolist())
+        return Journeys(grouped, n_converting, len(firsts) - n_converting, accounts)
 
     def credits(
         self, engine: Engine, *, credited_only: bool = False, journeys: Journeys | None = None

@@ -263,6 +263,50 @@ def forecast(
 
 
 @dataclass(frozen=True, slots=True)
+class DealBehind:
+    """A deal behind one cell of a forecast month: ``measure`` is the column (``won``, a
+    category — ``commit``, ``best_case``, ``pipeline``, ``omitted`` —, ``weighted`` or
+    ``deals``) and ``amount`` what the deal adds to it (its weighted amount under
+    ``weighted``)."""
+
+    deal_id: int
+    month: date
+    measure: str
+    amount: float
+
+
+def deals_behind(
+    deals: Sequence[DealFacts],
+    months: Sequence[date],
+    *,
+    as_of: datetime,
+    method: ForecastMethod,
+    include: Callable[[DealFacts], bool] | None = None,
+) -> list[DealBehind]:
+    """The deals behind ``forecast``'s won, category, weighted and deal-count cells, by the
+    same rules: summed per month and measure they are its numbers (run rate and forecast are
+    estimates, not deals)."""
+    rates = win_rates(deals, as_of) if method is ForecastMethod.HISTORY else None
+    chosen = [d for d in deals if include is None or include(d)]
+    wanted = {month_start(m) for m in months}
+    out: list[DealBehind] = []
+    for d in chosen:
+        if d.won and d.closed_at is not None and d.closed_at < as_of:
+            month = month_start(d.closed_at.date())
+            if month in wanted:
+                out.append(DealBehind(d.id, month, "won", d.amount))
+        if not d.open_at(as_of) or close_month(d, as_of) not in wanted:
+            continue
+        month = close_month(d, as_of)
+        out.append(DealBehind(d.id, month, "deals", d.amount))
+        out.append(DealBehind(d.id, month, d.category.value, d.amount))
+        if d.category is not ForecastCategory.OMITTED:
+            weight = probability(d, method, rates, as_of)
+            out.append(DealBehind(d.id, month, "weighted", d.amount * weight))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
 class BacktestMonth:
     """One month of the backtest: what closed, and what each forecast said on its first day."""
 

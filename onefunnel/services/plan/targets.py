@@ -251,41 +251,48 @@ def _by_owner_month(
     return out
 
 
-def actuals(metric: TargetMetric, first: date, end: date) -> dict[tuple[date, int | None], float]:
-    """The metric's actual per (month, owner id) for months from ``first`` to before ``end``
-    (set-based: one grouped query)."""
-    start = datetime(first.year, first.month, 1, tzinfo=UTC)
-    stop = datetime(end.year, end.month, 1, tzinfo=UTC)
+def counted(metric: TargetMetric, start: datetime, stop: datetime) -> tuple[QuerySet[Any], str]:
+    """The records a metric counts between ``start`` and ``stop`` (the one definition), and
+    the field that dates them; ``spend`` rows are dated by day."""
     won = Deal.objects.filter(status="won", closed_at__gte=start, closed_at__lt=stop)
     match metric:
         case TargetMetric.MQLS:
-            qs = Handoff.objects.filter(created_at__gte=start, created_at__lt=stop)
-            return _by_owner_month(qs, "created_at", "owner_id", Count("id"))
+            return Handoff.objects.filter(created_at__gte=start, created_at__lt=stop), "created_at"
         case TargetMetric.HANDOFFS_ACCEPTED:
             accepted = (
                 Handoff.objects.filter(status="accepted")
                 .annotate(at=Coalesce(F("decided_at"), F("first_response_at"), F("created_at")))
                 .filter(at__gte=start, at__lt=stop)
             )
-            return _by_owner_month(accepted, "at", "owner_id", Count("id"))
-        case TargetMetric.DEALS_WON:
-            return _by_owner_month(
-                won.filter(kind="new_business"), "closed_at", "owner_id", Count("id")
-            )
-        case TargetMetric.NEW_REVENUE:
-            return _by_owner_month(
-                won.filter(kind="new_business"), "closed_at", "owner_id", Sum("amount")
-            )
+            return accepted, "at"
+        case TargetMetric.DEALS_WON | TargetMetric.NEW_REVENUE:
+            return won.filter(kind="new_business"), "closed_at"
         case TargetMetric.RENEWAL_REVENUE:
-            return _by_owner_month(
-                won.filter(kind="renewal"), "closed_at", "owner_id", Sum("amount")
-            )
+            return won.filter(kind="renewal"), "closed_at"
         case TargetMetric.EXPANSION_REVENUE:
-            expansion = won.filter(Q(kind="upsell") | Q(kind="cross_sell"))
-            return _by_owner_month(expansion, "closed_at", "owner_id", Sum("amount"))
+            return won.filter(Q(kind="upsell") | Q(kind="cross_sell")), "closed_at"
         case TargetMetric.SPEND:
-            spend = Spend.objects.filter(day__gte=first, day__lt=end)
-            return _by_owner_month(spend, "day", None, Sum("amount"))
+            return Spend.objects.filter(day__gte=start.date(), day__lt=stop.date()), "day"
+
+
+#: Metrics that sum an amount (the others count records).
+AMOUNTS = {
+    TargetMetric.NEW_REVENUE: "amount",
+    TargetMetric.RENEWAL_REVENUE: "amount",
+    TargetMetric.EXPANSION_REVENUE: "amount",
+    TargetMetric.SPEND: "amount",
+}
+
+
+def actuals(metric: TargetMetric, first: date, end: date) -> dict[tuple[date, int | None], float]:
+    """The metric's actual per (month, owner id) for months from ``first`` to before ``end``
+    (set-based: one grouped query)."""
+    start = datetime(first.year, first.month, 1, tzinfo=UTC)
+    stop = datetime(end.year, end.month, 1, tzinfo=UTC)
+    qs, when = counted(metric, start, stop)
+    owner = None if metric is TargetMetric.SPEND else "owner_id"
+    value = Sum(AMOUNTS[metric]) if metric in AMOUNTS else Count("id")
+    return _by_owner_month(qs, when, owner, value)
 
 
 def _calendar(team: str) -> tuple[frozenset[int], frozenset[date]]:

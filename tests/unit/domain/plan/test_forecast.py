@@ -15,6 +15,7 @@ from onefunnel.domain.plan.forecast import (
     ForecastMethod,
     backtest,
     backtest_months,
+    deals_behind,
     errors,
     forecast,
     win_rates,
@@ -207,3 +208,39 @@ def test_the_owners_forecasts_add_up_to_the_whole(
             total = sum(getattr(p[m], name) for p in parts)
             assert total == pytest.approx(getattr(line, name), rel=1e-9, abs=1e-6)
         assert sum(p[m].deals for p in parts) == line.deals
+
+
+@st.composite
+def some_deals(draw: st.DrawFn) -> list[DealFacts]:
+    """Random deals around the spring of 2026: won, lost and open, in every category."""
+    out = []
+    for i in range(draw(st.integers(1, 25))):
+        created = date(2026, 1, 1) + timedelta(days=draw(st.integers(0, 150)))
+        status = draw(st.sampled_from([True, False, None]))
+        closed = created + timedelta(days=draw(st.integers(1, 90))) if status is not None else None
+        out.append(deal(
+            i, float(draw(st.integers(1, 90_000))), created.isoformat(),
+            closed.isoformat() if closed else None, status,
+            p=draw(st.sampled_from([0.1, 0.25, 0.5, 0.9])),
+            kind=draw(st.sampled_from(["new_business", "renewal", "upsell"])),
+            category=draw(st.sampled_from(list(ForecastCategory))),
+        ))  # fmt: skip
+    return out
+
+
+@given(deals=some_deals(), method=st.sampled_from(list(ForecastMethod)), rep=st.booleans())
+def test_the_deals_behind_each_forecast_cell_add_up_to_it(
+    deals: list[DealFacts], method: ForecastMethod, rep: bool
+) -> None:
+    months = [date(2026, m, 1) for m in (4, 5, 6, 7)]
+    as_of = t("2026-05-20")
+    include = (lambda d: d.id % 2 == 0) if rep else None
+    lines = forecast(deals, months, as_of=as_of, method=method, include=include)
+    behind = deals_behind(deals, months, as_of=as_of, method=method, include=include)
+    for line in lines:
+        for measure in ("won", "commit", "best_case", "pipeline", "omitted", "weighted"):
+            got = sum(b.amount for b in behind if b.month == line.month and b.measure == measure)
+            assert got == pytest.approx(getattr(line, measure), abs=1e-6), measure
+        assert sum(1 for b in behind if b.month == line.month and b.measure == "deals") == (
+            line.deals
+        )
