@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from onefunnel.cli import app, migrate, setup_django, translate_errors
-from onefunnel.cli.output import OutputFormat, console, emit_object, emit_rows, fail
+from onefunnel.cli.output import (
+    OutputFormat,
+    console,
+    emit_object,
+    emit_rows,
+    err_console,
+    fail,
+)
 
 
 class EngineChoice(StrEnum):
@@ -62,12 +71,23 @@ def report(
     plan: Annotated[
         int | None, typer.Option(help="The plan report: the saved plan's id (`plans list`)")
     ] = None,
+    segment: Annotated[
+        str | None,
+        typer.Option(
+            help="Count only a segment's members (id or name): funnel, scorecard, attribution,"
+            " retention"
+        ),
+    ] = None,
     fmt: Annotated[
         OutputFormat,
         typer.Option("--format", "-f", help="table, json or csv", case_sensitive=False),
     ] = OutputFormat.table,
 ) -> None:
-    """Run a report over a period and print it (columns depend on the report)."""
+    """Run a report over a period and print it (columns depend on the report).
+
+    With --segment, only the segment's members count, as of its last refresh (a segment never
+    refreshed is refreshed first); which segment and when is printed (on stderr with --format
+    json or csv, so the data stays clean)."""
     from onefunnel.analytics.period import period_of
     from onefunnel.analytics.reports import ReportOptions, run_report
 
@@ -80,13 +100,26 @@ def report(
         ltv_horizon_years=ltv_years,
         ltv_discount_rate=ltv_discount,
     )
+    segment_filter = None
+    if segment is not None:
+        if engine is EngineChoice.spark:
+            fail(
+                "segment: a Parquet export holds no segment membership; run the report with"
+                " --engine db to filter it by a segment"
+            )
+        setup_django()
+        migrate()
+        from onefunnel.services.marketing.segment_reports import segment_filter as resolve
+
+        segment_filter = resolve(segment)
+        options = replace(options, segment=segment_filter)
     if plan is not None:
         # The plan's numbers are read from the database whatever engine runs the report.
         setup_django()
         migrate()
         from onefunnel.services.plan.reverse_funnel import planned_by_month
 
-        options = ReportOptions(plan_rows=tuple(planned_by_month(plan)))
+        options = ReportOptions(plan_rows=tuple(planned_by_month(plan)), segment=segment_filter)
     if engine is EngineChoice.spark:
         if parquet is None:
             fail("parquet: --engine spark reads an export; give --parquet DIR")
@@ -108,6 +141,11 @@ def report(
         if plan is not None
         else f"{name} {period.first.isoformat()} – {period.last.isoformat()}"
     )
+    if segment_filter is not None:
+        if fmt is OutputFormat.table:
+            title += f" — {segment_filter.describe()}"
+        else:
+            err_console.print(escape(segment_filter.describe()), highlight=False)
     emit_rows(table.to_records(), fmt, title=title, columns=table.columns)
 
 

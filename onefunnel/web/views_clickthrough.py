@@ -14,7 +14,8 @@ from django.views.decorators.http import require_GET
 
 from onefunnel.analytics.records import RecordsQuery
 from onefunnel.services.access import actor_for
-from onefunnel.services.errors import InputError
+from onefunnel.services.errors import InputError, NotFoundError
+from onefunnel.services.marketing.segment_reports import segment_filter
 from onefunnel.services.records_behind import campaign_names, records_behind
 from onefunnel.web.panels import Column, Format, csv_response
 from onefunnel.web.views import _choices
@@ -65,6 +66,10 @@ def records(request: HttpRequest) -> HttpResponse:
     get = request.GET
     context: dict[str, object] = {"period": period, "error": error, "rows": None}
     try:
+        # A count on a page filtered by a segment lists only the segment's members (the same
+        # stored membership the count read).
+        segment = segment_filter(get.get("segment"))
+        context["segment"] = segment
         query = RecordsQuery(
             report=get.get("report", ""),
             measure=get.get("measure", ""),
@@ -73,8 +78,9 @@ def records(request: HttpRequest) -> HttpResponse:
             group=get.get("group"),
             stage=get.get("stage") or None,
             reason=get.get("reason") or None,
+            segment=segment,
         )
-    except InputError as exc:
+    except (InputError, NotFoundError) as exc:
         context["error"] = str(exc)
         return render(request, "onefunnel/records.html", context, status=422)
     found = records_behind(query, actor_for(request.user))
