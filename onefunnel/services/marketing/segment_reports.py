@@ -56,4 +56,4 @@ def segment_contact_ids(segment: SegmentFilter) -> QuerySet[Any]:
     members = SegmentMember.objects.filter(segment_id=segment.segment_id).values("member_id")
     if segment.subject == "account":
         return Contact.objects.filter(account_id__in=members).values("pk")
-    return members
+    return Contact.objects.filter(pk__in=members).values("pk")
