@@ -44,3 +44,24 @@ def test_export_writes_one_parquet_file_per_table(install: Install) -> None:
     assert sorted(p.name for p in out.glob("*.parquet")) == sorted(
         f"{table}.parquet" for table in summary["rows"]
     )
+
+
+def test_report_by_segment_says_which_and_refuses_spend(install: Install) -> None:
+    install.run("init")
+    install.run("segments", "create", "everyone", "--spec", '{"all": []}')
+    table = install.run("report", "funnel", "--segment", "everyone").stdout
+    assert "segment 'everyone': 0 contacts as of its last refresh" in " ".join(table.split())
+    as_json = install.run("report", "scorecard", "--segment", "everyone", "-f", "json")
+    assert json.loads(as_json.stdout) == []
+    assert "segment 'everyone'" in as_json.stderr
+    unknown = install.run("report", "funnel", "--segment", "nobody", check=False)
+    assert unknown.returncode != 0
+    assert unknown.stderr.strip().splitlines() == ["segment: no segment 'nobody'"]
+    spend = install.run("report", "spend", "--segment", "everyone", check=False)
+    assert spend.returncode == 1
+    assert "segment: the spend report counts money, not contacts" in spend.stderr
+    assert "Traceback" not in spend.stderr + unknown.stderr
+    spark = install.run("report", "funnel", "--segment", "everyone", "--engine", "spark",
+                        "--parquet", str(install.home), check=False)  # fmt: skip
+    assert spark.returncode == 1
+    assert "segment: a Parquet export holds no segment membership" in spark.stderr

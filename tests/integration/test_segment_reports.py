@@ -103,12 +103,9 @@ def _check_against_members_only(segment: SegmentFilter) -> int:
         Contact.objects.filter(pk__in=segment_contact_ids(segment)).values_list("pk", flat=True)
     )
     accounts = (
-        set(Contact.objects.filter(pk__in=contacts).values_list("account_id", flat=True))
-        - {None}
+        set(Contact.objects.filter(pk__in=contacts).values_list("account_id", flat=True)) - {None}
         if segment.subject == "contact"
-        else set(
-            Account.objects.filter(segments_member_ids(segment)).values_list("pk", flat=True)
-        )
+        else set(Account.objects.filter(segments_member_ids(segment)).values_list("pk", flat=True))
     )
     assert contacts, "the segment must not be empty for the check to mean anything"
     checked = 0
@@ -132,9 +129,7 @@ def segments_member_ids(segment: SegmentFilter) -> Any:
 
     from onefunnel.models import SegmentMember
 
-    return Q(
-        pk__in=SegmentMember.objects.filter(segment_id=segment.segment_id).values("member_id")
-    )
+    return Q(pk__in=SegmentMember.objects.filter(segment_id=segment.segment_id).values("member_id"))
 
 
 def test_a_filtered_report_counts_what_the_members_alone_would(demo: None) -> None:
@@ -142,8 +137,10 @@ def test_a_filtered_report_counts_what_the_members_alone_would(demo: None) -> No
                                                               "nurture", "grow"]}]})  # fmt: skip
     industry = _busiest_industry()
     accounts = _segment(
-        {"subject": "account", "all": [{"type": "attribute", "name": "industry",
-                                         "equals": industry}]}  # fmt: skip
+        {
+            "subject": "account",
+            "all": [{"type": "attribute", "name": "industry", "equals": industry}],
+        }
     )
     assert 0 < considering.members < Contact.objects.count()
     assert 0 < accounts.members < Account.objects.count()
@@ -220,21 +217,24 @@ def test_the_records_behind_a_filtered_count_are_as_many(demo: None) -> None:
 def test_spend_and_plan_refuse_a_segment_and_unknown_segments_are_named(db: None) -> None:
     create_segment(SYSTEM, "anyone", {"all": []})
     segment = segment_filter("anyone")
-    assert segment is not None and segment.members == 0
+    assert segment is not None
+    assert segment.members == 0
     # Never refreshed before: resolving it refreshed it, and says when.
     assert Segment.objects.get(name="anyone").refreshed_at == segment.refreshed_at
-    with pytest.raises(InputError, match="^segment: the spend report counts money, not contacts"):
+    with pytest.raises(InputError, match=r"^segment: the spend report counts money, not contacts"):
         _run("spend", "campaign", segment)
-    with pytest.raises(InputError, match="^segment: "):
+    with pytest.raises(InputError, match=r"^segment: "):
         run_report("plan", DjangoEngine(), _period(),
                    options=ReportOptions(plan_rows=(("leads", "all", "2026-01", 1.0),),
                                          segment=segment))  # fmt: skip
-    with pytest.raises(InputError, match="^segment: "):
+    with pytest.raises(InputError, match=r"^segment: "):
         RecordsQuery("spend", "leads", _period(), by="channel", group="x", segment=segment)
     for ref in ("no such segment", "999999", 424242):
-        with pytest.raises(NotFoundError, match="^segment: "):
+        with pytest.raises(NotFoundError, match=r"^segment: "):
             segment_filter(ref)
-    assert segment_filter("") is None and segment_filter(None) is None
+    assert segment_filter("") is None
+    assert segment_filter(None) is None
     # By id as well as by name, as `sequences enroll --segment` resolves it.
     by_id = segment_filter(str(segment.segment_id))
-    assert by_id is not None and by_id.name == "anyone"
+    assert by_id is not None
+    assert by_id.name == "anyone"
