@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -152,17 +153,52 @@ def report(
 @app.command()
 @translate_errors
 def export(
-    parquet: Annotated[Path, typer.Option(help="Directory to write one .parquet file per table")],
+    parquet: Annotated[
+        Path | None, typer.Option(help="Directory to write one .parquet file per table")
+    ] = None,
+    segment: Annotated[
+        str | None,
+        typer.Option(help="Instead: a segment's contacts as CSV (its id or name)"),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="With --segment: the CSV file (default: stdout)"),
+    ] = None,
     fmt: Annotated[
         OutputFormat,
         typer.Option("--format", "-f", help="table, json or csv", case_sensitive=False),
     ] = OutputFormat.table,
 ) -> None:
-    """Export the tables reports read to Parquet (for `report --engine spark`)."""
+    """Export the tables reports read to Parquet (for `report --engine spark`), or with
+    --segment a segment's contacts as CSV (its stored membership, as filtered reports count
+    it; which segment and when it was refreshed is said on stderr)."""
+    if (parquet is None) == (segment is None):
+        fail("parquet: give --parquet DIR (the report tables) or --segment NAME (its contacts)")
     setup_django()
     migrate()
+    if segment is not None:
+        from onefunnel.services.marketing.segment_reports import export_segment_contacts
+
+        if out is None:
+            done = export_segment_contacts(segment, sys.stdout)
+        else:
+            # People's details: a file only its owner reads, written under a temporary name
+            # and renamed when complete (never a half file).
+            from onefunnel.private_files import create_private
+
+            partial = out.with_name(f".{out.name}.partial")
+            partial.unlink(missing_ok=True)
+            create_private(partial)
+            with partial.open("w", encoding="utf-8", newline="") as handle:
+                done = export_segment_contacts(segment, handle)
+            partial.replace(out)
+        err_console.print(
+            escape(f"{done.contacts} contacts of {done.segment.describe()}"), highlight=False
+        )
+        return
     from onefunnel.services.export import export_parquet
 
+    assert parquet is not None
     summary = export_parquet(parquet)
     if fmt is OutputFormat.table:
         console.print(f"exported to {summary.directory}")

@@ -6,6 +6,9 @@ count; spend and plan refuse a segment, naming the field."""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Callable
 from datetime import UTC, datetime
 from itertools import count
 from typing import Any
@@ -26,7 +29,11 @@ from onefunnel.models import Account, Contact, Segment
 from onefunnel.services.access import SYSTEM
 from onefunnel.services.demo import DemoSize, generate_demo
 from onefunnel.services.errors import InputError, NotFoundError
-from onefunnel.services.marketing.segment_reports import segment_contact_ids, segment_filter
+from onefunnel.services.marketing.segment_reports import (
+    export_segment_contacts,
+    segment_contact_ids,
+    segment_filter,
+)
 from onefunnel.services.marketing.segments import create_segment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -238,3 +245,25 @@ def test_spend_and_plan_refuse_a_segment_and_unknown_segments_are_named(db: None
     by_id = segment_filter(str(segment.segment_id))
     assert by_id is not None
     assert by_id.name == "anyone"
+
+
+def test_a_segments_contacts_export_as_the_reports_count_them(
+    make_contact: Callable[..., Contact],
+) -> None:
+    big = Account.objects.create(name="Big", domain="big.example", industry="Software",
+                                 created_at=datetime(2026, 1, 5, tzinfo=UTC))  # fmt: skip
+    inside = [make_contact(f"p{i}@big.example", account=big, first_name=f"P{i}") for i in range(3)]
+    inside.append(make_contact("formula@big.example", account=big, first_name="=HYPERLINK(1)"))
+    make_contact("other@small.example")  # its own account, another industry
+    create_segment(SYSTEM, "software", {"subject": "account", "all": [
+        {"type": "attribute", "name": "industry", "equals": "software"}]})  # fmt: skip
+    out = io.StringIO()
+    done = export_segment_contacts("software", out)
+    assert done.contacts == 4
+    assert done.segment.subject == "account"
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [int(r["id"]) for r in rows] == sorted(c.pk for c in inside)
+    assert {r["account"] for r in rows} == {"Big"}
+    assert "'=HYPERLINK(1)" in {r["first_name"] for r in rows}
+    with pytest.raises(NotFoundError, match=r"^segment: "):
+        export_segment_contacts("nobody", io.StringIO())
