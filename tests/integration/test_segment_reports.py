@@ -236,7 +236,10 @@ def test_spend_and_plan_refuse_a_segment_and_unknown_segments_are_named(db: None
                                          segment=segment))  # fmt: skip
     with pytest.raises(InputError, match=r"^segment: "):
         RecordsQuery("spend", "leads", _period(), by="channel", group="x", segment=segment)
-    for ref in ("no such segment", "999999", 424242):
+    for bad in ("x" * 201, "nul\x00byte", "line\nbreak"):
+        with pytest.raises(InputError, match=r"^segment: not a segment's id or name"):
+            segment_filter(bad)
+    for ref in ("no such segment", "999999", 424242, "9" * 30, "-1"):
         with pytest.raises(NotFoundError, match=r"^segment: "):
             segment_filter(ref)
     assert segment_filter("") is None

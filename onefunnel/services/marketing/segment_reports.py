@@ -29,8 +29,9 @@ def segment_filter(ref: int | str | None, *, now: datetime | None = None) -> Seg
     included). NotFoundError ``segment: no segment …`` for an unknown one."""
     if ref is None or (isinstance(ref, str) and not ref.strip()):
         return None
-    if isinstance(ref, str) and len(ref) > 200:
-        raise InputError("segment: a segment's name has at most 100 characters")
+    if isinstance(ref, str) and (len(ref) > 200 or not ref.isprintable()):
+        # Names are at most 100 printable characters; PostgreSQL refuses NUL in a parameter.
+        raise InputError("segment: not a segment's id or name (at most 100 printable characters)")
     view = get_segment(ref)
     if view.refreshed_at is None:
         # The first report of a segment evaluates it (the membership it then reads is stored
