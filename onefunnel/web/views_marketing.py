@@ -41,7 +41,7 @@ from onefunnel.services.crm_records import CampaignRecord
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.marketing import campaigns as service
 from onefunnel.services.marketing.funnel import ALL_MODELS, attribution_comparison, returned_leads
-from onefunnel.services.marketing.segment_reports import segment_choices, segment_filter
+from onefunnel.services.marketing.segment_reports import segment_choices
 from onefunnel.services.records_behind import campaign_names
 from onefunnel.services.spend import parse_channel
 from onefunnel.web.charts_marketing import (
@@ -53,7 +53,7 @@ from onefunnel.web.charts_marketing import (
 )
 from onefunnel.web.panels import PANELS, Cell, Column, Format, Links, cells, csv_response
 from onefunnel.web.security import allow_eval
-from onefunnel.web.views import _choices
+from onefunnel.web.views import _choices, _segment_choice
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD = 10 * 1024 * 1024
@@ -121,15 +121,6 @@ def _query(period: Period, model: str, segment: SegmentFilter | None = None) -> 
     if segment is not None:
         query["segment"] = str(segment.segment_id)
     return query
-
-
-def _segment(request: HttpRequest) -> tuple[SegmentFilter | None, str | None]:
-    """The segment the page is filtered by (``?segment=`` id or name), or None; an unknown one
-    is reported and the page shows everyone, like a mistyped period."""
-    try:
-        return segment_filter(request.GET.get("segment")), None
-    except (InputError, NotFoundError) as exc:
-        return None, str(exc)
 
 
 def _actor_may_edit(request: HttpRequest) -> bool:
@@ -520,7 +511,7 @@ def marketing_funnel(request: HttpRequest) -> HttpResponse:
     """Marketing's funnel: each section loads on its own request (htmx). ``?segment=``
     narrows every section to a segment's members."""
     period, model, error = _choices(request)
-    segment, segment_error = _segment(request)
+    segment, segment_error = _segment_choice(request)
     return render(
         request,
         "onefunnel/marketing.html",
@@ -545,7 +536,7 @@ def marketing_section(request: HttpRequest, slug: str) -> HttpResponse:
     if slug not in SECTIONS:
         raise Http404(f"no section {slug!r}")
     period, model, error = _choices(request)
-    segment, segment_error = _segment(request)
+    segment, segment_error = _segment_choice(request)
     by, title = SECTIONS[slug]
     query = _query(period, model, segment)
     csv = request.GET.get("format") == "csv"

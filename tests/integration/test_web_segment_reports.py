@@ -139,3 +139,26 @@ def test_unknown_or_refused_segments_are_named(marketer: Client) -> None:
                                         "segment": "nobody"})  # fmt: skip
     assert records.status_code == 422
     assert "segment: no segment" in records.content.decode()
+
+
+def test_the_dashboard_panels_filter_by_a_segment_and_spend_says_why_not(
+    marketer: Client,
+) -> None:
+    create_segment(SYSTEM, "Warm leads", SPEC)
+    segment_id = str(Segment.objects.get(name="Warm leads").pk)
+    query = {**PERIOD, "segment": segment_id}
+    page = marketer.get("/", query).content.decode()
+    assert "The panels below are filtered by segment 'Warm leads'" in _text(page)
+    assert f"segment={segment_id}" in page
+    quality = marketer.get("/panels/report/quality", query).content.decode()
+    api = _records(_api(marketer, "scorecard", by="channel", segment=segment_id))
+    everyone = _records(_api(marketer, "scorecard", by="channel"))
+    assert sum(r["handoffs"] for r in api) < sum(r["handoffs"] for r in everyone)
+    links = _hrefs(quality)
+    assert links
+    assert all(f"segment={segment_id}" in h for h in links)
+    download = marketer.get("/panels/report/quality", {**query, "format": "csv"})
+    shown = [line.split(",")[1] for line in download.content.decode().splitlines()[1:]]
+    assert shown == [str(r["handoffs"]) for r in api]
+    spend = marketer.get("/panels/report/spend", query).content.decode()
+    assert "segment: the spend report counts money, not contacts" in _text(spend)
