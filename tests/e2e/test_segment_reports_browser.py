@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.browser import Server, demo_password, demo_server, need_chromium, watched_page
+from tests.e2e.browser import Server, demo_server, need_chromium, watched_page
+from tests.e2e.test_marketing_browser import _sign_in
 
 pytestmark = pytest.mark.slow
-MARKETER = "hannah.lee"
 WARM = '{"all": [{"type": "stage", "in": ["intent", "conversion", "nurture"]}]}'
 
 
@@ -45,10 +45,7 @@ def test_the_marketer_filters_the_funnel_by_a_segment(server: Server) -> None:
     segment_id = json.loads(created.stdout)["id"]
     with watched_page(server.base, "segment-reports") as w:
         page = w.page
-        page.goto(server.base + "/login")
-        page.fill("#id_username", MARKETER)
-        page.fill("#id_password", demo_password(server.install.home))
-        page.click("button[type=submit]")
+        _sign_in(page, server, "/login")  # as hannah.lee, the demo's marketer
         page.wait_for_url(server.base + "/marketing")
         _wait_funnel(page)
         everyone = _entries(page)

@@ -47,12 +47,16 @@ def _records(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(body["columns"], row, strict=True)) for row in body["rows"]]
 
 
+@pytest.fixture
+def warm(marketer: Client) -> str:
+    """A saved segment, never refreshed yet: its id."""
+    return str(create_segment(SYSTEM, "Warm leads", SPEC).id)
+
+
 def test_the_filtered_page_shows_the_filtered_numbers_and_as_many_records(
-    marketer: Client,
+    marketer: Client, warm: str
 ) -> None:
-    create_segment(SYSTEM, "Warm leads", SPEC)
-    segment_id = str(Segment.objects.get(name="Warm leads").pk)
-    query = {**PERIOD, "segment": segment_id}
+    segment_id, query = warm, {**PERIOD, "segment": warm}
 
     page = marketer.get("/marketing", query).content.decode()
     # Never refreshed: the page refreshed it, and says which segment and when.
@@ -142,11 +146,9 @@ def test_unknown_or_refused_segments_are_named(marketer: Client) -> None:
 
 
 def test_the_dashboard_panels_filter_by_a_segment_and_spend_says_why_not(
-    marketer: Client,
+    marketer: Client, warm: str
 ) -> None:
-    create_segment(SYSTEM, "Warm leads", SPEC)
-    segment_id = str(Segment.objects.get(name="Warm leads").pk)
-    query = {**PERIOD, "segment": segment_id}
+    segment_id, query = warm, {**PERIOD, "segment": warm}
     page = marketer.get("/", query).content.decode()
     assert "The panels below are filtered by segment 'Warm leads'" in _text(page)
     assert f"segment={segment_id}" in page
