@@ -21,6 +21,12 @@ from onefunnel.analytics.dimensions import (
 )
 from onefunnel.analytics.engines import Engine
 from onefunnel.analytics.period import Period
+from onefunnel.analytics.segment_filter import (
+    REFUSED,
+    SegmentFilter,
+    contacts_in,
+    segment_params,
+)
 from onefunnel.analytics.table import Table
 from onefunnel.services.errors import InputError
 
@@ -83,7 +89,8 @@ class RecordsQuery:
 
     ``report``/``by``/``measure`` name the report, its grouping and the column; ``group`` the
     row's group value (with ``by``); ``stage`` the funnel row's stage; ``reason`` narrows
-    rejected handoffs to one reason code.
+    rejected handoffs to one reason code; ``segment`` keeps the members of the segment the
+    report was filtered by (the report's own filter, so the list is as long as the count).
     """
 
     report: str
@@ -93,6 +100,7 @@ class RecordsQuery:
     group: str | None = None
     stage: str | None = None
     reason: str | None = None
+    segment: SegmentFilter | None = None
 
     def __post_init__(self) -> None:
         measures = MEASURES.get(self.report)
@@ -111,6 +119,8 @@ class RecordsQuery:
             raise InputError("stage: required for the funnel's records")
         if self.reason and self.measure != "rejected":
             raise InputError("reason: only rejected handoffs have a reason")
+        if self.segment is not None and self.report in REFUSED:
+            raise InputError(f"segment: {REFUSED[self.report]}")
 
     def _group_filter(self, dim: str) -> str:
         return f"AND {dim} = :grp" if self.by else ""
@@ -198,6 +208,7 @@ LEFT JOIN onefunnel_account AS ac ON ac.id = ct.account_id
 {join_ft}
 WHERE h.created_at >= :period_start AND h.created_at < :period_end
   AND ({MEASURES["scorecard"][self.measure]}) {reason} {self._group_filter(dim)}
+  {contacts_in(self.segment, "h.contact_id")}
 ORDER BY h.created_at, h.id
 """
 
@@ -222,7 +233,7 @@ spells AS (
          LEAD(sc.at) OVER (PARTITION BY sc.contact_id ORDER BY sc.id) AS left_at,
          MIN(sc.at) OVER (PARTITION BY sc.contact_id) AS first_at
   FROM onefunnel_stagechange AS sc
-  WHERE sc.contact_id IS NOT NULL
+  WHERE sc.contact_id IS NOT NULL{contacts_in(self.segment, "sc.contact_id")}
 )
 SELECT 'stage_change' AS kind, s.contact_id, ct.account_id, CAST(NULL AS BIGINT) AS handoff_id,
        CAST(NULL AS BIGINT) AS deal_id, s.entered_at AS at,
@@ -236,7 +247,7 @@ ORDER BY s.entered_at, s.id
 
     def run(self, engine: Engine) -> Table:
         """The records, oldest first (one row per counted record)."""
-        params: dict[str, object] = dict(self.period.params())
+        params: dict[str, object] = {**self.period.params(), **segment_params(self.segment)}
         if self.by:
             params["grp"] = self.group or ""
         if self.stage:

@@ -26,6 +26,7 @@ from onefunnel.analytics.reports.retention import (
     MONTH_COLUMNS,
     RetentionQuery,
 )
+from onefunnel.analytics.segment_filter import SegmentFilter
 from onefunnel.analytics.table import Table
 from onefunnel.domain.attribution import AttributionModel, parse_models
 from onefunnel.domain.attribution.shares import journey_shares
@@ -47,6 +48,8 @@ class CreditRecords:
     by: str
     group: str
     measure: str = "revenue"
+    #: Only the journeys of a segment's accounts, as on a page filtered by it.
+    segment: SegmentFilter | None = None
 
     def __post_init__(self) -> None:
         if self.measure not in CREDIT_MEASURES:
@@ -59,7 +62,7 @@ class CreditRecords:
 
     def run(self, engine: Engine) -> Table:
         """One row per journey with a share of the label's credit, largest first."""
-        query = AttributionQuery(self.period, self.by, models=self.model)
+        query = AttributionQuery(self.period, self.by, models=self.model, segment=self.segment)
         model = AttributionModel(parse_models(self.model)[0])
         journeys = query.journeys(engine, non_converting=query.needs_non_converting)
         grouped = journeys.grouped

@@ -26,6 +26,7 @@ from onefunnel.analytics.engines import DjangoEngine
 from onefunnel.analytics.period import Period
 from onefunnel.analytics.records import COLUMNS
 from onefunnel.analytics.records_amounts import RETENTION_COUNTS, CreditRecords, RetentionRecords
+from onefunnel.analytics.segment_filter import SegmentFilter
 from onefunnel.analytics.table import Table
 from onefunnel.domain.access import Actor
 from onefunnel.domain.plan.forecast import DealFacts, deals_behind
@@ -33,6 +34,7 @@ from onefunnel.domain.plan.periods import add_months, month_label, parse_period
 from onefunnel.domain.plan.targets import TargetMetric, TargetScope
 from onefunnel.models import Campaign, Contact, Deal, Handoff, RepProfile, Target
 from onefunnel.services.errors import InputError, NotFoundError
+from onefunnel.services.marketing.segment_reports import segment_filter
 from onefunnel.services.plan import forecast as forecast_service
 from onefunnel.services.plan.common import plan_errors
 from onefunnel.services.plan.targets import AMOUNTS, counted
@@ -117,10 +119,18 @@ def _first_wins(account_ids: Iterable[int]) -> dict[int, Deal]:
 
 
 def credit_records(
-    actor: Actor, period: Period, *, model: str, by: str, group: str, measure: str
+    actor: Actor,
+    period: Period,
+    *,
+    model: str,
+    by: str,
+    group: str,
+    measure: str,
+    segment: SegmentFilter | None = None,
 ) -> AmountList:
-    """The converted journeys (accounts) behind one label's credit, each with its share."""
-    table = CreditRecords(period, model, by, group, measure).run(DjangoEngine())
+    """The converted journeys (accounts) behind one label's credit, each with its share (only
+    a segment's accounts' journeys, for a page filtered by it)."""
+    table = CreditRecords(period, model, by, group, measure, segment).run(DjangoEngine())
     records = table.to_records()
     wins = _first_wins(int(str(r["account_id"])) for r in records)
     entries: list[_Entry] = []
@@ -327,11 +337,17 @@ def amounts_behind(actor: Actor, query: Mapping[str, str], period: Period) -> Am
     """The records behind the cell a ``/records`` query names (InputError naming a bad
     parameter, NotFoundError for a record that is not there)."""
     report, measure = query.get("report", ""), query.get("measure", "")
+    segment = segment_filter(query.get("segment"))
+    if segment is not None and report != "attribution":
+        raise InputError(
+            f"segment: the records behind {report[:30]!r} are not filtered by a segment"
+        )
     match report:
         case "attribution":
             return credit_records(
                 actor, period, model=query.get("model") or "linear",
                 by=query.get("by") or "channel", group=query.get("group", ""), measure=measure,
+                segment=segment,
             )  # fmt: skip
         case "retention":
             return retention_records(

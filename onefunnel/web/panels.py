@@ -118,7 +118,8 @@ class Links:
         if self.report == "funnel":
             params["stage"] = str(row["stage"])
         params.update(extra)
-        params.update({k: v for k, v in self.query.items() if k in ("from", "to")})
+        # The page's period and segment: the records behind a filtered count are its members'.
+        params.update({k: v for k, v in self.query.items() if k in ("from", "to", "segment")})
         return f"{reverse('web:records')}?{urlencode(params)}"
 
     def credit_href(self, row: Mapping[str, Value], model: str | None = None) -> str:

@@ -13,9 +13,11 @@ from django.shortcuts import render
 from onefunnel.analytics.engines import DjangoEngine
 from onefunnel.analytics.period import Period, period_of
 from onefunnel.analytics.reports import ReportOptions, run_report
+from onefunnel.analytics.segment_filter import SegmentFilter
 from onefunnel.analytics.status import funnel_status
 from onefunnel.domain.attribution import AttributionModel
-from onefunnel.services.errors import InputError
+from onefunnel.services.errors import InputError, NotFoundError
+from onefunnel.services.marketing.segment_reports import segment_choices, segment_filter
 from onefunnel.web.charts import SIDE_STATES_NOTE, funnel_chart
 from onefunnel.web.panels import PANELS, Links, cells, csv_response
 from onefunnel.web.security import allow_eval
@@ -40,6 +42,15 @@ def _choices(request: HttpRequest) -> tuple[Period, str, str | None]:
     return period, model, error
 
 
+def _segment_choice(request: HttpRequest) -> tuple[SegmentFilter | None, str | None]:
+    """The segment a page is filtered by (``?segment=`` id or name), or None; an unknown one is
+    reported and the page counts everyone, like a mistyped period."""
+    try:
+        return segment_filter(request.GET.get("segment")), None
+    except (InputError, NotFoundError) as exc:
+        return None, str(exc)
+
+
 @allow_eval
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -47,8 +58,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     spend returns, lead quality by source and follow-up by rep (each panel loads on its own)."""
     status = funnel_status()
     period, model, error = _choices(request)
-    query = urlencode({"from": period.first.isoformat(), "to": period.last.isoformat(),
-                       "model": model})  # fmt: skip
+    segment, segment_error = _segment_choice(request)
+    params = {"from": period.first.isoformat(), "to": period.last.isoformat(), "model": model}
+    query = urlencode({**params, **({"segment": str(segment.segment_id)} if segment else {})})
     return render(
         request,
         "onefunnel/dashboard.html",
@@ -59,9 +71,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "period": period,
             "model": model,
             "models": [m.value for m in AttributionModel],
-            "error": error,
+            "error": error or segment_error,
             "panels": PANELS.values(),
             "query": query,
+            "segment": segment,
+            "segment_choices": segment_choices(),
+            "all_query": urlencode(params),
         },
     )
 
@@ -79,13 +94,17 @@ def report_panel(request: HttpRequest, slug: str) -> HttpResponse:
     if panel is None:
         raise Http404(f"no panel {slug!r}")
     period, model, error = _choices(request)
+    segment, segment_error = _segment_choice(request)
     context: dict[str, object] = {
-        "panel": panel, "error": error, "spec_id": f"{slug}-spec", "rows": None,
+        "panel": panel, "error": error or segment_error, "spec_id": f"{slug}-spec",
+        "rows": None,
     }  # fmt: skip
     try:
+        # A segment narrows the panels that count people; the spend panel refuses it and says
+        # why (it counts money per campaign, not contacts).
         table = run_report(
             panel.report, DjangoEngine(), period, by=panel.by,
-            options=ReportOptions(model=model if panel.uses_model else None),
+            options=ReportOptions(model=model if panel.uses_model else None, segment=segment),
         )  # fmt: skip
     except InputError as exc:
         context["error"] = str(exc)
@@ -97,6 +116,8 @@ def report_panel(request: HttpRequest, slug: str) -> HttpResponse:
         if request.GET.get("format") == "csv":
             return csv_response(table, panel.columns, f"{slug}-{period.first}-{period.last}")
         query = {"from": period.first.isoformat(), "to": period.last.isoformat(), "model": model}
+        if segment is not None:
+            query["segment"] = str(segment.segment_id)
         context["rows"] = cells(table, panel.columns, Links(panel.report, panel.by, query))
         context["chart"] = panel.chart(table) if panel.chart and table.rows else None
         context["csv"] = f"{request.path}?{urlencode({**query, 'format': 'csv'})}"

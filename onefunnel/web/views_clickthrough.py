@@ -18,6 +18,7 @@ from onefunnel.analytics.period import Period, period_of
 from onefunnel.analytics.records import RecordsQuery
 from onefunnel.services.access import actor_for
 from onefunnel.services.errors import InputError, NotFoundError
+from onefunnel.services.marketing.segment_reports import segment_filter
 from onefunnel.services.records_amounts import REPORTS, amounts_behind
 from onefunnel.services.records_behind import campaign_names, records_behind
 from onefunnel.web.panels import Column, Format, csv_response, format_value
@@ -82,6 +83,10 @@ def records(request: HttpRequest) -> HttpResponse:
     if get.get("report") in REPORTS:
         return _amounts(request, period, context)
     try:
+        # A count on a page filtered by a segment lists only the segment's members (the same
+        # stored membership the count read).
+        segment = segment_filter(get.get("segment"))
+        context["segment"] = segment
         query = RecordsQuery(
             report=get.get("report", ""),
             measure=get.get("measure", ""),
@@ -90,8 +95,9 @@ def records(request: HttpRequest) -> HttpResponse:
             group=get.get("group"),
             stage=get.get("stage") or None,
             reason=get.get("reason") or None,
+            segment=segment,
         )
-    except InputError as exc:
+    except (InputError, NotFoundError) as exc:
         return _refused(request, context, str(exc), 422)
     found = records_behind(query, actor_for(request.user))
     if get.get("format") == "csv":

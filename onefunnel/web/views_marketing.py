@@ -31,6 +31,7 @@ from django.views.decorators.http import require_GET, require_POST
 from onefunnel.analytics.engines import DjangoEngine
 from onefunnel.analytics.period import Period, parse_day, period_of
 from onefunnel.analytics.reports import ReportOptions, run_report
+from onefunnel.analytics.segment_filter import SegmentFilter
 from onefunnel.analytics.table import Table, Value
 from onefunnel.domain.access import AccessDeniedError, Action, Actor, may
 from onefunnel.domain.attribution import AttributionModel
@@ -41,6 +42,7 @@ from onefunnel.services.crm_records import CampaignRecord
 from onefunnel.services.errors import InputError, NotFoundError
 from onefunnel.services.marketing import campaigns as service
 from onefunnel.services.marketing.funnel import ALL_MODELS, attribution_comparison, returned_leads
+from onefunnel.services.marketing.segment_reports import segment_choices
 from onefunnel.services.records_behind import campaign_names
 from onefunnel.services.spend import parse_channel
 from onefunnel.web.charts_marketing import (
@@ -61,7 +63,7 @@ from onefunnel.web.panels import (
     csv_response,
 )
 from onefunnel.web.security import allow_eval
-from onefunnel.web.views import _choices
+from onefunnel.web.views import _choices, _segment_choice
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD = 10 * 1024 * 1024
@@ -124,8 +126,11 @@ SECTIONS = {
 }
 
 
-def _query(period: Period, model: str) -> dict[str, str]:
-    return {"from": period.first.isoformat(), "to": period.last.isoformat(), "model": model}
+def _query(period: Period, model: str, segment: SegmentFilter | None = None) -> dict[str, str]:
+    query = {"from": period.first.isoformat(), "to": period.last.isoformat(), "model": model}
+    if segment is not None:
+        query["segment"] = str(segment.segment_id)
+    return query
 
 
 def _actor_may_edit(request: HttpRequest) -> bool:
@@ -513,8 +518,10 @@ def spend_confirm(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def marketing_funnel(request: HttpRequest) -> HttpResponse:
-    """Marketing's funnel: each section loads on its own request (htmx)."""
+    """Marketing's funnel: each section loads on its own request (htmx). ``?segment=``
+    narrows every section to a segment's members."""
     period, model, error = _choices(request)
+    segment, segment_error = _segment_choice(request)
     return render(
         request,
         "onefunnel/marketing.html",
@@ -522,9 +529,12 @@ def marketing_funnel(request: HttpRequest) -> HttpResponse:
             "period": period,
             "model": model,
             "models": [m.value for m in AttributionModel],
-            "error": error,
+            "error": error or segment_error,
             "sections": [(slug, title) for slug, (_by, title) in SECTIONS.items()],
-            "query": urlencode(_query(period, model)),
+            "query": urlencode(_query(period, model, segment)),
+            "segment": segment,
+            "segment_choices": segment_choices(),
+            "all_query": urlencode(_query(period, model)),
         },
     )
 
@@ -536,15 +546,17 @@ def marketing_section(request: HttpRequest, slug: str) -> HttpResponse:
     if slug not in SECTIONS:
         raise Http404(f"no section {slug!r}")
     period, model, error = _choices(request)
+    segment, segment_error = _segment_choice(request)
     by, title = SECTIONS[slug]
-    query = _query(period, model)
+    query = _query(period, model, segment)
     csv = request.GET.get("format") == "csv"
-    context: dict[str, Any] = {"slug": slug, "title": title, "error": error,
-                               "spec_id": f"{slug}-spec"}  # fmt: skip
+    context: dict[str, Any] = {"slug": slug, "title": title, "error": error or segment_error,
+                               "spec_id": f"{slug}-spec", "segment": segment}  # fmt: skip
     base = reverse("web:marketing-section", args=[slug])
     context["csv"] = f"{base}?{urlencode({**query, 'format': 'csv'})}"
     try:
-        answer = _section(request, slug, by, title, period, query, context, csv=csv)
+        answer = _section(request, slug, by, title, period, query, context, csv=csv,
+                          segment=segment)  # fmt: skip
     except InputError as exc:
         context.update(error=str(exc), rows=None)
     except Exception:
@@ -570,10 +582,12 @@ def _section(
     context: dict[str, Any],
     *,
     csv: bool,
+    segment: SegmentFilter | None = None,
 ) -> HttpResponse | None:
     """Fill ``context`` for one section; the CSV response when asked for one."""
     if slug.startswith("funnel-"):
-        table = run_report("funnel", DjangoEngine(), period, by=by)
+        options = ReportOptions(segment=segment)
+        table = run_report("funnel", DjangoEngine(), period, by=by, options=options)
         columns = (Column(by, by, Format.text), *FUNNEL_COLUMNS)
         if csv:
             return csv_response(table, columns, f"funnel-by-{by}-{period.first}-{period.last}")
@@ -591,7 +605,7 @@ def _section(
                 else f"{by} of their first touch") + "; each count lists its records.",
         )  # fmt: skip
     elif slug == "attribution":
-        table = attribution_comparison(period)
+        table = attribution_comparison(period, segment=segment)
         columns = (
             Column("channel", "channel", Format.text),
             *(Column(m, m.replace("_", " "), Format.money) for m in ALL_MODELS),
@@ -615,7 +629,7 @@ def _section(
             "its share.",
         )  # fmt: skip
     else:
-        returned = returned_leads(period)
+        returned = returned_leads(period, segment=segment)
         columns = (
             Column("reason", "reason", Format.text),
             Column("returned", "returned", records="rejected"),

@@ -44,3 +44,46 @@ def test_export_writes_one_parquet_file_per_table(install: Install) -> None:
     assert sorted(p.name for p in out.glob("*.parquet")) == sorted(
         f"{table}.parquet" for table in summary["rows"]
     )
+
+
+def test_report_by_segment_says_which_and_refuses_spend(install: Install) -> None:
+    install.run("init")
+    install.run("segments", "create", "everyone", "--spec", '{"all": []}')
+    table = install.run("report", "funnel", "--segment", "everyone").stdout
+    assert "segment 'everyone': 0 contacts as of its last refresh" in " ".join(table.split())
+    as_json = install.run("report", "scorecard", "--segment", "everyone", "-f", "json")
+    assert json.loads(as_json.stdout) == []
+    assert "segment 'everyone'" in as_json.stderr
+    unknown = install.run("report", "funnel", "--segment", "nobody", check=False)
+    assert unknown.returncode != 0
+    assert unknown.stderr.strip().splitlines() == ["error: segment: no segment 'nobody'"]
+    spend = install.run("report", "spend", "--segment", "everyone", check=False)
+    assert spend.returncode == 1
+    assert "segment: the spend report counts money, not contacts" in spend.stderr
+    assert "Traceback" not in spend.stderr + unknown.stderr
+    spark = install.run("report", "funnel", "--segment", "everyone", "--engine", "spark",
+                        "--parquet", str(install.home), check=False)  # fmt: skip
+    assert spark.returncode == 1
+    assert "segment: a Parquet export holds no segment membership" in spark.stderr
+
+
+def test_export_a_segments_contacts_as_csv(install: Install) -> None:
+    install.run("init")
+    install.run("segments", "create", "everyone", "--spec", '{"all": []}')
+    to_stdout = install.run("export", "--segment", "everyone")
+    assert to_stdout.stdout.splitlines() == [
+        "id,email,first_name,last_name,title,phone,country,stage,score,owner,account_id,"
+        "account,created_at"
+    ]
+    assert "0 contacts of segment 'everyone'" in to_stdout.stderr
+    target = install.home / "everyone.csv"
+    install.run("export", "--segment", "everyone", "--out", str(target))
+    assert target.read_text().startswith("id,email,")
+    assert target.stat().st_mode & 0o077 == 0
+    neither = install.run("export", check=False)
+    assert neither.returncode == 1
+    assert "parquet: give --parquet DIR" in neither.stderr
+    unknown = install.run("export", "--segment", "nobody", check=False)
+    assert unknown.returncode != 0
+    assert "segment: no segment 'nobody'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr + neither.stderr

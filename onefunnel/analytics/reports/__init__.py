@@ -20,6 +20,7 @@ from onefunnel.analytics.reports.plan import PlanQuery
 from onefunnel.analytics.reports.retention import RetentionQuery
 from onefunnel.analytics.reports.scorecard import ScorecardQuery
 from onefunnel.analytics.reports.spend import SpendQuery
+from onefunnel.analytics.segment_filter import REFUSED, SegmentFilter
 from onefunnel.analytics.table import Table
 from onefunnel.domain.attribution import DEFAULT_HALF_LIFE
 
@@ -60,6 +61,9 @@ class ReportOptions:
     # The plan report: a saved plan's (step, channel, YYYY-MM, planned) rows, and today.
     plan_rows: tuple[tuple[str, str, str, float], ...] = ()
     today: date | None = None
+    # Only the members of a segment count (funnel, scorecard, attribution, retention; the
+    # spend and plan reports refuse it): analytics.segment_filter.
+    segment: SegmentFilter | None = None
 
 
 def run_report(
@@ -100,18 +104,21 @@ def _compute_report(
     except ValueError:
         known = ", ".join(r.value for r in ReportName)
         raise InputError(f"name: unknown report {name!r} (one of: {known})") from None
+    segment = options.segment
+    if segment is not None and report.value in REFUSED:
+        raise InputError(f"segment: {REFUSED[report.value]}")
     match report:
         case ReportName.funnel:
-            return FunnelQuery(period, by).run(engine)
+            return FunnelQuery(period, by, segment=segment).run(engine)
         case ReportName.scorecard:
-            return ScorecardQuery(period, by).run(engine)
+            return ScorecardQuery(period, by, segment=segment).run(engine)
         case ReportName.plan:
             # A plan covers its own months; the period is the plan's, not the caller's.
             if not options.plan_rows:
                 raise InputError("plan: name the saved plan (--plan ID, ?plan=ID)")
             return PlanQuery(options.plan_rows, options.today or plan.today_utc()).run(engine)
         case ReportName.retention:
-            return RetentionQuery(period, by).run(engine)
+            return RetentionQuery(period, by, segment=segment).run(engine)
         case ReportName.spend:
             return SpendQuery(
                 period,
@@ -129,6 +136,7 @@ def _compute_report(
                 lookback_days=options.lookback_days,
                 half_life_days=options.half_life_days,
                 markov_order=options.markov_order,
+                segment=segment,
             ).run(engine)
 
 
@@ -141,6 +149,7 @@ __all__ = [
     "ReportOptions",
     "RetentionQuery",
     "ScorecardQuery",
+    "SegmentFilter",
     "SpendQuery",
     "run_report",
 ]

@@ -10,6 +10,7 @@ import numpy as np
 from onefunnel.analytics.dimensions import NONE_LABEL, choose
 from onefunnel.analytics.engines import Engine
 from onefunnel.analytics.period import Period
+from onefunnel.analytics.segment_filter import SegmentFilter, accounts_in, segment_params
 from onefunnel.analytics.table import Table, Value
 from onefunnel.domain.attribution import (
     DEFAULT_HALF_LIFE,
@@ -71,6 +72,7 @@ class AttributionQuery:
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
     half_life_days: float = DEFAULT_HALF_LIFE
     markov_order: int = 1
+    segment: SegmentFilter | None = None
 
     def __post_init__(self) -> None:
         if self.lookback_days < 1:
@@ -141,6 +143,7 @@ windows AS (
   SELECT j.account_id, j.end_s, j.converted, j.revenue,
          TIMESTAMP_OF(j.end_s - :lookback_s) AS from_at, TIMESTAMP_OF(j.end_s + 1) AS until_at
   FROM journeys AS j
+  WHERE 1 = 1{accounts_in(self.segment, "j.account_id")}
 )
 SELECT j.account_id, j.converted, j.revenue, {label} AS label{age}
 FROM windows AS j
@@ -158,7 +161,11 @@ ORDER BY j.account_id, t.occurred_at, t.id
         numpy cuts them into paths where the account changes (`GroupedJourneys` is this very
         flat layout), with no Python work per touch beyond reading the rows.
         """
-        params = {**self.period.params(), "lookback_s": self.lookback_days * 86400}
+        params = {
+            **self.period.params(),
+            "lookback_s": self.lookback_days * 86400,
+            **segment_params(self.segment),
+        }
         rows = engine.fetch(self.sql(non_converting=non_converting), params)
         if not rows:
             return Journeys(None, 0, 0)

@@ -15,6 +15,7 @@ from onefunnel.analytics.dimensions import (
 )
 from onefunnel.analytics.engines import Engine
 from onefunnel.analytics.period import Period
+from onefunnel.analytics.segment_filter import SegmentFilter, contacts_in, segment_params
 from onefunnel.analytics.sql import count_if, days_between, percentile_sql, ratio_sql
 from onefunnel.analytics.table import Table
 
@@ -72,6 +73,7 @@ class FunnelQuery:
 
     period: Period
     by: str | None = None
+    segment: SegmentFilter | None = None
 
     def sql(self) -> str:
         """The report's one query, in portable SQL (see engines.py)."""
@@ -127,7 +129,7 @@ spells AS (
          LEAD(sc.to_stage) OVER (PARTITION BY sc.contact_id ORDER BY sc.id) AS next_stage,
          LEAD(sc.at) OVER (PARTITION BY sc.contact_id ORDER BY sc.id) AS left_at{first_at}
   FROM changes AS sc
-  WHERE sc.contact_id IS NOT NULL AND sc.id IS NOT NULL
+  WHERE sc.contact_id IS NOT NULL AND sc.id IS NOT NULL{contacts_in(self.segment, "sc.contact_id")}
 ),
 scoped AS (
   SELECT {scoped_dim} AS dim, s.stage, s.next_stage,
@@ -161,7 +163,8 @@ ORDER BY r.dim, {state_order_sql("r.stage")}
 
     def run(self, engine: Engine) -> Table:
         """Run on an engine; the first column is the group (named after ``by``) when grouped."""
-        result = engine.run(self.sql(), self.period.params())
+        params = {**self.period.params(), **segment_params(self.segment)}
+        result = engine.run(self.sql(), params)
         by = choose(self.by, _DIMENSIONS, "funnel")
         if by:
             return Table((by, *COLUMNS), result.rows)

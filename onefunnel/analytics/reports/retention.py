@@ -37,6 +37,7 @@ from datetime import date, timedelta
 
 from onefunnel.analytics.engines import Engine
 from onefunnel.analytics.period import Period
+from onefunnel.analytics.segment_filter import SegmentFilter, accounts_in, segment_params
 from onefunnel.analytics.sql import count_if, ratio_sql
 from onefunnel.analytics.table import Table
 from onefunnel.services.errors import InputError
@@ -85,6 +86,7 @@ class RetentionQuery:
 
     period: Period
     by: str | None = None
+    segment: SegmentFilter | None = None
 
     def _by(self) -> str:
         by = self.by or "month"
@@ -108,9 +110,9 @@ class RetentionQuery:
                 raise InputError(f"from: retention covers at most {MAX_MONTHS} months")
         return out
 
-    def params(self) -> dict[str, str | date]:
-        """The bound parameters: each snapshot's label and days."""
-        params: dict[str, str | date] = {}
+    def params(self) -> dict[str, str | date | int]:
+        """The bound parameters: each snapshot's label and days (and the segment's id)."""
+        params: dict[str, str | date | int] = dict(segment_params(self.segment))
         for i, (label, start, end) in enumerate(self.snapshots()):
             params[f"label_{i}"] = label
             params[f"s_{i}"] = start
@@ -133,6 +135,7 @@ WITH snaps AS ({self._snaps_sql()}),
 terms AS (
   SELECT ct.account_id, ct.currency, ct.start_date, ct.end_date, {_ARR_CENTS} AS arr
   FROM onefunnel_contract AS ct
+  WHERE 1 = 1{accounts_in(self.segment, "ct.account_id")}
 ),
 acct AS (
   SELECT sn.label, t.account_id, t.currency,
@@ -180,6 +183,7 @@ WITH snaps AS ({self._snaps_sql()}),
 terms AS (
   SELECT ct.account_id, ct.currency, ct.start_date, ct.end_date, {_ARR_CENTS} AS arr
   FROM onefunnel_contract AS ct
+  WHERE 1 = 1{accounts_in(self.segment, "ct.account_id")}
 ),
 firsts AS (
   SELECT t.account_id, t.currency, MONTH_OF(MIN(t.start_date)) AS cohort

@@ -13,6 +13,7 @@ from onefunnel.analytics.dimensions import (
 )
 from onefunnel.analytics.engines import Engine
 from onefunnel.analytics.period import Period
+from onefunnel.analytics.segment_filter import SegmentFilter, contacts_in, segment_params
 from onefunnel.analytics.sql import count_if, percentile_sql, ratio_sql
 from onefunnel.analytics.table import Table
 
@@ -74,6 +75,7 @@ class ScorecardQuery:
 
     period: Period
     by: str | None = None
+    segment: SegmentFilter | None = None
 
     def sql(self) -> str:
         """The report's one query, in portable SQL (see engines.py)."""
@@ -85,6 +87,7 @@ class ScorecardQuery:
         )
         answered_late = "h.first_response_at IS NOT NULL AND h.first_response_at > h.sla_due_at"
         unanswered_due = "h.first_response_at IS NULL AND h.sla_due_at < :period_end"
+        in_segment = contacts_in(self.segment, "h.contact_id")
         return f"""
 WITH {first_touch}
 first_activity AS (
@@ -92,7 +95,7 @@ first_activity AS (
   FROM onefunnel_handoff AS fh
   JOIN onefunnel_touchpoint AS tp ON tp.contact_id = fh.contact_id
   WHERE fh.status = 'accepted' AND fh.decided_at IS NOT NULL
-    AND fh.created_at >= :period_start AND fh.created_at < :period_end
+    AND fh.created_at >= :period_start AND fh.created_at < :period_end{contacts_in(self.segment, "fh.contact_id")}
     AND tp.kind IN ({_ACTIVITY_KINDS}) AND tp.occurred_at >= fh.decided_at
   GROUP BY fh.id
 ),
@@ -113,7 +116,7 @@ hs AS (
   LEFT JOIN onefunnel_contact AS ct ON ct.id = h.contact_id
   LEFT JOIN onefunnel_account AS ac ON ac.id = ct.account_id
   {first_touch_join}
-  WHERE h.created_at >= :period_start AND h.created_at < :period_end
+  WHERE h.created_at >= :period_start AND h.created_at < :period_end{in_segment}
 ),
 ranked AS (
   SELECT hs.dim, hs.status, hs.previous_id, hs.won, hs.sla_met, hs.sla_missed,
@@ -180,7 +183,8 @@ ORDER BY t.dim
 
     def run(self, engine: Engine) -> Table:
         """Run on an engine; the first column is the group (named after ``by``) when grouped."""
-        result = engine.run(self.sql(), self.period.params())
+        params = {**self.period.params(), **segment_params(self.segment)}
+        result = engine.run(self.sql(), params)
         by = choose(self.by, _DIMENSIONS, "scorecard")
         if by:
             return Table((by, *COLUMNS), result.rows)

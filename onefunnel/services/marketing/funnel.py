@@ -16,25 +16,32 @@ from onefunnel.analytics.cache import cached
 from onefunnel.analytics.engines import DjangoEngine
 from onefunnel.analytics.period import Period
 from onefunnel.analytics.reports.attribution import AttributionQuery
+from onefunnel.analytics.segment_filter import SegmentFilter
 from onefunnel.analytics.table import Table
 from onefunnel.domain.attribution import AttributionModel, markov_removal_effects
 from onefunnel.domain.handoffs import HandoffStatus
 from onefunnel.models import Handoff
+from onefunnel.services.marketing.segment_reports import segment_contact_ids
 
 ALL_MODELS = tuple(m.value for m in AttributionModel)
 
 
-def attribution_comparison(period: Period, *, by: str = "channel") -> Table:
+def attribution_comparison(
+    period: Period, *, by: str = "channel", segment: SegmentFilter | None = None
+) -> Table:
     """Revenue credited to each channel (or campaign) under every model, one column per model,
-    then the Markov removal effect (share of conversions lost without the channel); kept until
-    the data changes (``analytics.cache``)."""
+    then the Markov removal effect (share of conversions lost without the channel); with a
+    segment, over the journeys of its accounts only (the attribution report's filter). Kept
+    until the data changes (``analytics.cache``)."""
     return cached(
-        "attribution_comparison", (period, by), lambda: _attribution_comparison(period, by)
+        "attribution_comparison",
+        (period, by, segment),
+        lambda: _attribution_comparison(period, by, segment),
     )
 
 
-def _attribution_comparison(period: Period, by: str) -> Table:
-    query = AttributionQuery(period, by=by, models=",".join(ALL_MODELS))
+def _attribution_comparison(period: Period, by: str, segment: SegmentFilter | None) -> Table:
+    query = AttributionQuery(period, by=by, models=",".join(ALL_MODELS), segment=segment)
     engine = DjangoEngine()
     # One read of the journeys for the credit and the removal effects alike.
     journeys = query.journeys(engine)
@@ -87,19 +94,21 @@ class ReturnedLeads:
     total: int
 
 
-def returned_leads(period: Period, *, limit: int = 100) -> ReturnedLeads:
+def returned_leads(
+    period: Period, *, limit: int = 100, segment: SegmentFilter | None = None
+) -> ReturnedLeads:
     """Handoffs created in the period that sales rejected (the scorecard's ``rejected``), with
     the reason, the contact's stage now, and whether the lead was handed off again (a handoff
-    recycled from this one), accepted then, and won (that handoff's deal)."""
-    rejected = (
-        Handoff.objects.filter(
-            status=HandoffStatus.REJECTED.value,
-            created_at__gte=period.start,
-            created_at__lt=period.end,
-        )
-        .select_related("contact")
-        .order_by("-created_at", "-id")
+    recycled from this one), accepted then, and won (that handoff's deal). With a segment, the
+    handoffs of its contacts only (the scorecard's filter)."""
+    rejected = Handoff.objects.filter(
+        status=HandoffStatus.REJECTED.value,
+        created_at__gte=period.start,
+        created_at__lt=period.end,
     )
+    if segment is not None:
+        rejected = rejected.filter(contact_id__in=segment_contact_ids(segment))
+    rejected = rejected.select_related("contact").order_by("-created_at", "-id")
     again: dict[int, tuple[bool, bool]] = {}
     for previous_id, status, deal_status in Handoff.objects.filter(
         previous__in=rejected
