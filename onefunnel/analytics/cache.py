@@ -38,8 +38,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connections, transaction
 
-from onefunnel.models.dataversion import CHANGE_TABLE, VERSION_TABLE, stamp_sql
-
 T = TypeVar("T")
 #: Above this many change rows (PostgreSQL), the log is emptied and its generation increased.
 PRUNE_AT = 5_000
@@ -55,6 +53,10 @@ def seconds() -> int:
 def data_stamp(using: str = "default") -> str | None:
     """The data version of the database, or None when it cannot vouch for a cached result:
     inside a transaction, or without the version table (not migrated)."""
+    # Imported here: reports on a DuckDB or Spark engine run without Django's models loaded
+    # (`onefunnel report` on a Parquet export), and never ask for a stamp.
+    from onefunnel.models.dataversion import stamp_sql
+
     connection = connections[using]
     if connection.in_atomic_block:
         return None
@@ -76,6 +78,8 @@ def data_stamp(using: str = "default") -> str | None:
 def _prune(using: str) -> None:
     """Empty the change log and start a new generation, in one transaction: a reader sees
     either the old generation with its rows or the new one, never a count seen before."""
+    from onefunnel.models.dataversion import CHANGE_TABLE, VERSION_TABLE
+
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute(f"DELETE FROM {CHANGE_TABLE}")
         cursor.execute(f"UPDATE {VERSION_TABLE} SET version = version + 1 WHERE id = 1")
