@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -19,7 +20,7 @@ from django.urls import reverse
 from django.utils.formats import localize
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import template_localtime
+from django.utils.timezone import is_aware, localtime
 from django.views.decorators.http import require_GET
 
 from onefunnel.analytics.period import Period, period_of
@@ -70,10 +71,11 @@ def _title(query: RecordsQuery) -> str:
 
 
 def _show(value: object) -> str:
-    """``value`` as ``{{ value }}`` prints it: text escaped, a number or a time localised."""
+    """``value`` (text or a number, never a time) as ``{{ value }}`` prints it: text escaped,
+    a number localised."""
     if type(value) is str:
         return escape(value)
-    return str(conditional_escape(localize(template_localtime(value))))
+    return str(conditional_escape(localize(value)))
 
 
 def _path(name: str) -> tuple[str, str]:
@@ -87,7 +89,8 @@ def _when(at: datetime | None) -> str:
     """``{{ at|date:"Y-m-d H:i"|default:"–" }}``."""
     if at is None:
         return "–"
-    t = template_localtime(at)
+    # As the date filter does: an aware time in the current time zone.
+    t = localtime(at) if settings.USE_TZ and is_aware(at) else at
     return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}"
 
 
