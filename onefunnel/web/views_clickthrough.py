@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
+from typing import cast
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -75,7 +76,7 @@ def _show(value: object) -> str:
     a number localised."""
     if type(value) is str:
         return escape(value)
-    return str(conditional_escape(localize(value)))
+    return str(conditional_escape(cast("str", localize(value))))
 
 
 def _path(name: str) -> tuple[str, str]:
