@@ -146,6 +146,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "onefunnel.web.context.navigation",
             ],
+            # The app's filters live with the web interface, not in an app's templatetags.
+            "libraries": {"onefunnel": "onefunnel.web.template_tags"},
         },
     },
 ]

@@ -55,6 +55,17 @@ first_touch AS (
 )"""
 
 
+def first_touch_cte(contacts: str) -> str:
+    """``FIRST_TOUCH_CTE`` for the contacts ``contacts`` (an SQL query of contact ids) only:
+    each one's first touch as the full CTE gives it, without a first-touch seek for every
+    other contact (a list of records joins a few hundred contacts, not all of them)."""
+    whole = "  FROM onefunnel_contact AS ct\n),"
+    assert whole in FIRST_TOUCH_CTE
+    return FIRST_TOUCH_CTE.replace(
+        whole, f"  FROM onefunnel_contact AS ct\n  WHERE ct.id IN ({contacts})\n),", 1
+    )
+
+
 def segment_sql(employee_count: str) -> str:
     """A CASE expression giving the segment of an account's employee count column."""
     whens = " ".join(

@@ -16,6 +16,7 @@ from onefunnel.analytics.dimensions import (
     FIRST_TOUCH_CTE,
     NONE_LABEL,
     UNASSIGNED,
+    first_touch_cte,
     segment_sql,
     stage_rank_sql,
 )
@@ -191,7 +192,12 @@ ORDER BY r.at, r.contact_id
 
     def _scorecard_sql(self) -> str:
         dim = _SCORECARD_DIMS[self.by] if self.by else "'all'"
-        first_touch = f"WITH {FIRST_TOUCH_CTE}" if self.by in _SOURCE else ""
+        # The first touches of the period's handoffs' contacts only (those the rows join).
+        handed_off = (
+            "SELECT h0.contact_id FROM onefunnel_handoff AS h0"
+            " WHERE h0.created_at >= :period_start AND h0.created_at < :period_end"
+        )
+        first_touch = f"WITH {first_touch_cte(handed_off)}" if self.by in _SOURCE else ""
         join_ft = (
             "LEFT JOIN first_touch AS ft ON ft.contact_id = ct.id" if self.by in _SOURCE else ""
         )
@@ -214,7 +220,12 @@ ORDER BY h.created_at, h.id
 
     def _funnel_sql(self) -> str:
         dim = _FUNNEL_DIMS[self.by] if self.by else "'all'"
-        first_touch = f"{FIRST_TOUCH_CTE}," if self.by in _SOURCE else ""
+        # The first touches of the contacts that entered the stage in the period only.
+        entered = (
+            "SELECT sc0.contact_id FROM onefunnel_stagechange AS sc0 WHERE sc0.to_stage = :stage"
+            " AND sc0.at >= :period_start AND sc0.at < :period_end"
+        )
+        first_touch = f"{first_touch_cte(entered)}," if self.by in _SOURCE else ""
         joins = "\n".join(
             [
                 "LEFT JOIN first_touch AS ft ON ft.contact_id = s.contact_id"

@@ -42,9 +42,11 @@ class RecordRow:
 
 @dataclass(frozen=True, slots=True)
 class RecordList:
-    """The records of one count (all of them) in time order."""
+    """The records of one count in time order: all of them, or the first ones when named with
+    a limit (``total`` counts them all)."""
 
     rows: tuple[RecordRow, ...]
+    total: int
 
     def table(self) -> Table:
         """The list as a table (for the CSV download)."""
@@ -63,15 +65,26 @@ def _int(value: object) -> int | None:
 HIDDEN = "(not yours)"
 
 
-def records_behind(query: RecordsQuery, actor: Actor) -> RecordList:
-    """Run the query and name what it found, as ``actor`` may read it."""
-    return name_records(query.run(DjangoEngine()), actor)
+def records_behind(query: RecordsQuery, actor: Actor, *, limit: int | None = None) -> RecordList:
+    """Run the query and name what it found, as ``actor`` may read it (the first ``limit``
+    records only, when given: a page shows the first ones and says how many there are)."""
+    return name_records(query.run(DjangoEngine()), actor, limit=limit)
 
 
-def name_records(table: Table, actor: Actor) -> RecordList:
+def name_records(table: Table, actor: Actor, *, limit: int | None = None) -> RecordList:
     """Name the records of a table of ``analytics.records.COLUMNS``, as ``actor`` may read
-    them (a deal or handoff ``actor`` may not read keeps its row, marked ``(not yours)``)."""
-    contacts = {c.pk: c for c in Contact.objects.filter(pk__in=_ids(table, "contact_id"))}
+    them (a deal or handoff ``actor`` may not read keeps its row, marked ``(not yours)``);
+    with ``limit``, only the first ``limit`` records (``total`` still counts them all)."""
+    total = len(table)
+    if limit is not None and total > limit:
+        # Naming is most of the cost of a long list: name only what will be shown.
+        table = Table(table.columns, table.rows[:limit])
+    contacts = {
+        c.pk: c
+        for c in Contact.objects.filter(pk__in=_ids(table, "contact_id")).only(
+            "first_name", "last_name", "email", "stage"
+        )
+    }
     accounts = dict(
         Account.objects.filter(pk__in=_ids(table, "account_id")).values_list("pk", "name")
     )
@@ -114,7 +127,7 @@ def name_records(table: Table, actor: Actor) -> RecordList:
                 detail=str(rec["detail"] or ""),
             )
         )
-    return RecordList(tuple(rows))
+    return RecordList(tuple(rows), total)
 
 
 def _may_read_handoff(actor: Actor, handoff: Handoff) -> bool:

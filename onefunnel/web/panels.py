@@ -13,11 +13,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from html import escape
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from django.http import HttpResponse
 from django.urls import reverse
+from django.utils.safestring import SafeData, SafeString, mark_safe
 
 from onefunnel.analytics.table import Table, Value
 from onefunnel.web.charts import LEGEND, SERIES_COLOURS, bar_chart, words
@@ -138,7 +140,41 @@ CREDIT = "credit"
 _REASON = re.compile(r"^(?P<reason>[a-z_]+)=(?P<n>\d+)$")
 
 
-def _cell(value: Value, column: Column, row: Mapping[str, Value], links: Links | None) -> Cell:
+class _Hrefs:
+    """``Links.href`` for every count of a table: the records page's path and the parts of the
+    query that do not vary (report, grouping, the page's period and segment) are built once;
+    each cell quotes only its own values (measure, group, stage). The links are the same
+    strings ``Links.href`` makes, parameter for parameter."""
+
+    #: Parameters ``Links.href`` places itself: an extra one of these names takes the slow path.
+    _PLACED = frozenset(("report", "measure", "by", "group", "stage", "from", "to", "segment"))
+
+    def __init__(self, links: Links) -> None:
+        self.links = links
+        self.head = f"{reverse('web:records')}?{urlencode({'report': links.report})}&measure="
+        self.group = f"&{urlencode({'by': links.by})}&group=" if links.by else ""
+        self.stage = links.report == "funnel"
+        kept = {k: v for k, v in links.query.items() if k in ("from", "to", "segment")}
+        self.tail = f"&{urlencode(kept)}" if kept else ""
+        self.measures: dict[str, str] = {}
+
+    def href(self, row: Mapping[str, Value], measure: str, **extra: str) -> str:
+        if extra.keys() & self._PLACED:
+            return self.links.href(row, measure, **extra)
+        quoted = self.measures.get(measure)
+        if quoted is None:
+            quoted = self.measures[measure] = quote_plus(measure)
+        out = self.head + quoted
+        if self.group:
+            out += self.group + quote_plus(str(row[self.links.by or ""]))
+        if self.stage:
+            out += "&stage=" + quote_plus(str(row["stage"]))
+        if extra:
+            out += "&" + urlencode(extra)
+        return out + self.tail
+
+
+def _cell(value: Value, column: Column, row: Mapping[str, Value], links: _Hrefs | None) -> Cell:
     text = format_value(value, column.format)
     numeric = column.format is not Format.text
     if links is None:
@@ -151,7 +187,7 @@ def _cell(value: Value, column: Column, row: Mapping[str, Value], links: Links |
             parts.append((pair.replace("_", " "), href))
         return Cell(text, numeric, parts=tuple(parts), label=column.label)
     if column.records == CREDIT and isinstance(value, (int, float)) and value:
-        return Cell(text, numeric, href=links.credit_href(row), label=column.label)
+        return Cell(text, numeric, href=links.links.credit_href(row), label=column.label)
     if column.records and isinstance(value, int) and value > 0:
         return Cell(text, numeric, href=links.href(row, column.records), label=column.label)
     return Cell(text, numeric, label=column.label)
@@ -160,7 +196,43 @@ def _cell(value: Value, column: Column, row: Mapping[str, Value], links: Links |
 def cells(table: Table, columns: Sequence[Column], links: Links | None = None) -> list[list[Cell]]:
     """The panel's rows, its columns only, printed; with ``links``, each count that has
     records behind it links to them."""
-    return [[_cell(row[c.name], c, row, links) for c in columns] for row in table.to_records()]
+    hrefs = _Hrefs(links) if links is not None else None
+    return [[_cell(row[c.name], c, row, hrefs) for c in columns] for row in table.to_records()]
+
+
+def _html(value: str) -> str:
+    """``value`` as ``{{ value }}`` prints it in a template: escaped unless already safe
+    (the standard library's ``escape`` is Django's, without its wrappers)."""
+    return value if isinstance(value, SafeData) else escape(value)
+
+
+def rows_html(rows: Sequence[Sequence[Cell]]) -> SafeString:
+    """The body of a numbers table (``_numbers_table.html``): one ``<tr>`` per row, one
+    ``<td>`` per cell, counts as links to their records, every text escaped. Built here rather
+    than by the template language, which spent ~30 µs a cell on a table of 1,600 cells."""
+    out: list[str] = []
+    for row in rows:
+        out.append("<tr>")
+        for cell in row:
+            out.append('<td class="num"' if cell.numeric else "<td")
+            if cell.label:
+                out.append(f' data-label="{_html(cell.label)}"')
+            out.append(">")
+            if cell.parts:
+                out.append(
+                    ", ".join(
+                        f'<a href="{_html(href)}">{_html(text)}</a>' if href else _html(text)
+                        for text, href in cell.parts
+                    )
+                )
+            elif cell.href:
+                out.append(f'<a href="{_html(cell.href)}">{_html(cell.text)}</a>')
+            else:
+                out.append(_html(cell.text))
+            out.append("</td>")
+        out.append("</tr>")
+    # Every piece of data above went through _html.
+    return mark_safe("".join(out))
 
 
 def csv_response(table: Table, columns: Sequence[Column], filename: str) -> HttpResponse:
