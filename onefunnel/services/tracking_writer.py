@@ -278,6 +278,7 @@ class InboxProcessor:
         self._start_lock = threading.Lock()
         self._close = threading.Event()
         self._closed = threading.Event()
+        self._stop = threading.Event()
 
     def wake(self) -> None:
         """Batches were acknowledged: expand them soon (starts the thread when enabled)."""
@@ -301,10 +302,24 @@ class InboxProcessor:
         self._wake.set()
         self._closed.wait()
 
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the thread after its current turn (the next :meth:`wake` starts it again): for
+        whoever needs the database to itself for a while, such as a test that truncates it."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
+        self._stop.set()
+        self._wake.set()
+        thread.join(timeout)
+
     def _run(self) -> None:
         while True:
             self._wake.wait(self._idle_seconds)
             self._wake.clear()
+            if self._stop.is_set():
+                self._stop.clear()
+                connection.close()
+                return
             if self._close.is_set():
                 self._close.clear()
                 connection.close()
