@@ -51,32 +51,18 @@ UNWATCHED = frozenset(
 #: Tables outside the app that reports show (owners' names, roles).
 EXTRA_WATCHED = ("auth_user", "auth_user_groups")
 _TRIGGER_PREFIX = "onefunnel_dv_"
+_NOTE = f"INSERT INTO {CHANGE_TABLE} (txid) VALUES (txid_current()) ON CONFLICT DO NOTHING;"
+#: The trigger functions: one for TRUNCATE (no rows to look at), and one per transition table
+#: (inserted or updated rows; deleted rows) that notes the transaction only when rows changed.
 _PG_FUNCTIONS = [
-    f"""
-CREATE OR REPLACE FUNCTION onefunnel_note_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO {CHANGE_TABLE} (txid) VALUES (txid_current()) ON CONFLICT DO NOTHING;
-  RETURN NULL;
-END $$
-""",
-    f"""
-CREATE OR REPLACE FUNCTION onefunnel_note_new_rows() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF EXISTS (SELECT 1 FROM onefunnel_new_rows) THEN
-    INSERT INTO {CHANGE_TABLE} (txid) VALUES (txid_current()) ON CONFLICT DO NOTHING;
-  END IF;
-  RETURN NULL;
-END $$
-""",
-    f"""
-CREATE OR REPLACE FUNCTION onefunnel_note_old_rows() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF EXISTS (SELECT 1 FROM onefunnel_old_rows) THEN
-    INSERT INTO {CHANGE_TABLE} (txid) VALUES (txid_current()) ON CONFLICT DO NOTHING;
-  END IF;
-  RETURN NULL;
-END $$
-""",
+    "CREATE OR REPLACE FUNCTION onefunnel_note_change() RETURNS trigger LANGUAGE plpgsql AS "
+    f"$$ BEGIN {_NOTE} RETURN NULL; END $$",
+    *(
+        f"CREATE OR REPLACE FUNCTION onefunnel_note_{rows}() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN IF EXISTS (SELECT 1 FROM onefunnel_{rows}) THEN {_NOTE} END IF; "
+        "RETURN NULL; END $$"
+        for rows in ("new_rows", "old_rows")
+    ),
 ]
 #: Tables outside the app whose ids are AUTOINCREMENT too.
 _EXTRA_WITH_IDS = EXTRA_WATCHED
