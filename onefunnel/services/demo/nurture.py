@@ -169,13 +169,18 @@ def write_nurture(seed: int) -> None:
 def _recycled_leads_accepted() -> None:
     """Leads the nurture brought back over the MQL threshold went to sales as new handoffs in
     the history; their owners accepted them a few hours later (through the service, so each
-    gets its deal), rather than leaving them pending for months."""
+    gets its deal), rather than leaving them pending for months. Those handed over in the last
+    three hours before the anchor are still waiting when the history ends: accepting them
+    would write a deal after it."""
     from onefunnel.services.handoffs import accept_handoff
 
-    waiting = Handoff.objects.filter(status=HandoffStatus.PENDING.value, created_at__lt=ANCHOR)
+    later = timedelta(hours=3)
+    waiting = Handoff.objects.filter(
+        status=HandoffStatus.PENDING.value, created_at__lte=ANCHOR - later
+    )
     for pk, owner, created in waiting.order_by("pk").values_list("pk", "owner_id", "created_at"):
         deciding = actor_for(get_user_model()._default_manager.get(pk=owner)) if owner else SYSTEM
-        accept_handoff(pk, actor=deciding, now=created + timedelta(hours=3))
+        accept_handoff(pk, actor=deciding, now=created + later)
 
 
 def _forms(actor: Actor) -> None:
