@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import TypeVar
 
 from django.conf import settings
@@ -83,6 +83,20 @@ def _prune(using: str) -> None:
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute(f"DELETE FROM {CHANGE_TABLE}")
         cursor.execute(f"UPDATE {VERSION_TABLE} SET version = version + 1 WHERE id = 1")
+
+
+def this_minute(now: datetime | None = None) -> datetime:
+    """The end of the current minute (UTC): the "as of" of a result computed for the present
+    and kept for the rest of the minute. Everything recorded so far is earlier, so a result as
+    of it counts all of it; a write within the minute changes the data version instead. What
+    moves with the clock alone (the share of a month still to come, a 30-day window's edge)
+    moves by less than a minute. The last minute of a day ends on that day (23:59:59.999999),
+    so "today" and the current month or quarter are the clock's."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    start = moment.replace(second=0, microsecond=0)
+    if start == moment:
+        return start
+    return min(start + timedelta(minutes=1), datetime.combine(moment.date(), time.max, UTC))
 
 
 def key_of(kind: str, args: tuple[object, ...], *, stamp: str, using: str = "default") -> str:

@@ -160,6 +160,7 @@ def watched_page(
             lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
         )
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+
         def failed(r: Any) -> None:
             # Chromium asks for the favicon after the page has loaded and cancels the request
             # (net::ERR_ABORTED) when the test navigates on at once: not a failure of the page.

@@ -269,3 +269,99 @@ def test_the_forecast_from_a_kept_backtest_equals_a_fresh_one(demo: None) -> Non
     assert forecast_by_owner(today=NOW) == first
     cache.clear()
     assert forecast_by_owner(today=NOW) == first
+
+
+# ----------------------------------------------------- the workspaces: forecast, health, expansion
+
+
+def _leader() -> Any:
+    from onefunnel.domain.access import Actor, Role
+
+    return Actor(user_id=None, username="leader", roles=frozenset({Role.LEADERSHIP}))
+
+
+def _forecast_read(moment: datetime) -> Any:
+    from onefunnel.services.plan.forecast import forecast_by_owner
+
+    return forecast_by_owner(today=moment)
+
+
+def _forecast_write(moment: datetime) -> None:
+    deal = Deal.objects.filter(status="open", kind="new_business").order_by("pk").first()
+    assert deal is not None
+    win_deal(deal.pk, actor=SYSTEM, at=moment - timedelta(seconds=30))
+
+
+def _health_read(moment: datetime) -> Any:
+    from onefunnel.services.accounts.health import churn_risk
+
+    return churn_risk(_leader(), limit=10_000, now=moment)
+
+
+def _health_write(moment: datetime) -> None:
+    first = _health_read(moment)[0]
+    start = moment.date() - timedelta(days=200)
+    add_contract(
+        SYSTEM, account_id=first.account_id, product="cache-test", amount="12000", start=start,
+        end=start + timedelta(days=364), billing_period="yearly",
+    )  # fmt: skip
+
+
+def _expansion_read(moment: datetime) -> Any:
+    from onefunnel.services.accounts.expansion import suggestions
+
+    return suggestions(_leader(), now=moment)
+
+
+def _expansion_write(moment: datetime) -> None:
+    """Intent on a product the customer has no contract for: a cross-sell suggestion."""
+    account_id = _health_read(moment)[0].account_id
+    contact = Contact.objects.filter(account_id=account_id).order_by("pk").first()
+    assert contact is not None
+    record_touch(
+        TouchInput(
+            message_id="cache-test-intent",
+            kind=TouchKind.HIGH_INTENT_PAGE,
+            occurred_at=moment - timedelta(hours=1),
+            contact_id=contact.pk,
+            channel=Channel.ORGANIC_SEARCH,
+            properties={"product": "cache-test-product"},
+        )
+    )
+
+
+WORKSPACE: dict[str, tuple[Callable[[datetime], Any], Callable[[datetime], None]]] = {
+    "forecast per owner": (_forecast_read, _forecast_write),
+    "customers' health": (_health_read, _health_write),
+    "expansion": (_expansion_read, _expansion_write),
+}
+
+
+@pytest.mark.parametrize("kind", list(WORKSPACE))
+def test_the_workspace_results_are_kept_and_follow_a_write(demo: None, kind: str) -> None:
+    """Kept for every reader (the same answer twice, and in the cache), then after a write
+    the next read equals a fresh computation and shows the change."""
+    from onefunnel.analytics.cache import this_minute
+
+    read, write = WORKSPACE[kind]
+    moment = this_minute()
+    before = read(moment)
+    assert read(moment) == before
+    write(moment)
+    after = read(moment)
+    cache.clear()
+    assert after == read(moment) != before
+
+
+def test_the_present_is_the_end_of_the_minute() -> None:
+    from onefunnel.analytics.cache import this_minute
+
+    at = datetime(2026, 12, 5, 10, 15, 7, 123, tzinfo=UTC)
+    assert this_minute(at) == datetime(2026, 12, 5, 10, 16, tzinfo=UTC)
+    assert this_minute(datetime(2026, 12, 5, 10, 15, tzinfo=UTC)) == datetime(
+        2026, 12, 5, 10, 15, tzinfo=UTC
+    )
+    # The last minute of a day (or a month, a quarter) stays in it.
+    late = this_minute(datetime(2026, 12, 31, 23, 59, 30, tzinfo=UTC))
+    assert late.date() == date(2026, 12, 31)
+    assert late > datetime(2026, 12, 31, 23, 59, 30, tzinfo=UTC)

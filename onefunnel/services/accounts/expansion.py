@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Min, Q, Sum
 
+from onefunnel.analytics.cache import cached
 from onefunnel.domain.access import Actor
 from onefunnel.domain.contracts import ContractStatus
 from onefunnel.domain.health import ExpansionFacts, expansion_suggestions
@@ -50,14 +51,24 @@ def suggestions(
 ) -> list[Suggestion]:
     """Expansion suggestions for the customer accounts the actor sees (or one account)."""
     moment = _moment(as_of, now)
-    since = moment - timedelta(days=30)
     accounts_q = customer_accounts().select_related("owner")
+    visible = visible_account_ids(actor)
     if account_id is not None:
         if not Account.objects.filter(pk=account_id).exists():
             raise NotFoundError(f"account_id: no account #{account_id}")
-        accounts_q = accounts_q.filter(pk=account_id)
-    visible = visible_account_ids(actor)
-    accounts = [a for a in accounts_q.order_by("id") if visible is None or a.pk in visible]
+        if visible is not None and account_id not in visible:
+            return []
+        return _suggestions(list(accounts_q.filter(pk=account_id)), moment)
+    # Every customer's suggestions are the same for every reader: computed once and kept (per
+    # minute, until the data changes); each reader keeps the accounts they see.
+    every = cached(
+        "expansion", (moment,), lambda: _suggestions(list(accounts_q.order_by("id")), moment)
+    )
+    return [s for s in every if visible is None or s.account_id in visible]
+
+
+def _suggestions(accounts: list[Account], moment: datetime) -> list[Suggestion]:
+    since = moment - timedelta(days=30)
     ids = [a.pk for a in accounts]
     config, _version = _config()
     day = moment.date()

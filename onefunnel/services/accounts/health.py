@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q
-from django.utils import timezone
 
+from onefunnel.analytics.cache import cached, this_minute
 from onefunnel.domain.access import Action, Actor
 from onefunnel.domain.contracts import BillingPeriod, ContractStatus, PaymentStatus, annual_value
 from onefunnel.domain.deals import DealKind, DealStatus
@@ -233,8 +233,10 @@ def _health_rows(accounts: list[Account], as_of: datetime) -> list[AccountHealth
 
 
 def _moment(as_of: date | None, now: datetime | None) -> datetime:
+    """The moment health is read at: ``now``, the end of ``as_of``, or (neither) the end of
+    the current minute, so a result can be kept for the minute (``analytics.cache``)."""
     if as_of is None:
-        return now or timezone.now()
+        return now or this_minute()
     from datetime import UTC, time
 
     return datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=UTC)
@@ -263,12 +265,19 @@ def churn_risk(
     if not 1 <= limit <= 10_000:
         raise InputError("limit: must be between 1 and 10000")
     visible = visible_account_ids(actor)
-    accounts = list(customer_accounts().select_related("owner").order_by("id"))
+    moment = _moment(as_of, now)
+    rows = cached("churn_risk", (moment,), lambda: _all_by_risk(moment))
     if visible is not None:
-        accounts = [a for a in accounts if a.pk in visible]
-    rows = _health_rows(accounts, _moment(as_of, now))
-    rows.sort(key=lambda r: (-r.value_at_risk, r.score, r.account_id))
+        rows = [r for r in rows if r.account_id in visible]
     return rows[:limit]
+
+
+def _all_by_risk(moment: datetime) -> list[AccountHealth]:
+    """Every customer's health by value at risk: the same for every reader, so computed once
+    and kept (per minute, until the data changes); each reader keeps the accounts they see."""
+    rows = _health_rows(list(customer_accounts().select_related("owner").order_by("id")), moment)
+    rows.sort(key=lambda r: (-r.value_at_risk, r.score, r.account_id))
+    return rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from onefunnel.analytics.cache import cached
+from onefunnel.analytics.cache import cached, this_minute
 from onefunnel.domain.access import Action, Actor
 from onefunnel.domain.deals import HistoryField
 from onefunnel.domain.plan.forecast import (
@@ -174,12 +174,28 @@ def forecast_period(
     """The forecast of a month or quarter (default: the current quarter) by expected close
     month. Without ``method``, the backtest's default (the method that beats the naive
     baseline on this database)."""
-    now = today or timezone.now()
+    now = today or this_minute()
     plan_period = _period(period, now)
-    facts = deal_facts()
-    chosen, why = _method(method, facts, now)
-    lines = forecast(facts, plan_period.months, as_of=now.astimezone(UTC), method=chosen)
-    return ForecastReport(plan_period.label, chosen, why, tuple(lines))
+    chosen_method = _chosen(method)
+
+    def compute() -> ForecastReport:
+        facts = deal_facts()
+        chosen, why = _method(chosen_method, facts, now)
+        lines = forecast(facts, plan_period.months, as_of=now.astimezone(UTC), method=chosen)
+        return ForecastReport(plan_period.label, chosen, why, tuple(lines))
+
+    # Kept until the deals change, or the minute ``now`` stands for ends (``this_minute``).
+    return cached("forecast", (plan_period.label, chosen_method, now), compute)
+
+
+def _chosen(method: str | None) -> ForecastMethod | None:
+    """The method asked for (None: the backtest's default); an unknown one is refused."""
+    if not method:
+        return None
+    try:
+        return ForecastMethod(method.strip().lower())
+    except ValueError:
+        raise InputError(f"method: unknown method {method!r} (stage or history)") from None
 
 
 def _period(period: str | None, now: datetime) -> PlanPeriod:
@@ -188,14 +204,11 @@ def _period(period: str | None, now: datetime) -> PlanPeriod:
 
 
 def _method(
-    method: str | None, facts: list[DealFacts], now: datetime
+    method: ForecastMethod | None, facts: list[DealFacts], now: datetime
 ) -> tuple[ForecastMethod, str]:
     """The method asked for, else the backtest's default; and why it is the one."""
-    if method:
-        try:
-            return ForecastMethod(method.strip().lower()), "chosen"
-        except ValueError:
-            raise InputError(f"method: unknown method {method!r} (stage or history)") from None
+    if method is not None:
+        return method, "chosen"
     day = now.date()
     # The backtest (most of a forecast's time) reads only the deals, their stages and the day:
     # kept until one of them changes (``analytics.cache``). ``facts`` are the database's deals.
@@ -234,8 +247,19 @@ def forecast_by_owner(
     and win rates for all (learnt from every deal), each over the deals it owns. Deals without
     an owner, or whose owner has no routing team, have a row of their own, so the reps' (and
     the teams') rows sum to the company's."""
-    now = today or timezone.now()
+    now = today or this_minute()
     plan_period = _period(period, now)
+    chosen_method = _chosen(method)
+    return cached(
+        "forecast_by_owner",
+        (plan_period.label, chosen_method, now),
+        lambda: _by_owner(plan_period, chosen_method, now),
+    )
+
+
+def _by_owner(
+    plan_period: PlanPeriod, method: ForecastMethod | None, now: datetime
+) -> tuple[ForecastReport, list[OwnerForecast]]:
     facts = deal_facts()
     chosen, why = _method(method, facts, now)
     as_of = now.astimezone(UTC)
