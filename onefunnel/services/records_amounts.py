@@ -20,8 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.utils import timezone
 
+from onefunnel.analytics.cache import this_minute
 from onefunnel.analytics.engines import DjangoEngine
 from onefunnel.analytics.period import Period
 from onefunnel.analytics.records import COLUMNS
@@ -281,7 +281,8 @@ def forecast_records(
         raise InputError(f"measure: the forecast lists {', '.join(FORECAST_MEASURES)}; "
                          f"not {measure[:20]!r}")  # fmt: skip
     include = _include(scope, subject)
-    now = timezone.now()
+    # The forecast's own "as of" (the end of this minute), so the list adds up to the cell.
+    now = this_minute()
     report = forecast_service.forecast_period(quarter or None, today=now)
     months = parse_period(report.period).months
     if month != "total":

@@ -16,8 +16,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.models import Count, Min
-from django.utils import timezone
 
+from onefunnel.analytics.cache import this_minute
 from onefunnel.domain.access import Actor
 from onefunnel.domain.contracts import ContractStatus
 from onefunnel.domain.deals import DealKind, DealStatus
@@ -60,7 +60,7 @@ def explain(health: AccountHealth, *, top: int = 3) -> str:
 def customers(actor: Actor, *, limit: int = 500, now: datetime | None = None) -> list[CustomerRow]:
     """The customers the actor sees, largest value at risk first (``health.churn_risk``), with
     the next renewal date of their running contracts and their open account deals."""
-    moment = now or timezone.now()
+    moment = now or this_minute()
     risks = churn_risk(actor, limit=limit, now=moment)
     ids = [r.account_id for r in risks]
     renewals = dict(
