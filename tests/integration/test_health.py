@@ -69,3 +69,50 @@ def test_on_the_small_demo_health_ranks_renewals_above_churn() -> None:
     assert result.mean_health_renewed > result.mean_health_churned
     assert result.auc is not None
     assert result.auc > 0.7
+
+
+def test_new_contacts_engaging_are_first_seen_in_the_30_days_before_the_day_asked() -> None:
+    """A contact is new when their first touch falls in the 30 days before the moment asked
+    for and they engaged: one seen before is not; and asked for an earlier day, a contact
+    first seen afterwards is not known yet (nothing later than the moment is read)."""
+    from onefunnel.models import Contact
+    from onefunnel.services.accounts.expansion import suggestions
+
+    account = Account.objects.create(name="Growing", domain="growing.example", created_at=NOW)
+    add_contract(
+        SYSTEM, account_id=account.pk, product="Core", amount="12000",
+        start=date(2025, 1, 1), end=date(2026, 12, 31),
+    )  # fmt: skip
+
+    def person(name: str, *touches: tuple[str, float]) -> None:
+        contact = Contact.objects.create(
+            email=f"{name}@growing.example", account=account, created_at=NOW
+        )
+        for n, (kind, days_ago) in enumerate(touches):
+            when = NOW - timedelta(days=days_ago)
+            Touchpoint.objects.create(
+                message_id=f"{name}-{n}", account=account, contact=contact, kind=kind,
+                team="marketing", channel="direct", occurred_at=when, received_at=when,
+            )  # fmt: skip
+
+    person("new", ("webinar", 12), ("page_view", 10))
+    person("known", ("webinar", 10), ("page_view", 200))  # seen long before
+    person("quiet", ("page_view", 5))  # new, but did not engage
+    person("recent", ("webinar", 2))
+    person("later", ("page_view", 12), ("webinar", 10))  # engaged only after the earlier day
+
+    def new_contacts(now: datetime) -> str:
+        found = [s for s in suggestions(SYSTEM, account_id=account.pk, now=now)
+                 if s.signal == "new_contacts_engaging"]  # fmt: skip
+        return found[0].evidence if found else ""
+
+    assert new_contacts(NOW) == (
+        "3 new contacts engaging in 30 days: later@growing.example, new@growing.example, "
+        "recent@growing.example"
+    )
+    # Eleven days earlier, "new" had just been seen (a webinar); "recent" had not yet, and
+    # "later" had only viewed a page.
+    assert new_contacts(NOW - timedelta(days=11)) == (
+        "1 new contact engaging in 30 days: new@growing.example"
+    )
+    assert new_contacts(NOW - timedelta(days=20)) == ""

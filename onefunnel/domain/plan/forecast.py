@@ -220,12 +220,18 @@ def forecast(
     as_of: datetime,
     method: ForecastMethod,
     include: Callable[[DealFacts], bool] | None = None,
+    rates: WinRates | None = None,
 ) -> list[ForecastLine]:
     """The forecast of each month as of ``as_of``: closed won before ``as_of`` in the month,
     plus open deals weighted by the method, plus the run rate for months not yet begun (and
     the remaining share of the current one). With ``include``, the forecast of those deals
-    only (a rep's, a team's), weighed by the win rates learnt from all of ``deals``."""
-    rates = win_rates(deals, as_of) if method is ForecastMethod.HISTORY else None
+    only (a rep's, a team's), weighed by the win rates learnt from all of ``deals`` — or
+    ``rates``, when the caller has learnt them from the same deals and ``as_of`` already (one
+    forecast per rep would otherwise learn them once per rep)."""
+    if method is not ForecastMethod.HISTORY:
+        rates = None
+    elif rates is None:
+        rates = win_rates(deals, as_of)
     if include is not None:
         deals = [d for d in deals if include(d)]
     rr = run_rate(deals, as_of)

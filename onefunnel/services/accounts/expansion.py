@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 
 from onefunnel.analytics.cache import cached
 from onefunnel.domain.access import Actor
@@ -92,11 +92,18 @@ def _suggestions(accounts: list[Account], moment: datetime) -> list[Suggestion]:
         .values("account_id")
         .annotate(n=Count("id"))
     }
+    # First seen in the window: a touch in it (read through the account's window of the
+    # journey index) and none before it, under any account (one seek in the (contact,
+    # occurred_at) index) — rather than every customer contact's whole history grouped for its
+    # first touch.
+    earlier = Touchpoint.objects.filter(contact_id=OuterRef("contact_id"), occurred_at__lt=since)
     first_seen = (
-        Touchpoint.objects.filter(account_id__in=ids, contact__isnull=False)
+        recent.filter(contact__isnull=False)
+        .exclude(Exists(earlier))
         .values("account_id", "contact_id", "contact__email")
-        .annotate(first=Min("occurred_at"), engaged=Count("id", filter=Q(kind__in=_ENGAGING)))
-        .filter(first__gte=since, first__lt=moment, engaged__gt=0)
+        .annotate(engaged=Count("id", filter=Q(kind__in=_ENGAGING)))
+        .filter(engaged__gt=0)
+        .order_by("account_id", "contact_id")
     )
     new_contacts: dict[int, list[str]] = defaultdict(list)
     for r in first_seen:

@@ -32,6 +32,7 @@ from onefunnel.domain.plan.forecast import (
     backtest,
     backtest_months,
     forecast,
+    win_rates,
 )
 from onefunnel.domain.plan.periods import PlanPeriod, add_months, month_label, parse_period
 from onefunnel.models import Deal, DealForecast, DealHistory, PipelineStage, RepProfile
@@ -267,9 +268,12 @@ def _by_owner(
     teams = dict(RepProfile.objects.values_list("user_id", "team"))
     owners = sorted({d.owner_id for d in facts if d.owner_id is not None},
                     key=lambda o: names.get(o, ""))  # fmt: skip
+    # Learnt once from every deal: each row is weighed by the same rates.
+    rates = win_rates(facts, as_of) if chosen is ForecastMethod.HISTORY else None
 
     def row(scope: str, subject: str, include: Callable[[DealFacts], bool]) -> OwnerForecast:
-        lines = forecast(facts, plan_period.months, as_of=as_of, method=chosen, include=include)
+        lines = forecast(facts, plan_period.months, as_of=as_of, method=chosen, include=include,
+                         rates=rates)  # fmt: skip
         return OwnerForecast(
             scope=scope,
             subject=subject,
@@ -286,7 +290,7 @@ def _by_owner(
     def of_owner(owner: int | None) -> Callable[[DealFacts], bool]:
         return lambda d: d.owner_id == owner
 
-    company = forecast(facts, plan_period.months, as_of=as_of, method=chosen)
+    company = forecast(facts, plan_period.months, as_of=as_of, method=chosen, rates=rates)
     rows = [row("company", "company", lambda d: True)]
     rows += [row("team", team, of_team(team)) for team in sorted(set(teams.values()))]
     rows.append(row("team", "(no team)", of_team(None)))

@@ -244,3 +244,18 @@ def test_the_deals_behind_each_forecast_cell_add_up_to_it(
         assert sum(1 for b in behind if b.month == line.month and b.measure == "deals") == (
             line.deals
         )
+
+
+@given(deals=some_deals(), method=st.sampled_from(list(ForecastMethod)), rep=st.booleans())
+def test_rates_learnt_once_give_the_same_forecast(
+    deals: list[DealFacts], method: ForecastMethod, rep: bool
+) -> None:
+    """The per-owner forecast learns the win rates once and passes them to every row: the
+    same lines as learning them in each call."""
+    months = [date(2026, m, 1) for m in (4, 5, 6, 7)]
+    as_of = t("2026-05-20")
+    include = (lambda d: d.id % 2 == 0) if rep else None
+    learnt = win_rates(deals, as_of)
+    assert forecast(deals, months, as_of=as_of, method=method, include=include) == forecast(
+        deals, months, as_of=as_of, method=method, include=include, rates=learnt
+    )
