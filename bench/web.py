@@ -253,6 +253,9 @@ def main() -> None:
         "0: each session fetches back to back, a closed loop that measures saturation)",
     )
     args = parser.parse_args()
+    # Absolute: the server runs in the installation's directory, where a relative
+    # ONEFUNNEL_HOME would name another (empty) installation inside it.
+    args.home = args.home.resolve()
     build(args.home, args.size, args.fresh)
     sellers, readers, long_queue, password, ids = prepare(args.home, args.queue, args.deals)
     base = f"http://127.0.0.1:{args.port}"
