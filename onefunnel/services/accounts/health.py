@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, Value, When
 
 from onefunnel.analytics.cache import cached, this_minute
 from onefunnel.domain.access import Action, Actor
@@ -122,26 +122,28 @@ def signals_for(
     recent = Q(occurred_at__gte=d30)
     eng30: dict[int, dict[str, int]] = defaultdict(dict)
     eng90: dict[int, dict[str, int]] = defaultdict(dict)
+    usage: dict[int, tuple[int, int]] = {}
+    support: dict[int, int] = defaultdict(int)
+    # One pass over the window, each touch marked usage or not and support ticket or not (a
+    # support ticket may name a usage event too: it counts for both, and is no engagement).
+    # A touch without an event name is no usage (its lookup is NULL, and so is the IN).
     for row in (
-        # Not usage: no event name at all, or one the configuration does not list (a plain
-        # exclude would also drop the touches without an event name, whose lookup is NULL).
-        window.filter(Q(properties__event__isnull=True) | ~usage_q)
-        .exclude(support_q)
-        .values("account_id", "team")
+        window.annotate(
+            is_usage=Case(When(usage_q, then=Value(True)), default=Value(False)),
+            is_support=Case(When(support_q, then=Value(True)), default=Value(False)),
+        )
+        .values("account_id", "team", "is_usage", "is_support")
         .annotate(n90=Count("id"), n30=Count("id", filter=recent))
     ):
-        eng30[row["account_id"]][row["team"]] = row["n30"]
-        eng90[row["account_id"]][row["team"]] = row["n90"]
-    usage = {
-        row["account_id"]: (row["n30"], row["n90"])
-        for row in window.filter(usage_q)
-        .values("account_id")
-        .annotate(n90=Count("id"), n30=Count("id", filter=recent))
-    }
-    support = {
-        row["account_id"]: row["n"]
-        for row in window.filter(support_q).values("account_id").annotate(n=Count("id"))
-    }
+        account_id, n30, n90 = row["account_id"], row["n30"], row["n90"]
+        if row["is_usage"]:
+            was30, was90 = usage.get(account_id, (0, 0))
+            usage[account_id] = (was30 + n30, was90 + n90)
+        if row["is_support"]:
+            support[account_id] += n90
+        if not row["is_usage"] and not row["is_support"]:
+            eng30[account_id][row["team"]] = eng30[account_id].get(row["team"], 0) + n30
+            eng90[account_id][row["team"]] = eng90[account_id].get(row["team"], 0) + n90
     renewal: dict[int, date] = {}
     payment: dict[int, PaymentStatus] = {}
     for account_id, renews, pay in Contract.objects.filter(
