@@ -28,6 +28,11 @@ What it does:
    database, no template) is measured beside the pages as the floor: what the machine and the
    server take for any request at that concurrency.
 
+With --write-every S one more session, the long-queue rep, logs a call on its deal every S
+seconds on average while the others read (its time is the row "POST /deals/{deal}/activity"):
+every write changes the data, so each cached report is computed again by its next reader, as
+on a working day. Without it the sessions only read.
+
 With --think S each session pauses a random time (exponential, mean S seconds) before every
 page, as people do between clicks; without it the sessions fetch back to back, which measures
 what the server does when saturated rather than what 20 people see.
@@ -252,6 +257,14 @@ def main() -> None:
         help="mean seconds a session pauses between pages, as a person reading (exponential; "
         "0: each session fetches back to back, a closed loop that measures saturation)",
     )
+    parser.add_argument(
+        "--write-every",
+        type=float,
+        default=0.0,
+        help="while the sessions read, one more session logs a call on its deal every S seconds "
+        "on average (exponential), as a team at work does: each write changes the data, so "
+        "cached reports are computed again by their next reader (0: reads only)",
+    )
     args = parser.parse_args()
     # Absolute: the server runs in the installation's directory, where a relative
     # ONEFUNNEL_HOME would name another (empty) installation inside it.
@@ -322,19 +335,60 @@ def main() -> None:
                             if cause is not None:
                                 failed[page][cause] += 1
 
+        done = threading.Event()
+        writes = 0
+
+        def write(client: httpx.Client, deal: str) -> None:
+            """Log a call on ``deal`` now and then until the readers are done."""
+            nonlocal writes
+            pause = random.Random(7)
+            page = "POST /deals/{deal}/activity"
+            while not done.wait(pause.expovariate(1 / args.write_every)):
+                started = time.perf_counter()
+                cause = None
+                try:
+                    answer = client.post(
+                        f"/deals/{deal}/activity",
+                        data={"kind": "call", "outcome": "connected", "notes": "bench call",
+                              "csrfmiddlewaretoken": client.cookies.get("csrftoken") or ""},
+                        headers={"Referer": f"{base}/deals/{deal}"},
+                    )  # fmt: skip
+                    if not 200 <= answer.status_code < 400:
+                        cause = f"HTTP {answer.status_code}"
+                except httpx.HTTPError as exc:
+                    cause = f"{type(exc).__name__}: {str(exc)[:80]}"
+                with lock:
+                    writes += 1
+                    times[page].append((time.perf_counter() - started) * 1000)
+                    if cause is not None:
+                        failed[page][cause] += 1
+
         for record, rounds in ((False, 1), (True, args.rounds)):
             threads = [threading.Thread(target=run, args=(c, p, rounds, record))
                        for c, p in clients]  # fmt: skip
+            done.clear()
+            writer = None
+            if record and args.write_every > 0:
+                writer_client = sign_in(base, long_queue, password)
+                writer = threading.Thread(
+                    target=write, args=(writer_client, ids[long_queue]["deal"])
+                )
             started = time.perf_counter()
             for t in threads:
                 t.start()
+            if writer is not None:
+                writer.start()
             for t in threads:
                 t.join()
+            done.set()
+            if writer is not None:
+                writer.join()
             wall = time.perf_counter() - started
         total = sum(len(v) for v in times.values())
         print(f"\n{args.sessions} sessions x {args.rounds} rounds, {args.workers} worker(s), "
               f"think {args.think:g} s: "
-              f"{total} requests in {wall:.1f} s ({total / wall:.0f}/s)")  # fmt: skip
+              f"{total} requests in {wall:.1f} s ({total / wall:.0f}/s)"
+              + (f", {writes} of them writes" if writes else ""))  # fmt: skip
         print(f"{'page':<44}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'failed':>8}")
         rows = []
         for page, values in times.items():
