@@ -110,8 +110,11 @@ def test_no_generated_request_gets_a_5xx_or_an_undocumented_answer(
         "examples,coverage,fuzzing",
         "--checks",
         CHECKS,
+        # One worker: with two threads, Hypothesis's lambda-source cache (``AST_LAMBDAS_CACHE``,
+        # not thread-safe) raced and schemathesis reported a "Runtime Error" while generating
+        # (a KeyError inside Hypothesis), failing the run with every request passing.
         "--workers",
-        "2",
+        "1",
         "--seed",
         os.environ.get("ONEFUNNEL_FUZZ_SEED", "20261204"),
         "--no-shrink",
