@@ -271,9 +271,11 @@ def _by_owner(
     # Learnt once from every deal: each row is weighed by the same rates.
     rates = win_rates(facts, as_of) if chosen is ForecastMethod.HISTORY else None
 
-    def row(scope: str, subject: str, include: Callable[[DealFacts], bool]) -> OwnerForecast:
-        lines = forecast(facts, plan_period.months, as_of=as_of, method=chosen, include=include,
-                         rates=rates)  # fmt: skip
+    def lines_of(include: Callable[[DealFacts], bool] | None) -> list[ForecastLine]:
+        return forecast(facts, plan_period.months, as_of=as_of, method=chosen, include=include,
+                        rates=rates)  # fmt: skip
+
+    def summed(scope: str, subject: str, lines: list[ForecastLine]) -> OwnerForecast:
         return OwnerForecast(
             scope=scope,
             subject=subject,
@@ -290,8 +292,11 @@ def _by_owner(
     def of_owner(owner: int | None) -> Callable[[DealFacts], bool]:
         return lambda d: d.owner_id == owner
 
-    company = forecast(facts, plan_period.months, as_of=as_of, method=chosen, rates=rates)
-    rows = [row("company", "company", lambda d: True)]
+    def row(scope: str, subject: str, include: Callable[[DealFacts], bool]) -> OwnerForecast:
+        return summed(scope, subject, lines_of(include))
+
+    company = lines_of(None)
+    rows = [summed("company", "company", company)]
     rows += [row("team", team, of_team(team)) for team in sorted(set(teams.values()))]
     rows.append(row("team", "(no team)", of_team(None)))
     rows += [row("rep", names.get(o, f"user #{o}"), of_owner(o)) for o in owners]
