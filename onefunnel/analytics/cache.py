@@ -8,14 +8,23 @@ process by default, shared with ``ONEFUNNEL_CACHE_URL=redis://…``) under a key
   whole frozen ``ReportOptions``: a field added later is part of the key without anyone
   remembering to add it);
 * today's UTC date, so results relative to "today" are not served tomorrow;
-* the database's alias and the **data version** (`data_stamp`): a stamp the database's own
-  triggers change with every committed change to a table reports read
+* the database's alias and the **versions of the tables the result read** (`data_stamp`): the
+  database's own triggers change a table's version with every committed change to it
   (``models/dataversion.py``), whichever process or code path wrote it.
 
+Which tables a result read is not declared by hand (a table forgotten there would serve stale
+numbers): while a result is computed, every statement it runs — through the ORM, a report
+engine's SQL, another connection in a thread — is noted (`note_read`), and the tables it names
+are kept with the question. The next reader keys on the versions of those tables only, so a
+call logged on a deal (a touchpoint and an activity) leaves the forecast, which reads deals
+and their stages, where it was. A computation that reads a table not noted before widens the
+set for the next ones. A result computed inside another (the forecast inside the per-owner
+forecast) adds its tables to the outer one's, also when it is served from the cache.
+
 The stamp is read *before* the computation, and the computation reads data at least as new:
-a result is stored under a stamp no newer than its data, so a reader holding that stamp never
-gets an older answer than it would compute. Nothing is cached inside a transaction (its own
-uncommitted writes could be rolled back after a result that saw them was stored), on an
+a result is stored under versions no newer than its data, so a reader holding those versions
+never gets an older answer than it would compute. Nothing is cached inside a transaction (its
+own uncommitted writes could be rolled back after a result that saw them was stored), on an
 engine other than the Django database, or when ``ONEFUNNEL_REPORT_CACHE_SECONDS`` is 0.
 
 Within one process, concurrent requests for the same missing result wait for the first to
@@ -29,20 +38,31 @@ asks are cached here, or the asker is part of the arguments.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import UTC, datetime, time, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connections, transaction
+
+if TYPE_CHECKING:
+    from onefunnel.models.dataversion import Stamp
 
 T = TypeVar("T")
 #: Above this many change rows (PostgreSQL), the log is emptied and its generation increased.
 PRUNE_AT = 5_000
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
+#: The sets of tables being noted in this context: one per result being computed (nested
+#: computations each have theirs). A thread started for a part of a computation runs in a
+#: copy of the context (`DjangoEngine.in_parallel`), and so notes into the same sets.
+_reading: ContextVar[tuple[set[str], ...]] = ContextVar("onefunnel_reading", default=())
+#: Table names in SQL, quoted or not (Django quotes them; hand-written report SQL may not).
+_TABLE_NAME = re.compile(r"\b(onefunnel_[a-z0-9_]+|auth_[a-z_]+)\b")
 
 
 def seconds() -> int:
@@ -50,29 +70,49 @@ def seconds() -> int:
     return int(getattr(settings, "ONEFUNNEL_REPORT_CACHE_SECONDS", 3600))
 
 
-def data_stamp(using: str = "default") -> str | None:
+def data_stamp(using: str = "default") -> Stamp | None:
     """The data version of the database, or None when it cannot vouch for a cached result:
-    inside a transaction, or without the version table (not migrated)."""
+    inside a transaction, or without the version tables (not migrated)."""
     # Imported here: reports on a DuckDB or Spark engine run without Django's models loaded
     # (`onefunnel report` on a Parquet export), and never ask for a stamp.
-    from onefunnel.models.dataversion import stamp_sql
+    from onefunnel.models.dataversion import read_stamp
 
     connection = connections[using]
     if connection.in_atomic_block:
         return None
+    # The stamp names every table: it is no read of the result being computed around it.
+    quiet = _reading.set(())
     try:
         with connection.cursor() as cursor:
-            cursor.execute(stamp_sql(using))
-            row = cursor.fetchone()
+            stamp = read_stamp(cursor, using)
+        if stamp is not None and stamp.changes > PRUNE_AT:
+            _prune(using)
     except DatabaseError:
         return None
-    if row is None:
-        return None
-    version, changes = int(row[0]), int(row[1])
-    if changes > PRUNE_AT:
-        _prune(using)
-    # (SQLite) then each table's largest id: inserts raise it.
-    return ".".join([str(version), str(changes), *(str(v or 0) for v in row[2:])])
+    finally:
+        _reading.reset(quiet)
+    return stamp
+
+
+def note_read(sql: str) -> None:
+    """Note the tables a statement names, for every result being computed in this context."""
+    sets = _reading.get()
+    if sets:
+        names = _TABLE_NAME.findall(sql)
+        for tables in sets:
+            tables.update(names)
+
+
+def _noting(execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Any) -> Any:
+    if _reading.get():
+        note_read(str(sql))
+    return execute(sql, params, many, context)
+
+
+def note_queries(sender: object, connection: Any, **kwargs: object) -> None:
+    """``connection_created``: every statement run through a Django connection is noted."""
+    if _noting not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_noting)
 
 
 def _prune(using: str) -> None:
@@ -100,16 +140,43 @@ def this_minute(now: datetime | None = None) -> datetime:
 
 
 def key_of(kind: str, args: tuple[object, ...], *, stamp: str, using: str = "default") -> str:
-    """The cache key of a result: a digest of what was asked, today and the data version."""
+    """The cache key of a result: a digest of what was asked, today and the versions of the
+    tables it read (`Stamp.of`)."""
     today = datetime.now(UTC).date().isoformat()
     text = repr((kind, args, today, using, stamp))
     return "onefunnel:report:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+def _reads_key(kind: str, args: tuple[object, ...], using: str) -> str:
+    text = repr((kind, args, using))
+    return "onefunnel:reads:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def kept(kind: str, args: tuple[object, ...], *, using: str = "default") -> Any:
+    """The result kept for ``kind`` and ``args`` over the data as it is now, or None."""
+    stamp = data_stamp(using)
+    reads = cache.get(_reads_key(kind, args, using))
+    if stamp is None or reads is None:
+        return None
+    return cache.get(key_of(kind, args, stamp=stamp.of(reads), using=using))
+
+
+def tables_read(kind: str, args: tuple[object, ...], *, using: str = "default") -> tuple[str, ...]:
+    """The tables the results kept for ``kind`` and ``args`` were noted reading (empty: none
+    computed yet, or forgotten)."""
+    return tuple(cache.get(_reads_key(kind, args, using)) or ())
+
+
+def _noted(tables: Iterable[str]) -> None:
+    for outer in _reading.get():
+        outer.update(tables)
+
+
 def cached(
     kind: str, args: tuple[object, ...], compute: Callable[[], T], *, using: str = "default"
 ) -> T:
-    """``compute()``, or the result kept for the same ``kind`` and ``args`` over the same data.
+    """``compute()``, or the result kept for the same ``kind`` and ``args`` while the tables
+    it read have not changed.
 
     ``args`` must name everything the result depends on besides the database and today;
     their ``repr`` is the key, so they must be values (dataclasses, dates, strings, numbers).
@@ -118,17 +185,31 @@ def cached(
     stamp = data_stamp(using) if keep > 0 else None
     if stamp is None:
         return compute()
-    key = key_of(kind, args, stamp=stamp, using=using)
-    found = cache.get(key)
-    if found is not None:
-        return found  # type: ignore[no-any-return]
-    with _lock(key):
-        found = cache.get(key)
-        if found is not None:
-            return found  # type: ignore[no-any-return]
-        result = compute()
-        cache.set(key, result, keep)
-    return result
+    question = _reads_key(kind, args, using)
+
+    def found() -> tuple[bool, Any, tuple[str, ...]]:
+        reads = cache.get(question)
+        if reads is None:
+            return False, None, ()
+        result = cache.get(key_of(kind, args, stamp=stamp.of(reads), using=using))
+        return result is not None, result, tuple(reads)
+
+    hit, result, reads = found()
+    if not hit:
+        with _lock(question):
+            hit, result, reads = found()
+            if not hit:
+                tables: set[str] = set(reads)
+                noting = _reading.set((*_reading.get(), tables))
+                try:
+                    result = compute()
+                finally:
+                    _reading.reset(noting)
+                reads = tuple(sorted(tables))
+                cache.set(question, reads, keep)
+                cache.set(key_of(kind, args, stamp=stamp.of(reads), using=using), result, keep)
+    _noted(reads)
+    return result  # type: ignore[no-any-return]
 
 
 def _lock(key: str) -> threading.Lock:

@@ -36,6 +36,7 @@ local or remote SparkSession over a Parquet export, one temp view per table).
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -244,12 +245,16 @@ class DjangoEngine:
                 connections[self._connection.alias].close()
 
         with ThreadPoolExecutor(max_workers=1) as pool:
-            later = pool.submit(on_own_connection)
+            # In a copy of this context: its statements are noted for the cached result.
+            later = pool.submit(contextvars.copy_context().run, on_own_connection)
             return first(self), later.result()
 
     def _execute(self, sql: str, params: Mapping[str, Param]) -> tuple[list[str], list[Row]]:
         """SQLite through its own driver, so ``%`` needs no escaping."""
+        from onefunnel.analytics.cache import note_read
+
         text = compile_sql(sql, self.dialect)
+        note_read(text)  # SQLite's raw driver below runs no Django wrapper: noted here
         bound = {k: self._param(v) for k, v in params.items()}
         if self.dialect == "sqlite":
             self._connection.ensure_connection()

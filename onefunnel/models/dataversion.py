@@ -1,35 +1,43 @@
-"""The data version: a stamp that changes whenever any business table changes, kept by the
-database itself (triggers), so every writer counts — services, imports, the worker, the admin,
-a bulk ``update()``, another process — and cached report results are never stale.
+"""The data version: for every business table, a version that changes whenever the table
+changes, kept by the database itself (triggers), so every writer counts — services, imports,
+the worker, the admin, a bulk ``update()``, another process — and cached report results are
+never stale. A result is kept under the versions of the tables it read (``analytics.cache``),
+so a call logged on a deal does not discard the forecast, which reads no touchpoints.
 
-Two tables, created by migration ``0021_speed``:
+The tables (migrations ``0021_speed`` and ``0022_table_versions``):
 
 ``onefunnel_dataversion``
-    One row (``id = 1``). On SQLite its ``version`` is increased by a trigger after every
-    updated or deleted row of a watched table (SQLite runs one writer at a time, so the
-    counter is bumped in commit order and no two committed states share a value). Inserts
-    fire no trigger there: the stamp also holds each watched table's largest id, which every
-    insert raises (Django's SQLite ids are ``AUTOINCREMENT``: never reused, only increased),
-    so the bulk writers — tracking, imports, the demo — pay nothing per row. On PostgreSQL the
-    row holds the *generation* of the change log below, increased only when the log is pruned.
+    One row (``id = 1``): the *generation*, increased when PostgreSQL's change log below is
+    pruned (a table's count of changes then starts again from zero, so the generation is part
+    of every stamp).
+``onefunnel_tableversion``
+    SQLite only: one row per watched table, its ``version`` increased by a trigger after every
+    updated or deleted row (SQLite runs one writer at a time, so a counter is bumped in commit
+    order and no two committed states share a value). Inserts fire no trigger there: the stamp
+    also holds each table's largest id, which every insert raises (Django's SQLite ids are
+    ``AUTOINCREMENT``: never reused, only increased), so the bulk writers — tracking, imports,
+    the demo — pay nothing per row.
 ``onefunnel_datachange``
-    PostgreSQL only: one row per transaction that changed a watched table (its transaction id,
-    added ``ON CONFLICT DO NOTHING`` by a *statement* trigger — once per statement, not per row,
-    and only when the statement changed a row, read from its transition table). Transaction
-    ids are taken when a transaction starts writing, not when it commits, so their maximum can
-    miss a slow transaction committed after a faster one; the *number* of committed rows
-    cannot: the set of committed transactions only grows, so within one generation the count
-    changes with every commit that changed data. Concurrent writers insert different keys and
-    never wait for each other (a single counter row would serialise them).
+    PostgreSQL only: one row per transaction and table it changed (the transaction id and the
+    table's name, added ``ON CONFLICT DO NOTHING`` by a *statement* trigger — once per
+    statement, not per row, and only when the statement changed a row, read from its
+    transition table). Transaction ids are taken when a transaction starts writing, not when it
+    commits, so their maximum can miss a slow transaction committed after a faster one; the
+    *number* of committed rows cannot: the set of committed transactions only grows, so within
+    one generation a table's count changes with every commit that changed it. Concurrent
+    writers insert different keys and never wait for each other (a counter row per table would
+    serialise them).
 
 The stamp is read in one statement (one snapshot) by `data_stamp` in ``analytics.cache``,
-from `stamp_sql`. Every table of the app is watched except those in `UNWATCHED` (logs no
+through `read_stamp`. Every table of the app is watched except those in `UNWATCHED` (logs no
 report reads, written on every request or delivery), plus the users and their groups (names
 and roles appear in reports).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
@@ -37,11 +45,13 @@ from django.db import connections
 
 VERSION_TABLE = "onefunnel_dataversion"
 CHANGE_TABLE = "onefunnel_datachange"
+TABLE_VERSIONS = "onefunnel_tableversion"
 #: Tables of the app no report reads, and which change on their own schedule.
 UNWATCHED = frozenset(
     {
         VERSION_TABLE,
         CHANGE_TABLE,
+        TABLE_VERSIONS,
         "onefunnel_auditentry",
         "onefunnel_inboundbatch",
         "onefunnel_webhookdelivery",
@@ -51,7 +61,10 @@ UNWATCHED = frozenset(
 #: Tables outside the app that reports show (owners' names, roles).
 EXTRA_WATCHED = ("auth_user", "auth_user_groups")
 _TRIGGER_PREFIX = "onefunnel_dv_"
-_NOTE = f"INSERT INTO {CHANGE_TABLE} (txid) VALUES (txid_current()) ON CONFLICT DO NOTHING;"
+_NOTE = (
+    f"INSERT INTO {CHANGE_TABLE} (txid, table_name) VALUES (txid_current(), TG_TABLE_NAME) "
+    "ON CONFLICT DO NOTHING;"
+)
 #: The trigger functions: one for TRUNCATE (no rows to look at), and one per transition table
 #: (inserted or updated rows; deleted rows) that notes the transaction only when rows changed.
 _PG_FUNCTIONS = [
@@ -93,35 +106,83 @@ def tables_with_ids(using: str = "default") -> list[str]:
     return [t for t in watched_tables(using) if t in auto]
 
 
-def stamp_sql(using: str = "default") -> str:
-    """One statement reading the whole stamp: the version, the change log's size and (SQLite)
-    the largest id of each table whose inserts fire no trigger. Made once per database and
-    process; ``migrate`` makes it again (a later migration may add tables)."""
+@dataclass(frozen=True)
+class Stamp:
+    """The data version as read at one moment: the generation and each watched table's
+    version (a table missing from ``tables`` has had no change in this generation)."""
+
+    generation: int
+    tables: Mapping[str, str]
+    #: PostgreSQL: rows in the change log (pruned past ``analytics.cache.PRUNE_AT``).
+    changes: int = 0
+
+    def of(self, tables: Iterable[str]) -> str:
+        """The part of the stamp a result that read ``tables`` depends on, as text."""
+        versions = ",".join(f"{t}={self.tables.get(t, '0')}" for t in sorted(set(tables)))
+        return f"{self.generation}:{versions}"
+
+
+def read_stamp(cursor: Any, using: str = "default") -> Stamp | None:
+    """Read the data version in one statement (one snapshot); None when the version table is
+    empty. The statement is made once per database and process; ``migrate`` makes it again
+    (a later migration may add tables)."""
     if using not in _stamp_sql:
         _stamp_sql[using] = _make_stamp_sql(using)
-    return _stamp_sql[using]
+    sql, columns = _stamp_sql[using]
+    cursor.execute(sql)
+    rows = cursor.fetchall()
+    if not rows:
+        return None
+    if columns is None:  # PostgreSQL: (generation, table, changes) per changed table
+        counts = {str(table): int(n) for _, table, n in rows if table is not None}
+        return Stamp(int(rows[0][0]), {t: str(n) for t, n in counts.items()}, sum(counts.values()))
+    # SQLite: the generation, then per table its counter and (tables with ids) its largest id
+    row = rows[0]
+    values: dict[str, list[str]] = {}
+    for (table, _), value in zip(columns, row[1:], strict=True):
+        values.setdefault(table, []).append(str(value or 0))
+    return Stamp(int(row[0]), {t: ".".join(v) for t, v in values.items()})
 
 
-_stamp_sql: dict[str, str] = {}
+_stamp_sql: dict[str, tuple[str, list[tuple[str, str]] | None]] = {}
 
 
-def _make_stamp_sql(using: str) -> str:
-    parts = ["v.version", f"(SELECT COUNT(*) FROM {CHANGE_TABLE})"]
-    if connections[using].vendor == "sqlite":
-        parts += [f'(SELECT MAX(id) FROM "{t}")' for t in tables_with_ids(using)]
-    return f"SELECT {', '.join(parts)} FROM {VERSION_TABLE} AS v WHERE v.id = 1"
+def _make_stamp_sql(using: str) -> tuple[str, list[tuple[str, str]] | None]:
+    if connections[using].vendor != "sqlite":
+        return (
+            f"SELECT v.version, c.table_name, COUNT(c.txid) FROM {VERSION_TABLE} AS v "
+            f"LEFT JOIN {CHANGE_TABLE} AS c ON TRUE WHERE v.id = 1 "
+            "GROUP BY v.version, c.table_name",
+            None,
+        )
+    with_ids = set(tables_with_ids(using))
+    columns: list[tuple[str, str]] = []
+    parts = ["v.version"]
+    for table in watched_tables(using):
+        columns.append((table, "version"))
+        parts.append(f"(SELECT version FROM {TABLE_VERSIONS} WHERE name = '{table}')")
+        if table in with_ids:
+            columns.append((table, "id"))
+            parts.append(f'(SELECT MAX(id) FROM "{table}")')
+    return f"SELECT {', '.join(parts)} FROM {VERSION_TABLE} AS v WHERE v.id = 1", columns
 
 
 def _statements(vendor: str, table: str, *, has_ids: bool) -> list[str]:
     name = f"{_TRIGGER_PREFIX}{table}"
     if vendor == "sqlite":
-        bump = f"UPDATE {VERSION_TABLE} SET version = version + 1 WHERE id = 1;"
+        bump = f"UPDATE {TABLE_VERSIONS} SET version = version + 1 WHERE name = '{table}';"
         # Inserts into a table with AUTOINCREMENT ids raise its largest id, which the stamp
         # reads: no trigger (one per row would double a bulk insert's time).
         ops = ("UPDATE", "DELETE") if has_ids else ("INSERT", "UPDATE", "DELETE")
-        drop = [f'DROP TRIGGER IF EXISTS "{name}_insert"'] if has_ids else []
-        return drop + [
-            f'CREATE TRIGGER IF NOT EXISTS "{name}_{op.lower()}" AFTER {op} ON "{table}" '
+        # Dropped first: an older install bumped one version for the whole database.
+        statements = [
+            f'DROP TRIGGER IF EXISTS "{name}_{op.lower()}"' for op in ("INSERT", "UPDATE", "DELETE")
+        ]
+        statements.append(
+            f"INSERT OR IGNORE INTO {TABLE_VERSIONS} (name, version) VALUES ('{table}', 0)"
+        )
+        return statements + [
+            f'CREATE TRIGGER "{name}_{op.lower()}" AFTER {op} ON "{table}" '
             f"FOR EACH ROW BEGIN {bump} END"
             for op in ops
         ]
@@ -154,6 +215,8 @@ def install_change_triggers(using: str = "default") -> int:
     existing = set(connection.introspection.table_names())
     if VERSION_TABLE not in existing:
         return 0
+    if connection.vendor == "sqlite" and TABLE_VERSIONS not in existing:
+        return 0  # between 0021 and 0022: migrating on installs them
     tables = watched_tables(using)
     with_ids = set(tables_with_ids(using))
     with connection.cursor() as cursor:
@@ -164,6 +227,22 @@ def install_change_triggers(using: str = "default") -> int:
             for statement in _statements(connection.vendor, table, has_ids=table in with_ids):
                 cursor.execute(statement)
     return len(tables)
+
+
+def uninstall_change_triggers(using: str = "default") -> None:
+    """Take the data version's triggers (and PostgreSQL's trigger functions) away."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                f"AND name LIKE '{_TRIGGER_PREFIX}%'"
+            )
+            for (name,) in cursor.fetchall():
+                cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+        elif connection.vendor == "postgresql":
+            for function in ("change", "new_rows", "old_rows"):
+                cursor.execute(f"DROP FUNCTION IF EXISTS onefunnel_note_{function}() CASCADE")
 
 
 def ensure_change_triggers(sender: Any, using: str = "default", **kwargs: Any) -> None:

@@ -17,7 +17,8 @@ from django.db import connection, transaction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from onefunnel.analytics.cache import data_stamp, key_of
+from onefunnel.analytics import cache as report_cache
+from onefunnel.analytics.cache import cached, data_stamp, key_of, tables_read
 from onefunnel.analytics.engines import DjangoEngine
 from onefunnel.analytics.period import Period
 from onefunnel.analytics.reports import ReportOptions, _compute_report, run_report
@@ -70,9 +71,7 @@ def fresh(name: str, by: str | None, options: ReportOptions = DEFAULT) -> Table:
 
 
 def kept(name: str, by: str | None, options: ReportOptions) -> Any:
-    stamp = data_stamp()
-    assert stamp is not None
-    return cache.get(key_of("report", (name, PERIOD, by, options), stamp=stamp))
+    return report_cache.kept("report", (name, PERIOD, by, options))
 
 
 def test_a_cached_report_equals_a_fresh_computation(demo: None) -> None:
@@ -263,9 +262,7 @@ def test_the_forecast_from_a_kept_backtest_equals_a_fresh_one(demo: None) -> Non
     from onefunnel.services.plan.forecast import forecast_by_owner
 
     first = forecast_by_owner(today=NOW)
-    stamp = data_stamp()
-    assert stamp is not None
-    assert cache.get(key_of("forecast_backtest", (NOW.date(),), stamp=stamp)) is not None
+    assert report_cache.kept("forecast_backtest", (NOW.date(),)) is not None
     assert forecast_by_owner(today=NOW) == first
     cache.clear()
     assert forecast_by_owner(today=NOW) == first
@@ -365,3 +362,89 @@ def test_the_present_is_the_end_of_the_minute() -> None:
     late = this_minute(datetime(2026, 12, 31, 23, 59, 30, tzinfo=UTC))
     assert late.date() == date(2026, 12, 31)
     assert late > datetime(2026, 12, 31, 23, 59, 30, tzinfo=UTC)
+
+
+# ------------------------------------------------ kept per table: the versions of what was read
+
+
+def test_a_result_is_kept_through_a_write_to_a_table_it_does_not_read(demo: None) -> None:
+    """A call logged on a deal (a touchpoint and an activity) leaves the forecast kept — it
+    reads deals and their stages — and discards the attribution, which reads touchpoints."""
+    from onefunnel.analytics.cache import this_minute
+    from onefunnel.services.plan.forecast import forecast_by_owner
+    from onefunnel.services.sales.activities import log_activity
+
+    moment = this_minute()
+    forecast = forecast_by_owner(today=moment)
+    attribution = ("attribution", "channel", ReportOptions(model="linear"))
+    credit = served(*attribution)
+    args = (forecast[0].period, None, moment)
+    reads = tables_read("forecast_by_owner", args)
+    assert {"onefunnel_deal", "onefunnel_dealhistory"} <= set(reads), reads
+    assert "onefunnel_touchpoint" not in reads
+    assert "onefunnel_touchpoint" in tables_read(
+        "report", (attribution[0], PERIOD, *attribution[1:])
+    )
+
+    deal = Deal.objects.filter(status="open").order_by("pk").first()
+    assert deal is not None
+    log_activity(actor=SYSTEM, kind="call", deal_id=deal.pk, outcome="connected")
+
+    assert report_cache.kept("forecast_by_owner", args) == forecast  # still kept …
+    assert kept(*attribution) is None  # … this one is not
+    cache.clear()
+    assert forecast_by_owner(today=moment) == forecast  # and the kept one was right
+    assert served(*attribution) == credit  # (a call on an account moves no credit)
+
+
+def test_an_outer_result_carries_the_tables_of_an_inner_one_served_from_the_cache(
+    demo: None,
+) -> None:
+    computed: list[str] = []
+
+    def inner() -> int:
+        def count() -> int:
+            computed.append("inner")
+            return Deal.objects.filter(status="won").count()
+
+        return cached("test inner", (), count)
+
+    def outer() -> int:
+        def compute() -> int:
+            computed.append("outer")
+            return inner() + 1
+
+        return cached("test outer", (), compute)
+
+    won = inner()  # kept: the outer one will find it
+    assert outer() == won + 1
+    assert computed == ["inner", "outer"]
+    assert "onefunnel_deal" in tables_read("test outer", ())
+    assert outer() == won + 1
+    assert computed == ["inner", "outer"]  # both kept
+
+    _deal()  # a deal won: the inner result is stale, and so the outer one
+    assert outer() == won + 2
+    assert computed == ["inner", "outer", "outer", "inner"]
+
+
+def test_both_parts_of_a_report_run_at_once_are_noted(demo: None) -> None:
+    """The spend report runs the attribution on a second connection in a thread: the tables
+    that part reads are noted too."""
+    ask = ("spend", "campaign", ReportOptions(model="linear"))
+    served(*ask)
+    reads = set(tables_read("report", (ask[0], PERIOD, *ask[1:])))
+    assert {"onefunnel_spend", "onefunnel_campaign", "onefunnel_touchpoint"} <= reads, reads
+    assert "onefunnel_tableversion" not in reads  # the stamp's own reads are not the result's
+
+
+def test_a_stamp_names_the_versions_of_the_tables_asked() -> None:
+    from onefunnel.models.dataversion import Stamp
+
+    stamp = Stamp(3, {"onefunnel_deal": "4.120", "onefunnel_touchpoint": "0.9"})
+    assert stamp.of(["onefunnel_touchpoint", "onefunnel_deal"]) == stamp.of(
+        ("onefunnel_deal", "onefunnel_touchpoint", "onefunnel_deal")
+    )
+    # A table without a change in this generation is version 0; the generation always counts.
+    assert stamp.of(["onefunnel_spend"]) == "3:onefunnel_spend=0"
+    assert Stamp(4, stamp.tables).of(["onefunnel_spend"]) != stamp.of(["onefunnel_spend"])

@@ -20,17 +20,9 @@ def install(apps: Any, schema_editor: Any) -> None:
 
 
 def uninstall(apps: Any, schema_editor: Any) -> None:
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'onefunnel_dv_%'"
-            )
-            for (name,) in cursor.fetchall():
-                cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
-        elif connection.vendor == "postgresql":
-            for function in ("change", "new_rows", "old_rows"):
-                cursor.execute(f"DROP FUNCTION IF EXISTS onefunnel_note_{function}() CASCADE")
+    from onefunnel.models.dataversion import uninstall_change_triggers
+
+    uninstall_change_triggers(schema_editor.connection.alias)
 
 
 class Migration(migrations.Migration):
