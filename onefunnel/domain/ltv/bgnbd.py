@@ -148,6 +148,15 @@ def fit_bgnbd(summary: CustomerSummary) -> BgNbdFit:
 
     # Start at the scale of the data: α is a time scale, so it starts at the mean age.
     start = np.log([1.0, max(float(np.mean(age)), 1e-3), 1.0, 1.0])
-    r, alpha, a, b = maximise(objective, start, "bgnbd")
+    try:
+        r, alpha, a, b = maximise(objective, start, "bgnbd", ("r", "alpha", "a", "b"))
+    except LtvInputError as exc:
+        # What the edge means here: a → 0 or b → ∞ is no customer seen to stop buying; r and
+        # α → ∞ together is one purchase rate for everybody. Both need more history to tell.
+        repeaters = int(weights[x > 0].sum())
+        raise LtvInputError(
+            f"{exc}; {n} customers, {repeaters} with a repeat purchase: BG/NBD tells customers "
+            "who stopped buying from those who buy slowly, and needs history that shows both"
+        ) from None
     ll = float(weights @ log_likelihood(r, alpha, a, b, x, t_x, age))
     return BgNbdFit(float(r), float(alpha), float(a), float(b), ll, n)

@@ -92,6 +92,6 @@ def fit_gamma_gamma(summary: CustomerSummary) -> GammaGammaFit:
 
     # γ scales with the currency: start it at the mean amount.
     start = np.log([1.0, 1.0, max(float(np.average(m, weights=weights)), 1e-6)])
-    p, q, gamma = maximise(objective, start, "gamma_gamma")
+    p, q, gamma = maximise(objective, start, "gamma_gamma", ("p", "q", "gamma"))
     ll = float(weights @ log_likelihood(p, q, gamma, x, m))
     return GammaGammaFit(float(p), float(q), float(gamma), ll, int(total))

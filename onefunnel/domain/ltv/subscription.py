@@ -134,5 +134,5 @@ def fit_sbg(active: Sequence[float]) -> SbgFit:
         )
         return -value / total, -grad / total
 
-    alpha, beta = maximise(objective, np.zeros(2), "sbg")
+    alpha, beta = maximise(objective, np.zeros(2), "sbg", ("alpha", "beta"))
     return SbgFit(float(alpha), float(beta), -objective(np.log([alpha, beta]))[0] * total)

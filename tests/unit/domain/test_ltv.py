@@ -297,3 +297,19 @@ def test_collapse_groups_exactly_the_identical_rows(rows: list[tuple[float, ...]
     assert counts.sum() == len(rows)
     assert np.array_equal(np.bincount(inverse, minlength=len(counts)), counts)
     assert len(counts) == len(np.unique(table, axis=0))
+
+
+def test_a_history_without_dropouts_names_the_edge_the_fit_runs_to() -> None:
+    """Everybody buying at one steady rate up to the end, nobody stopping: the likelihood keeps
+    rising towards no dropout (a → 0 or b → ∞), and the error says so instead of a bare
+    "does not converge"."""
+    ages = np.linspace(20.0, 60.0, 30)
+    frequency = np.floor(ages / 4)  # one purchase every 4 weeks, the last just before the end
+    recency = frequency * 4
+    summary = CustomerSummary.of(frequency.tolist(), recency.tolist(), ages.tolist())
+    with pytest.raises(LtvInputError) as raised:
+        fit_bgnbd(summary)
+    message = str(raised.value)
+    assert message.startswith("bgnbd: the fit does not converge on this data (")
+    assert "a → 0" in message or "b → ∞" in message, message
+    assert "30 customers, 30 with a repeat purchase" in message
