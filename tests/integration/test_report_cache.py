@@ -448,3 +448,20 @@ def test_a_stamp_names_the_versions_of_the_tables_asked() -> None:
     # A table without a change in this generation is version 0; the generation always counts.
     assert stamp.of(["onefunnel_spend"]) == "3:onefunnel_spend=0"
     assert Stamp(4, stamp.tables).of(["onefunnel_spend"]) != stamp.of(["onefunnel_spend"])
+
+
+def test_the_spend_report_keeps_the_lifetime_values_through_a_touch(demo: None) -> None:
+    """The customers' fitted lifetime values read only the deals: a touch recomputes the spend
+    report (its credit reads touchpoints) around the values kept, and it equals a fresh one."""
+    options = ReportOptions(model="linear")
+    before = served("spend", "campaign", options)
+    ltv = (PERIOD, options.ltv_horizon_years, options.ltv_discount_rate)
+    assert "onefunnel_touchpoint" not in tables_read("clv_by_account", ltv)
+    kept_values = report_cache.kept("clv_by_account", ltv)
+    assert kept_values is not None
+    _touch()
+    assert report_cache.kept("clv_by_account", ltv) == kept_values
+    assert kept("spend", "campaign", options) is None
+    after = served("spend", "campaign", options)
+    assert after == fresh("spend", "campaign", options)
+    assert after != before

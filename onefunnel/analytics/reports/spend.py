@@ -255,9 +255,22 @@ WHERE d.status = 'won' AND d.closed_at IS NOT NULL AND d.closed_at < :period_end
 ORDER BY d.closed_at, d.id
 """
 
-    def fitted_ltv(self, engine: Engine) -> dict[str, float] | None:
-        """The average fitted CLV of each group's new customers, or None when the won deals
-        cannot support a BG/NBD fit (then the report keeps revenue to date, and says so)."""
+    def clv_by_account(self, engine: Engine) -> dict[str, float] | None:
+        """Each customer's fitted CLV from the won deals up to the period's end, or None when
+        they cannot support a BG/NBD fit. It reads only the deals: on the database it is kept
+        (``analytics.cache``) while a touch recomputes the rest of the report."""
+        from onefunnel.analytics.cache import cached
+        from onefunnel.analytics.engines import DjangoEngine
+
+        if not isinstance(engine, DjangoEngine):
+            return self._clv_by_account(engine)
+        args = (self.period, self.ltv_horizon_years, self.ltv_discount_rate)
+        # In a tuple: a kept None (no fit) is told from nothing kept.
+        (clv,) = cached("clv_by_account", args, lambda: (self._clv_by_account(engine),),
+                        using=engine.alias)  # fmt: skip
+        return clv
+
+    def _clv_by_account(self, engine: Engine) -> dict[str, float] | None:
         from onefunnel.services.ltv import Orders, predict_orders
 
         params = self.period.params()
@@ -294,6 +307,15 @@ ORDER BY d.closed_at, d.id
         clv = {c.customer_id: c.clv for c in prediction.customers}
         if not all(math.isfinite(v) for v in clv.values()):
             return None
+        return clv
+
+    def fitted_ltv(self, engine: Engine) -> dict[str, float] | None:
+        """The average fitted CLV of each group's new customers, or None when the won deals
+        cannot support a BG/NBD fit (then the report keeps revenue to date, and says so)."""
+        clv = self.clv_by_account(engine)
+        if clv is None:
+            return None
+        params = self.period.params()
         by_group: dict[str, list[float]] = {}
         for group, account in engine.run(self.customers_sql(), params).rows:
             by_group.setdefault(str(group), []).append(clv.get(str(int(_number(account))), 0.0))
