@@ -31,7 +31,9 @@ What it does:
 With --write-every S one more session, the long-queue rep, logs a call on its deal every S
 seconds on average while the others read (its time is the row "POST /deals/{deal}/activity"):
 every write changes the data, so each cached report is computed again by its next reader, as
-on a working day. Without it the sessions only read.
+on a working day. Without it the sessions only read. With --stale S the server may answer a
+page with a result computed up to S seconds before while its update is computed in the
+background (ONEFUNNEL_REPORT_STALE_SECONDS); the column "early" counts the answers that were.
 
 With --think S each session pauses a random time (exponential, mean S seconds) before every
 page, as people do between clicks; without it the sessions fetch back to back, which measures
@@ -265,7 +267,16 @@ def main() -> None:
         "on average (exponential), as a team at work does: each write changes the data, so "
         "cached reports are computed again by their next reader (0: reads only)",
     )
+    parser.add_argument(
+        "--stale",
+        type=int,
+        default=None,
+        help="the server's ONEFUNNEL_REPORT_STALE_SECONDS: a page may get a result computed up "
+        "to S seconds before while its update is computed (default: the environment's, else 0)",
+    )
     args = parser.parse_args()
+    if args.stale is not None:
+        os.environ["ONEFUNNEL_REPORT_STALE_SECONDS"] = str(args.stale)
     # Absolute: the server runs in the installation's directory, where a relative
     # ONEFUNNEL_HOME would name another (empty) installation inside it.
     args.home = args.home.resolve()
@@ -310,6 +321,8 @@ def main() -> None:
         times: dict[str, list[float]] = defaultdict(list)
         # page → cause → count: the status (non-2xx/3xx) or the exception of each failure.
         failed: dict[str, Counter[str]] = defaultdict(Counter)
+        # page → answers served with figures computed before the latest write (--stale).
+        early: Counter[str] = Counter()
         lock = threading.Lock()
 
         def run(
@@ -322,8 +335,11 @@ def main() -> None:
                         time.sleep(pause.expovariate(1 / args.think))
                     started = time.perf_counter()
                     cause = None
+                    was_early = False
                     try:
-                        status = client.get(path).status_code
+                        response = client.get(path)
+                        status = response.status_code
+                        was_early = "x-onefunnel-data-as-of" in response.headers
                         if not 200 <= status < 400:
                             cause = f"HTTP {status}"
                     except httpx.HTTPError as exc:
@@ -332,6 +348,7 @@ def main() -> None:
                     if record:
                         with lock:
                             times[page].append(took)
+                            early[page] += was_early
                             if cause is not None:
                                 failed[page][cause] += 1
 
@@ -388,8 +405,10 @@ def main() -> None:
         print(f"\n{args.sessions} sessions x {args.rounds} rounds, {args.workers} worker(s), "
               f"think {args.think:g} s: "
               f"{total} requests in {wall:.1f} s ({total / wall:.0f}/s)"
-              + (f", {writes} of them writes" if writes else ""))  # fmt: skip
-        print(f"{'page':<44}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'failed':>8}")
+              + (f", {writes} of them writes" if writes else "")
+              + (f"; served early up to {args.stale} s" if args.stale else ""))  # fmt: skip
+        print(f"{'page':<44}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'failed':>8}"
+              f"{'early':>7}")  # fmt: skip
         rows = []
         for page, values in times.items():
             values.sort()
@@ -397,9 +416,9 @@ def main() -> None:
             causes = dict(failed[page])
             rows.append({"page": page, "n": len(values), "p50": statistics.median(values),
                          "p95": p95, "max": values[-1], "failed": sum(causes.values()),
-                         "causes": causes})  # fmt: skip
+                         "causes": causes, "early": early[page]})  # fmt: skip
             print(f"{page:<44}{len(values):>6}{statistics.median(values):>9.0f}{p95:>9.0f}"
-                  f"{values[-1]:>9.0f}{sum(causes.values()):>8}")  # fmt: skip
+                  f"{values[-1]:>9.0f}{sum(causes.values()):>8}{early[page]:>7}")  # fmt: skip
         if any(failed.values()):
             print("\nfailures by page and cause:")
             for page, causes in failed.items():

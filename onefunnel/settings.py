@@ -114,6 +114,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "onefunnel.web.security.ContentSecurityPolicyMiddleware",
+    "onefunnel.web.freshness.DataFreshnessMiddleware",
 ]
 
 # Cookies: never readable by scripts; behind TLS (ONEFUNNEL_SECURE=1) only sent over HTTPS,
@@ -145,6 +146,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "onefunnel.web.context.navigation",
+                "onefunnel.web.freshness.freshness",
             ],
             # The app's filters live with the web interface, not in an app's templatetags.
             "libraries": {"onefunnel": "onefunnel.web.template_tags"},
@@ -221,6 +223,9 @@ RATELIMIT_IP_META_KEY = "onefunnel.client_address.client_ip"
 # Report results are kept in that cache until the data they read changes (analytics/cache.py);
 # this many seconds at most. 0 computes every report on every request.
 ONEFUNNEL_REPORT_CACHE_SECONDS = int(os.environ.get("ONEFUNNEL_REPORT_CACHE_SECONDS", "3600"))
+# A page may be served a result computed up to this many seconds before, saying so, while it is
+# brought up to date in the background (busy installations); 0: every read sees every write.
+ONEFUNNEL_REPORT_STALE_SECONDS = int(os.environ.get("ONEFUNNEL_REPORT_STALE_SECONDS", "0"))
 # Requests from web pages (with an Origin): per client address and per write key ("" = off).
 ONEFUNNEL_TRACKING_RATE_PER_IP = os.environ.get("ONEFUNNEL_TRACKING_RATE_PER_IP", "1200/m")
 ONEFUNNEL_TRACKING_RATE_PER_KEY = os.environ.get("ONEFUNNEL_TRACKING_RATE_PER_KEY", "12000/m")

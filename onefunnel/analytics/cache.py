@@ -33,14 +33,29 @@ would otherwise run the same report twenty times).
 
 Results are the same for every reader: only functions whose answer does not depend on who
 asks are cached here, or the asker is part of the arguments.
+
+**Served before their update** (``ONEFUNNEL_REPORT_STALE_SECONDS``, 0 by default: off). On a
+busy installation a write every few seconds makes the next reader of every report that read the
+table wait for it to be computed again (seconds each on millions of touchpoints). With N > 0, a
+page (a web request: `serving_request`) that finds no result for the data as it is now gets the
+one computed for the same question less than N seconds ago, while one background thread per
+process computes the new one; the request notes the time that result is as of (`data_as_of`),
+and the page says it. Never for a result computed inside another (the outer one would be kept
+under the new data), nor outside a web request: the CLI and the worker always compute. The
+API's answers carry the time in an ``X-Onefunnel-Data-As-Of`` header (``web/freshness.py``).
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
+import logging
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -61,6 +76,13 @@ _locks_guard = threading.Lock()
 #: computations each have theirs). A thread started for a part of a computation runs in a
 #: copy of the context (`DjangoEngine.in_parallel`), and so notes into the same sets.
 _reading: ContextVar[tuple[set[str], ...]] = ContextVar("onefunnel_reading", default=())
+#: The times of the results a web request was served before their update (None: not a request).
+_served: ContextVar[list[datetime] | None] = ContextVar("onefunnel_served", default=None)
+#: True in the background thread that brings results up to date: it computes, never serves.
+_updating: ContextVar[bool] = ContextVar("onefunnel_updating", default=False)
+_updates = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onefunnel-report-update")
+_in_update: set[str] = set()
+_log = logging.getLogger(__name__)
 #: Table names in SQL, quoted or not (Django quotes them; hand-written report SQL may not).
 _TABLE_NAME = re.compile(r"\b(onefunnel_[a-z0-9_]+|auth_[a-z_]+)\b")
 
@@ -68,6 +90,37 @@ _TABLE_NAME = re.compile(r"\b(onefunnel_[a-z0-9_]+|auth_[a-z_]+)\b")
 def seconds() -> int:
     """How long a result is kept (``ONEFUNNEL_REPORT_CACHE_SECONDS``; 0 turns caching off)."""
     return int(getattr(settings, "ONEFUNNEL_REPORT_CACHE_SECONDS", 3600))
+
+
+def stale_seconds() -> int:
+    """How old a result a page may be served while its update is computed
+    (``ONEFUNNEL_REPORT_STALE_SECONDS``; 0, the default: never — the next read sees a write)."""
+    return int(getattr(settings, "ONEFUNNEL_REPORT_STALE_SECONDS", 0))
+
+
+@contextmanager
+def serving_request() -> Iterator[None]:
+    """Around a web request: the results it may be served before their update are noted."""
+    token = _served.set([])
+    try:
+        yield
+    finally:
+        _served.reset(token)
+
+
+def data_as_of() -> datetime | None:
+    """The oldest "as of" of the results this request was served before their update, if any."""
+    served = _served.get()
+    return min(served) if served else None
+
+
+def wait_for_updates(timeout: float = 60.0) -> bool:
+    """Wait until the background updates started so far are done; False on timeout."""
+    try:
+        _updates.submit(lambda: None).result(timeout=timeout)
+    except FuturesTimeout:
+        return False
+    return True
 
 
 def data_stamp(using: str = "default") -> Stamp | None:
@@ -196,20 +249,79 @@ def cached(
 
     hit, result, reads = found()
     if not hit:
-        with _lock(question):
-            hit, result, reads = found()
-            if not hit:
-                tables: set[str] = set(reads)
-                noting = _reading.set((*_reading.get(), tables))
-                try:
-                    result = compute()
-                finally:
-                    _reading.reset(noting)
-                reads = tuple(sorted(tables))
-                cache.set(question, reads, keep)
-                cache.set(key_of(kind, args, stamp=stamp.of(reads), using=using), result, keep)
+        earlier = _earlier(kind, args, using)
+        if earlier is not None:
+            at, reads, result = earlier
+            _update_later(kind, args, compute, using, question)
+            served = _served.get()
+            if served is not None:
+                served.append(at)
+        else:
+            at = datetime.now(UTC)
+            with _lock(question):
+                hit, result, reads = found()
+                if not hit:
+                    result, reads = _compute(compute, reads)
+                    cache.set(question, reads, keep)
+                    cache.set(key_of(kind, args, stamp=stamp.of(reads), using=using), result, keep)
+                    if stale_seconds() > 0:
+                        cache.set(_latest_key(kind, args, using), (at, reads, result), keep)
     _noted(reads)
     return result  # type: ignore[no-any-return]
+
+
+def _compute(compute: Callable[[], T], reads: tuple[str, ...]) -> tuple[T, tuple[str, ...]]:
+    """``compute()`` with the tables its statements name noted (beside ``reads``)."""
+    tables: set[str] = set(reads)
+    noting = _reading.set((*_reading.get(), tables))
+    try:
+        return compute(), tuple(sorted(tables))
+    finally:
+        _reading.reset(noting)
+
+
+def _latest_key(kind: str, args: tuple[object, ...], using: str) -> str:
+    return key_of(kind, args, stamp="latest", using=using)
+
+
+def _earlier(kind: str, args: tuple[object, ...], using: str) -> tuple[datetime, Any, Any] | None:
+    """The latest result for the question, when this reader may be served it before its
+    update: a web request, not inside another computation nor the update itself, and computed
+    less than ``stale_seconds`` ago."""
+    bound = stale_seconds()
+    if bound <= 0 or _served.get() is None or _reading.get() or _updating.get():
+        return None
+    latest = cache.get(_latest_key(kind, args, using))
+    if latest is None or datetime.now(UTC) - latest[0] > timedelta(seconds=bound):
+        return None
+    return latest  # type: ignore[no-any-return]
+
+
+def _update_later(
+    kind: str, args: tuple[object, ...], compute: Callable[[], Any], using: str, question: str
+) -> None:
+    """Compute the result for the data as it is now in the background, once at a time."""
+    with _locks_guard:
+        if question in _in_update:
+            return
+        _in_update.add(question)
+
+    def update() -> None:
+        try:
+            cached(kind, args, compute, using=using)
+        except Exception:  # a failed update leaves the next reader to compute it (and fail)
+            _log.exception("updating the kept %s result failed", kind)
+        finally:
+            with _locks_guard:
+                _in_update.discard(question)
+            connections[using].close()
+
+    def in_own_context() -> None:
+        _updating.set(True)
+        update()
+
+    # A new, empty context: the update notes into no request's sets and serves nothing early.
+    _updates.submit(contextvars.Context().run, in_own_context)
 
 
 def _lock(key: str) -> threading.Lock:

@@ -193,8 +193,8 @@ class DjangoEngine:
     def __init__(self, alias: str = "default") -> None:
         from django.db import connections
 
-        self._connection = connections[alias]
-        vendor = self._connection.vendor
+        self._alias = alias
+        vendor = connections[alias].vendor
         if vendor not in ("sqlite", "postgresql"):
             raise ValueError(f"engine: reports run on SQLite or PostgreSQL, not {vendor}")
         self.name = vendor
@@ -203,7 +203,15 @@ class DjangoEngine:
     @property
     def alias(self) -> str:
         """The Django database alias this engine reads."""
-        return str(self._connection.alias)
+        return self._alias
+
+    @property
+    def _connection(self) -> Any:
+        # Looked up on each use: Django's connections are per thread, and a report may be
+        # computed in another thread than the one that made the engine (analytics.cache).
+        from django.db import connections
+
+        return connections[self._alias]
 
     def _param(self, value: Param) -> Param:
         # SQLite stores timestamps as ISO text in UTC ("YYYY-MM-DD HH:MM:SS[.ffffff]") and
