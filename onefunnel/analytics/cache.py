@@ -226,13 +226,20 @@ def _noted(tables: Iterable[str]) -> None:
 
 
 def cached(
-    kind: str, args: tuple[object, ...], compute: Callable[[], T], *, using: str = "default"
+    kind: str,
+    args: tuple[object, ...],
+    compute: Callable[[], T],
+    *,
+    using: str = "default",
+    present: tuple[object, ...] | None = None,
 ) -> T:
     """``compute()``, or the result kept for the same ``kind`` and ``args`` while the tables
     it read have not changed.
 
     ``args`` must name everything the result depends on besides the database and today;
     their ``repr`` is the key, so they must be values (dataclasses, dates, strings, numbers).
+    ``present``: for a result asked "as of now" (``args`` holding `this_minute`), the arguments
+    without the moment — the question a page may be served an earlier minute's answer to.
     """
     keep = seconds()
     stamp = data_stamp(using) if keep > 0 else None
@@ -249,7 +256,8 @@ def cached(
 
     hit, result, reads = found()
     if not hit:
-        earlier = _earlier(kind, args, using)
+        latest = _latest_key(kind, args if present is None else present, using)
+        earlier = _earlier(latest)
         if earlier is not None:
             at, reads, result = earlier
             _update_later(kind, args, compute, using, question)
@@ -265,7 +273,7 @@ def cached(
                     cache.set(question, reads, keep)
                     cache.set(key_of(kind, args, stamp=stamp.of(reads), using=using), result, keep)
                     if stale_seconds() > 0:
-                        cache.set(_latest_key(kind, args, using), (at, reads, result), keep)
+                        cache.set(latest, (at, reads, result), keep)
     _noted(reads)
     return result  # type: ignore[no-any-return]
 
@@ -284,14 +292,14 @@ def _latest_key(kind: str, args: tuple[object, ...], using: str) -> str:
     return key_of(kind, args, stamp="latest", using=using)
 
 
-def _earlier(kind: str, args: tuple[object, ...], using: str) -> tuple[datetime, Any, Any] | None:
+def _earlier(latest_key: str) -> tuple[datetime, Any, Any] | None:
     """The latest result for the question, when this reader may be served it before its
     update: a web request, not inside another computation nor the update itself, and computed
     less than ``stale_seconds`` ago."""
     bound = stale_seconds()
     if bound <= 0 or _served.get() is None or _reading.get() or _updating.get():
         return None
-    latest = cache.get(_latest_key(kind, args, using))
+    latest = cache.get(latest_key)
     if latest is None or datetime.now(UTC) - latest[0] > timedelta(seconds=bound):
         return None
     return latest  # type: ignore[no-any-return]

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.test import Client
 
-from onefunnel.analytics.cache import data_as_of, serving_request, wait_for_updates
+from onefunnel.analytics.cache import cached, data_as_of, serving_request, wait_for_updates
 from onefunnel.analytics.engines import DjangoEngine
 from onefunnel.analytics.period import Period
 from onefunnel.analytics.reports import _compute_report, run_report
@@ -115,3 +115,31 @@ def test_the_page_says_when_its_figures_are_as_of(demo: None, settings: Any) -> 
     assert "Figures as of" in later.content.decode()
     assert wait_for_updates(60)
     assert "X-Onefunnel-Data-As-Of" not in client.get("/campaigns", query).headers
+
+
+def test_an_answer_as_of_now_may_be_the_previous_minutes(settings: Any) -> None:
+    """The forecast, health and expansion are asked as of the current minute: a new question
+    each minute, whose earlier minute's answer a page may get while the new one is computed —
+    but only when asked for the present, never for a moment named by the caller."""
+    settings.ONEFUNNEL_REPORT_STALE_SECONDS = 60
+    computed: list[int] = []
+
+    def ask(minute: int, *, present: bool = True) -> int:
+        def compute() -> int:
+            computed.append(minute)
+            return minute
+
+        return cached("test now", (minute,), compute, present=() if present else None)
+
+    with serving_request():
+        assert ask(1) == 1
+        assert ask(2) == 1  # the previous minute's answer, at once
+        assert data_as_of() is not None
+    assert wait_for_updates(60)
+    assert computed == [1, 2]
+    with serving_request():
+        assert ask(2) == 2
+        assert data_as_of() is None
+        assert ask(3, present=False) == 3  # a moment named: its own answer
+        assert data_as_of() is None
+    assert computed == [1, 2, 3]

@@ -62,7 +62,10 @@ def suggestions(
     # Every customer's suggestions are the same for every reader: computed once and kept (per
     # minute, until the data changes); each reader keeps the accounts they see.
     every = cached(
-        "expansion", (moment,), lambda: _suggestions(list(accounts_q.order_by("id")), moment)
+        "expansion",
+        (moment,),
+        lambda: _suggestions(list(accounts_q.order_by("id")), moment),
+        present=() if as_of is None and now is None else None,
     )
     return [s for s in every if visible is None or s.account_id in visible]
 

@@ -268,7 +268,8 @@ def churn_risk(
         raise InputError("limit: must be between 1 and 10000")
     visible = visible_account_ids(actor)
     moment = _moment(as_of, now)
-    rows = cached("churn_risk", (moment,), lambda: _all_by_risk(moment))
+    present = () if as_of is None and now is None else None
+    rows = cached("churn_risk", (moment,), lambda: _all_by_risk(moment), present=present)
     if visible is not None:
         rows = [r for r in rows if r.account_id in visible]
     return rows[:limit]

@@ -186,7 +186,8 @@ def forecast_period(
         return ForecastReport(plan_period.label, chosen, why, tuple(lines))
 
     # Kept until the deals change, or the minute ``now`` stands for ends (``this_minute``).
-    return cached("forecast", (plan_period.label, chosen_method, now), compute)
+    present = (plan_period.label, chosen_method) if today is None else None
+    return cached("forecast", (plan_period.label, chosen_method, now), compute, present=present)
 
 
 def _chosen(method: str | None) -> ForecastMethod | None:
@@ -255,6 +256,7 @@ def forecast_by_owner(
         "forecast_by_owner",
         (plan_period.label, chosen_method, now),
         lambda: _by_owner(plan_period, chosen_method, now),
+        present=(plan_period.label, chosen_method) if today is None else None,
     )
 
 
