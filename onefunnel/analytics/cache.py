@@ -260,7 +260,7 @@ def cached(
         earlier = _earlier(latest)
         if earlier is not None:
             at, reads, result = earlier
-            _update_later(kind, args, compute, using, question)
+            _update_later(kind, args, compute, using, question, present)
             served = _served.get()
             if served is not None:
                 served.append(at)
@@ -306,17 +306,24 @@ def _earlier(latest_key: str) -> tuple[datetime, Any, Any] | None:
 
 
 def _update_later(
-    kind: str, args: tuple[object, ...], compute: Callable[[], Any], using: str, question: str
+    kind: str,
+    args: tuple[object, ...],
+    compute: Callable[[], Any],
+    using: str,
+    question: str,
+    present: tuple[object, ...] | None,
 ) -> None:
-    """Compute the result for the data as it is now in the background, once at a time."""
+    """Compute the result for the data as it is now in the background, once at a time (and,
+    for an answer as of now, the latest answer to the present's question with it)."""
     with _locks_guard:
         if question in _in_update:
             return
         _in_update.add(question)
 
-    def update() -> None:
+    def in_own_context() -> None:
+        _updating.set(True)
         try:
-            cached(kind, args, compute, using=using)
+            cached(kind, args, compute, using=using, present=present)
         except Exception:  # a failed update leaves the next reader to compute it (and fail)
             _log.exception("updating the kept %s result failed", kind)
         finally:
@@ -324,11 +331,6 @@ def _update_later(
                 _in_update.discard(question)
             connections[using].close()
 
-    def in_own_context() -> None:
-        _updating.set(True)
-        update()
-
-    # A new, empty context: the update notes into no request's sets and serves nothing early.
     _updates.submit(contextvars.Context().run, in_own_context)
 
 
